@@ -1,0 +1,175 @@
+// The public shapes of the engine: what a body, a cleanup and an observer see.
+import type { Err, Result, ResultAsync } from "neverthrow";
+import type { TransactionClosedError } from "./errors.js";
+
+/** When a cleanup runs at its turn in the unwind (R2). */
+export type CleanupKind = "always" | "error" | "success";
+
+/** What a cleanup may return: nothing, a Promise, a Result or a ResultAsync (an err is a failure). */
+export type CleanupReturn =
+  | void
+  | undefined
+  | PromiseLike<unknown>
+  | Result<unknown, unknown>
+  | ResultAsync<unknown, unknown>;
+
+/** One failed cleanup, in the order the failures happened (R4). */
+export interface CleanupFailure {
+  readonly label: string;
+  /** The very value the cleanup threw, rejected with or carried in its err (or a CleanupTimeoutError). */
+  readonly error: unknown;
+}
+
+/** One guarded cleanup that was skipped because an earlier cleanup failed (R3). */
+export interface Retained {
+  readonly label: string;
+}
+
+/** What a cleanup sees at its turn. */
+export interface CleanupContext {
+  /** The transaction's current error (Go's named `retErr`); `undefined` while `failed` is false. */
+  readonly retErr: unknown;
+  /** Whether retErr is set (the transaction is failing) at this cleanup's turn. */
+  readonly failed: boolean;
+  /** Replaces retErr (R5); this is not a cleanup failure. */
+  setRetErr(error: unknown): void;
+  /** This cleanup's own signal: aborted at its deadline, never by the caller's signal (R6). */
+  readonly signal: AbortSignal;
+  /** The cleanup's label. */
+  readonly label: string;
+  /** The cleanup failures recorded so far in this unwind, in order. */
+  readonly cleanupFailures: readonly CleanupFailure[];
+}
+
+/** A cleanup function. */
+export type Cleanup = (ctx: CleanupContext) => CleanupReturn;
+
+/** Options of `tx.defer` / `tx.errdefer`. */
+export interface CleanupOptions {
+  /** `"always"` (Go defer, the default), `"error"` (errdefer) or `"success"`. */
+  readonly on?: CleanupKind;
+  /** Skip (and retain) this cleanup if any cleanup before it in this unwind failed (R3). */
+  readonly guard?: boolean;
+  /** Names the cleanup in errors, reports and events. Default `cleanup-<n>`. */
+  readonly label?: string;
+  /** This cleanup's deadline in ms (R6); default: the transaction's `cleanupTimeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
+/** Returned by registration: `dismiss()` removes the cleanup before the unwind (R8). */
+export interface CleanupHandle {
+  readonly label: string;
+  /** Removes the cleanup (ownership passed elsewhere). Returns false if it had already run or been dismissed. */
+  dismiss(): boolean;
+}
+
+/** Options of `tx.acquire`. */
+export interface AcquireOptions extends CleanupOptions {
+  /**
+   * Register the release before acquiring, for steps that can half-succeed and still fail
+   * (CNI ADD): the release then runs even if the acquisition failed, with `undefined` as the
+   * resource.
+   */
+  readonly registerFirst?: boolean;
+}
+
+/** The resource an acquire function produces, unwrapping a Promise, Result or ResultAsync. */
+export type AcquiredOf<A> =
+  Awaited<A> extends infer X ? (X extends Result<infer T, unknown> ? T : X) : never;
+
+/** The error an acquire function can produce: its err type, or `unknown` when it only throws. */
+export type AcquireErrorOf<A> =
+  Awaited<A> extends infer X
+    ? [X] extends [Result<unknown, unknown>]
+      ? X extends Result<unknown, infer E>
+        ? E
+        : never
+      : unknown
+    : never;
+
+/** The handle a body receives. */
+export interface Transaction {
+  /** The caller's signal (never aborted when the caller gave none). Pass it to the body's steps. */
+  readonly signal: AbortSignal;
+  /** False while the body runs; true once it has ended (registering is then an error, R9). */
+  readonly closed: boolean;
+  /** Registers a cleanup (Go `defer`); `opts.on` chooses always / error / success. */
+  defer(fn: Cleanup, opts?: CleanupOptions): CleanupHandle;
+  /** Registers a cleanup that runs only if the transaction is failing at its turn. */
+  errdefer(fn: Cleanup, opts?: Omit<CleanupOptions, "on">): CleanupHandle;
+  /**
+   * Acquires a resource and registers its release with no gap between the two. The acquisition's
+   * failure (an err or a throw) is returned as an err. A resource acquired after the body ended
+   * is released at once and an err(TransactionClosedError) is returned (R9).
+   */
+  acquire<A, R = AcquiredOf<A>>(
+    acquireFn: (signal: AbortSignal) => A,
+    releaseFn: (resource: R, ctx: CleanupContext) => CleanupReturn,
+    opts?: AcquireOptions & { readonly registerFirst?: false },
+  ): ResultAsync<R, AcquireErrorOf<A> | TransactionClosedError>;
+  acquire<A, R = AcquiredOf<A>>(
+    acquireFn: (signal: AbortSignal) => A,
+    releaseFn: (resource: R | undefined, ctx: CleanupContext) => CleanupReturn,
+    opts: AcquireOptions & { readonly registerFirst: true },
+  ): ResultAsync<R, AcquireErrorOf<A> | TransactionClosedError>;
+}
+
+/** Events, published to `onEvent` and to `node:diagnostics_channel` (see events.ts). */
+export type TransactionEvent =
+  | { readonly type: "transaction:started"; readonly transactionId: number; readonly name: string }
+  | {
+      readonly type: "transaction:finished";
+      readonly transactionId: number;
+      readonly name: string;
+      readonly ok: boolean;
+      readonly durationMs: number;
+      readonly cleanupFailures: readonly CleanupFailure[];
+      readonly retained: readonly Retained[];
+    }
+  | {
+      readonly type: "cleanup:registered";
+      readonly transactionId: number;
+      readonly label: string;
+      readonly on: CleanupKind;
+      readonly guard: boolean;
+    }
+  | { readonly type: "cleanup:started"; readonly transactionId: number; readonly label: string }
+  | {
+      readonly type: "cleanup:succeeded";
+      readonly transactionId: number;
+      readonly label: string;
+      readonly durationMs: number;
+    }
+  | {
+      readonly type: "cleanup:failed";
+      readonly transactionId: number;
+      readonly label: string;
+      readonly durationMs: number;
+      readonly error: unknown;
+    }
+  | {
+      readonly type: "cleanup:skipped";
+      readonly transactionId: number;
+      readonly label: string;
+      /** `"kind"`: R2 said no; `"dismissed"`: R8. */
+      readonly reason: "kind" | "dismissed";
+    }
+  | { readonly type: "cleanup:retained"; readonly transactionId: number; readonly label: string };
+
+/** Options of `transaction`. */
+export interface TransactionOptions {
+  /** The caller's signal, exposed as `tx.signal`. It never reaches cleanups (R6). */
+  readonly signal?: AbortSignal;
+  /** Default deadline of each cleanup, in ms. Default 60 000 (containerd's DeferContext). */
+  readonly cleanupTimeoutMs?: number;
+  /** Names the transaction in events. */
+  readonly name?: string;
+  /** Receives every event of this transaction, synchronously. A throwing observer is ignored. */
+  readonly onEvent?: (event: TransactionEvent) => void;
+}
+
+/** Every form a body may take (R10 for the generator forms). */
+export type Body<T, E> =
+  | ((tx: Transaction) => Result<T, E> | ResultAsync<T, E> | PromiseLike<Result<T, E>>)
+  | ((tx: Transaction) => Generator<Err<never, E>, Result<T, E>>)
+  | ((tx: Transaction) => AsyncGenerator<Err<never, E>, Result<T, E>>);
