@@ -1,0 +1,19 @@
+// `npm run bench`: every table, each as ratios to a floor or peer measured in this same run.
+// `npm run bench -- engine` (or netns, ...) runs one table.
+import { parseArgs } from "node:util";
+
+const tables: Record<string, () => Promise<{ run(): Promise<void> }>> = {
+  engine: () => import("./engine.js"),
+  netns: () => import("./netns.js"),
+};
+
+const { positionals } = parseArgs({ allowPositionals: true, strict: true });
+const chosen = positionals.length > 0 ? positionals : Object.keys(tables);
+for (const name of chosen) {
+  const load = tables[name];
+  if (load === undefined) {
+    console.error(`unknown bench table "${name}"; known: ${Object.keys(tables).join(", ")}`);
+    process.exit(2);
+  }
+  await (await load()).run();
+}
