@@ -1,0 +1,65 @@
+// A registered cleanup: its options, validated at the call, and its one-way state (R1, R8).
+import type { Cleanup, CleanupHandle, CleanupKind, CleanupOptions } from "./types.js";
+
+/** pending: waits for its turn; ran: its turn came (run, skipped or retained); dismissed: R8. */
+type EntryState = "pending" | "ran" | "dismissed";
+
+export class CleanupEntry implements CleanupHandle {
+  state: EntryState = "pending";
+
+  constructor(
+    readonly fn: Cleanup,
+    readonly label: string,
+    readonly on: CleanupKind,
+    readonly guard: boolean,
+    /** undefined: the transaction's default deadline. */
+    readonly timeoutMs: number | undefined,
+  ) {}
+
+  dismiss(): boolean {
+    if (this.state !== "pending") return false;
+    this.state = "dismissed";
+    return true;
+  }
+}
+
+const kinds: ReadonlySet<unknown> = new Set<CleanupKind>(["always", "error", "success"]);
+
+/** Throws a TypeError naming the argument when a deadline is not a usable number of ms. */
+export function checkTimeout(where: string, name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${where}: ${name} must be a finite number of ms >= 0, got ${typeof value === "number" ? value : typeof value}`);
+  }
+  return value;
+}
+
+/** Validates a registration at the call (bad input is a TypeError naming the argument). */
+export function makeEntry(
+  where: string,
+  fn: unknown,
+  opts: CleanupOptions | undefined,
+  defaultOn: CleanupKind,
+  index: number,
+): CleanupEntry {
+  if (typeof fn !== "function") {
+    throw new TypeError(`${where}: the cleanup must be a function, got ${fn === null ? "null" : typeof fn}`);
+  }
+  if (opts !== undefined && (typeof opts !== "object" || opts === null)) {
+    throw new TypeError(`${where}: options must be an object, got ${opts === null ? "null" : typeof opts}`);
+  }
+  const on = opts?.on ?? defaultOn;
+  if (!kinds.has(on)) {
+    throw new TypeError(`${where}: options.on must be "always", "error" or "success", got ${JSON.stringify(on)}`);
+  }
+  const label = opts?.label ?? `cleanup-${index}`;
+  if (typeof label !== "string") {
+    throw new TypeError(`${where}: options.label must be a string, got ${typeof label}`);
+  }
+  const guard = opts?.guard ?? false;
+  if (typeof guard !== "boolean") {
+    throw new TypeError(`${where}: options.guard must be a boolean, got ${typeof guard}`);
+  }
+  const timeoutMs = checkTimeout(where, "options.timeoutMs", opts?.timeoutMs);
+  return new CleanupEntry(fn as Cleanup, label, on, guard, timeoutMs);
+}

@@ -1,0 +1,132 @@
+// The engine's error classes and their guards. Guards use a registered symbol brand so they hold
+// across copies of the package (two versions in one node_modules tree).
+import type { CleanupFailure, Retained } from "./types.js";
+
+const transactionErrorBrand = Symbol.for("errdefer.TransactionError");
+const timeoutBrand = Symbol.for("errdefer.CleanupTimeoutError");
+const closedBrand = Symbol.for("errdefer.TransactionClosedError");
+
+/** Where a TransactionError's primary cause came from. */
+export type CauseOrigin =
+  /** The body returned (or a generator body yielded) `err(cause)`. */
+  | "err"
+  /** The body threw or rejected with `cause` (or the caller's signal was already aborted). */
+  | "throw"
+  /** The body succeeded and the first failing cleanup failed with `cause` (R4). */
+  | "cleanup"
+  /** A cleanup called `setRetErr(cause)` (R5). */
+  | "set";
+
+/** A short, single-line description of any thrown or carried value. */
+export function describeError(value: unknown): string {
+  if (value instanceof Error) return value.message === "" ? value.name : value.message;
+  if (typeof value === "string") return value;
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch {
+    // Cyclic or BigInt-holding values: fall through to String().
+  }
+  return String(value);
+}
+
+function transactionMessage(
+  cause: unknown,
+  failures: readonly CleanupFailure[],
+  retained: readonly Retained[],
+): string {
+  let message = describeError(cause);
+  for (const f of failures) message += `; cleanup "${f.label}" failed: ${describeError(f.error)}`;
+  for (const r of retained) message += `; cleanup "${r.label}" retained`;
+  return message;
+}
+
+/** The err side of a transaction (R7): the primary cause on top, every cleanup failure kept. */
+export class TransactionError<E = unknown> extends Error {
+  override readonly name = "TransactionError";
+  /** The primary cause: the very value the body returned in `err(...)` or threw, or as `origin` says. */
+  declare readonly cause: unknown;
+  readonly origin: CauseOrigin;
+  /** The value the body returned in `err(...)`, when it did (even if a cleanup replaced retErr later). */
+  readonly bodyError: E | undefined;
+  /** Every cleanup that failed, in the order the failures happened (R4). */
+  readonly cleanupFailures: readonly CleanupFailure[];
+  /** Every guarded cleanup skipped because an earlier one failed: its resource is still held (R3). */
+  readonly retained: readonly Retained[];
+  readonly [transactionErrorBrand] = true;
+
+  constructor(init: {
+    readonly cause: unknown;
+    readonly origin: CauseOrigin;
+    readonly bodyError?: E | undefined;
+    readonly cleanupFailures?: readonly CleanupFailure[];
+    readonly retained?: readonly Retained[];
+  }) {
+    const failures = init.cleanupFailures ?? [];
+    const retained = init.retained ?? [];
+    // The engine's own frames say nothing; the cause carries the stack that matters. Skipping
+    // stack capture keeps the failure path cheap.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(transactionMessage(init.cause, failures, retained), { cause: init.cause });
+    Error.stackTraceLimit = limit;
+    this.origin = init.origin;
+    this.bodyError = init.bodyError;
+    this.cleanupFailures = failures;
+    this.retained = retained;
+  }
+
+  /** Narrows `cause` to the body's error type when the body's own err is the primary cause. */
+  isBodyError(): this is TransactionError<E> & { readonly cause: E; readonly origin: "err" } {
+    return this.origin === "err";
+  }
+}
+
+/** A cleanup that had not settled at its deadline (R6). */
+export class CleanupTimeoutError extends Error {
+  override readonly name = "CleanupTimeoutError";
+  readonly label: string;
+  readonly timeoutMs: number;
+  readonly [timeoutBrand] = true;
+
+  constructor(label: string, timeoutMs: number) {
+    super(`cleanup "${label}" did not finish within ${timeoutMs} ms`);
+    this.label = label;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Registering on, or acquiring through, a transaction whose body has ended (R9). */
+export class TransactionClosedError extends Error {
+  override readonly name = "TransactionClosedError";
+  readonly label: string;
+  readonly [closedBrand] = true;
+
+  constructor(label: string, what: "register" | "acquire") {
+    super(
+      what === "register"
+        ? `transaction is closed: cannot register cleanup "${label}" after the body ended`
+        : `transaction is closed: "${label}" was acquired after the body ended and has been released`,
+    );
+    this.label = label;
+  }
+}
+
+function hasBrand(value: unknown, brand: symbol): boolean {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/** Whether `value` is a TransactionError (from any copy of errdefer). */
+export function isTransactionError(value: unknown): value is TransactionError {
+  return hasBrand(value, transactionErrorBrand);
+}
+
+/** Whether `value` is a CleanupTimeoutError. */
+export function isCleanupTimeoutError(value: unknown): value is CleanupTimeoutError {
+  return hasBrand(value, timeoutBrand);
+}
+
+/** Whether `value` is a TransactionClosedError. */
+export function isTransactionClosedError(value: unknown): value is TransactionClosedError {
+  return hasBrand(value, closedBrand);
+}

@@ -1,0 +1,257 @@
+// transaction(): runs the body, closes it (R9), hands over to the unwind and builds the Result (R7).
+import { err, errAsync, ok, ResultAsync, type Err, type Result } from "neverthrow";
+import { runBody, type BodyOutcome } from "./body.js";
+import { CleanupScope, UnwindState } from "./cleanup-context.js";
+import { checkTimeout, makeEntry, type CleanupEntry } from "./cleanup.js";
+import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
+import { TransactionClosedError, TransactionError } from "./errors.js";
+import { EventSink } from "./events.js";
+import { unwind } from "./unwind.js";
+import type {
+  AcquireOptions,
+  Cleanup,
+  CleanupContext,
+  CleanupHandle,
+  CleanupOptions,
+  CleanupReturn,
+  Transaction,
+  TransactionOptions,
+} from "./types.js";
+
+/** containerd's DeferContext timeout. */
+export const DEFAULT_CLEANUP_TIMEOUT_MS = 60_000;
+
+// tx.signal when the caller gave none: a signal that never aborts.
+const neverAborted = new AbortController().signal;
+let lastTransactionId = 0;
+
+type OkOf<R> = R extends Result<infer T, unknown> ? T : never;
+type ErrOf<R> = R extends Result<unknown, infer E> ? E : never;
+
+/**
+ * Runs `body` with a transaction handle, then unwinds its cleanups under rules R1-R10 and resolves
+ * to `Ok(value)` or `Err(TransactionError)` carrying the primary cause and every cleanup failure.
+ */
+export function transaction<YieldErr extends Err<never, unknown>, R extends Result<unknown, unknown>>(
+  body: (tx: Transaction) => Generator<YieldErr, R>,
+  options?: TransactionOptions,
+): ResultAsync<OkOf<R>, TransactionError<ErrOf<YieldErr> | ErrOf<R>>>;
+export function transaction<YieldErr extends Err<never, unknown>, R extends Result<unknown, unknown>>(
+  body: (tx: Transaction) => AsyncGenerator<YieldErr, R>,
+  options?: TransactionOptions,
+): ResultAsync<OkOf<R>, TransactionError<ErrOf<YieldErr> | ErrOf<R>>>;
+export function transaction<
+  R extends Result<unknown, unknown> | ResultAsync<unknown, unknown> | PromiseLike<Result<unknown, unknown>>,
+>(
+  body: (tx: Transaction) => R,
+  options?: TransactionOptions,
+): ResultAsync<OkOf<Awaited<R>>, TransactionError<ErrOf<Awaited<R>>>>;
+export function transaction(
+  body: (tx: Transaction) => unknown,
+  options?: TransactionOptions,
+): ResultAsync<unknown, TransactionError> {
+  if (typeof body !== "function") {
+    throw new TypeError(`transaction: body must be a function, got ${body === null ? "null" : typeof body}`);
+  }
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new TypeError(`transaction: options must be an object`);
+  }
+  const timeoutMs =
+    checkTimeout("transaction", "options.cleanupTimeoutMs", options?.cleanupTimeoutMs) ?? DEFAULT_CLEANUP_TIMEOUT_MS;
+  const signal = options?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`transaction: options.signal must be an AbortSignal`);
+  }
+  const onEvent = options?.onEvent;
+  if (onEvent !== undefined && typeof onEvent !== "function") {
+    throw new TypeError(`transaction: options.onEvent must be a function`);
+  }
+  const name = options?.name ?? "transaction";
+  if (typeof name !== "string") throw new TypeError(`transaction: options.name must be a string`);
+  return new ResultAsync(run(body, signal ?? neverAborted, timeoutMs, name, EventSink.open(onEvent)));
+}
+
+async function run(
+  body: (tx: Transaction) => unknown,
+  signal: AbortSignal,
+  timeoutMs: number,
+  name: string,
+  sink: EventSink | undefined,
+): Promise<Result<unknown, TransactionError>> {
+  const transactionId = ++lastTransactionId;
+  const startedAt = sink === undefined ? 0 : performance.now();
+  sink?.emit({ type: "transaction:started", transactionId, name });
+
+  const tx = new TransactionHandle(signal, timeoutMs, transactionId, sink);
+  let outcome: BodyOutcome | Promise<BodyOutcome> = signal.aborted
+    ? { ok: false, error: signal.reason, origin: "throw" }
+    : runBody(body, tx);
+  if (outcome instanceof Promise) outcome = await outcome;
+  tx.closed = true;
+
+  const state = outcome.ok
+    ? new UnwindState(false, undefined, undefined)
+    : new UnwindState(true, outcome.error, outcome.origin);
+  if (tx.entries.length > 0) {
+    const pending = unwind({ entries: tx.entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink });
+    if (pending !== undefined) await pending;
+  }
+  tx.finalState = state;
+
+  if (sink !== undefined) {
+    sink.emit({
+      type: "transaction:finished",
+      transactionId,
+      name,
+      ok: !state.failed,
+      durationMs: performance.now() - startedAt,
+      cleanupFailures: state.failures,
+      retained: state.retained,
+    });
+  }
+  if (!state.failed) return ok((outcome as { value: unknown }).value);
+  return err(
+    new TransactionError({
+      cause: state.retErr,
+      origin: state.origin ?? "throw",
+      bodyError: !outcome.ok && outcome.origin === "err" ? outcome.error : undefined,
+      cleanupFailures: state.failures,
+      retained: state.retained,
+    }),
+  );
+}
+
+class TransactionHandle implements Transaction {
+  closed = false;
+  readonly entries: CleanupEntry[] = [];
+  /** Set after the unwind: what a late release (R9) sees as retErr. */
+  finalState: UnwindState | undefined;
+  #registrations = 0;
+
+  constructor(
+    readonly signal: AbortSignal,
+    readonly defaultTimeoutMs: number,
+    readonly transactionId: number,
+    readonly sink: EventSink | undefined,
+  ) {}
+
+  defer(fn: Cleanup, opts?: CleanupOptions): CleanupHandle {
+    return this.#push(makeEntry("tx.defer", fn, opts, "always", ++this.#registrations));
+  }
+
+  errdefer(fn: Cleanup, opts?: Omit<CleanupOptions, "on">): CleanupHandle {
+    const on = (opts as CleanupOptions | undefined)?.on;
+    if (on !== undefined && on !== "error") {
+      throw new TypeError(`tx.errdefer: options.on cannot be ${JSON.stringify(on)} (errdefer runs on error; use tx.defer)`);
+    }
+    return this.#push(makeEntry("tx.errdefer", fn, opts, "error", ++this.#registrations));
+  }
+
+  acquire(
+    acquireFn: (signal: AbortSignal) => unknown,
+    releaseFn: (resource: unknown, ctx: CleanupContext) => CleanupReturn,
+    opts?: AcquireOptions,
+  ): ResultAsync<unknown, unknown> {
+    if (typeof acquireFn !== "function") throw new TypeError(`tx.acquire: acquireFn must be a function`);
+    if (typeof releaseFn !== "function") throw new TypeError(`tx.acquire: releaseFn must be a function`);
+    const registerFirst = opts?.registerFirst ?? false;
+    if (typeof registerFirst !== "boolean") {
+      throw new TypeError(`tx.acquire: options.registerFirst must be a boolean, got ${typeof registerFirst}`);
+    }
+    let resource: unknown;
+    const entry = makeEntry(
+      "tx.acquire",
+      (ctx: CleanupContext) => releaseFn(resource, ctx),
+      opts,
+      "always",
+      ++this.#registrations,
+    );
+    if (this.closed) return errAsync(new TransactionClosedError(entry.label, "register"));
+    if (registerFirst) this.#push(entry);
+
+    const settle = (value: unknown): Result<unknown, unknown> => {
+      if (isResult(value)) {
+        const r = value as { isErr(): boolean; error?: unknown; value?: unknown };
+        if (r.isErr()) return err(r.error);
+        value = r.value;
+      }
+      resource = value;
+      // registerFirst: the unwind will pass the resource on, unless its turn already came (R9).
+      if (registerFirst ? entry.state !== "ran" : !this.closed) {
+        if (!registerFirst) this.#push(entry);
+        return ok(value);
+      }
+      this.#releaseLate(entry);
+      return err(new TransactionClosedError(entry.label, "acquire"));
+    };
+
+    let produced: unknown;
+    try {
+      produced = acquireFn(this.signal);
+    } catch (error) {
+      return errAsync(error);
+    }
+    if (isThenable(produced)) {
+      return new ResultAsync(
+        new Promise<Result<unknown, unknown>>((resolve) => {
+          produced.then(
+            (value) => resolve(settle(value)),
+            (error: unknown) => resolve(err(error)),
+          );
+        }),
+      );
+    }
+    return new ResultAsync(Promise.resolve(settle(produced)));
+  }
+
+  #push(entry: CleanupEntry): CleanupEntry {
+    if (this.closed) throw new TransactionClosedError(entry.label, "register");
+    this.entries.push(entry);
+    this.sink?.emit({
+      type: "cleanup:registered",
+      transactionId: this.transactionId,
+      label: entry.label,
+      on: entry.on,
+      guard: entry.guard,
+    });
+    return entry;
+  }
+
+  // R9: a resource that arrives after the body ended is released at once, outside the unwind.
+  // Its failure cannot reach the Result any more, so it is published as an event.
+  #releaseLate(entry: CleanupEntry): void {
+    entry.state = "ran";
+    const final = this.finalState;
+    const state = final === undefined ? new UnwindState(false, undefined, undefined) : snapshot(final);
+    const scope = new CleanupScope(state, entry.label);
+    const { sink, transactionId } = this;
+    const { label } = entry;
+    sink?.emit({ type: "cleanup:started", transactionId, label });
+    const startedAt = performance.now();
+    const report = (settled: { readonly error: unknown } | undefined): void => {
+      if (sink === undefined) return;
+      const durationMs = performance.now() - startedAt;
+      sink.emit(
+        settled === undefined
+          ? { type: "cleanup:succeeded", transactionId, label, durationMs }
+          : { type: "cleanup:failed", transactionId, label, durationMs, error: settled.error },
+      );
+    };
+    let returned: unknown;
+    try {
+      returned = entry.fn(scope);
+    } catch (error) {
+      report({ error });
+      return;
+    }
+    if (isThenable(returned)) {
+      void settleWithin(returned, entry.timeoutMs ?? this.defaultTimeoutMs, label, scope.deadline).then(report);
+    } else {
+      report(settledFromValue(returned));
+    }
+  }
+}
+
+function snapshot(state: UnwindState): UnwindState {
+  return new UnwindState(state.failed, state.retErr, state.origin);
+}
