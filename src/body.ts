@@ -22,15 +22,15 @@ export function runBody(body: (tx: Transaction) => unknown, tx: Transaction): Bo
       ? driveAsync(returned as AsyncGenerator<unknown, unknown>)
       : driveSync(returned as Generator<unknown, unknown>);
   }
-  if (isThenable(returned)) {
-    return new Promise<BodyOutcome>((resolve) => {
-      returned.then(
-        (value) => resolve(fromReturn(value)),
-        (error: unknown) => resolve(thrown(error)),
-      );
-    });
+  return isThenable(returned) ? settleReturn(returned) : fromReturn(returned);
+}
+
+async function settleReturn(returned: PromiseLike<unknown>): Promise<BodyOutcome> {
+  try {
+    return fromReturn(await returned);
+  } catch (error) {
+    return thrown(error);
   }
-  return fromReturn(returned);
 }
 
 function thrown(error: unknown): BodyOutcome {

@@ -6,15 +6,25 @@ type EntryState = "pending" | "ran" | "dismissed";
 
 export class CleanupEntry implements CleanupHandle {
   state: EntryState = "pending";
+  // The default label is built only when someone reads it: most cleanups are never reported.
+  #label: string | undefined;
 
   constructor(
     readonly fn: Cleanup,
-    readonly label: string,
+    label: string | undefined,
+    /** Registration number within the transaction, from 1: the default label `cleanup-<n>`. */
+    readonly index: number,
     readonly on: CleanupKind,
     readonly guard: boolean,
     /** undefined: the transaction's default deadline. */
     readonly timeoutMs: number | undefined,
-  ) {}
+  ) {
+    this.#label = label;
+  }
+
+  get label(): string {
+    return (this.#label ??= `cleanup-${this.index}`);
+  }
 
   dismiss(): boolean {
     if (this.state !== "pending") return false;
@@ -45,21 +55,22 @@ export function makeEntry(
   if (typeof fn !== "function") {
     throw new TypeError(`${where}: the cleanup must be a function, got ${fn === null ? "null" : typeof fn}`);
   }
-  if (opts !== undefined && (typeof opts !== "object" || opts === null)) {
+  if (opts === undefined) return new CleanupEntry(fn as Cleanup, undefined, index, defaultOn, false, undefined);
+  if (typeof opts !== "object" || opts === null) {
     throw new TypeError(`${where}: options must be an object, got ${opts === null ? "null" : typeof opts}`);
   }
-  const on = opts?.on ?? defaultOn;
+  const on = opts.on ?? defaultOn;
   if (!kinds.has(on)) {
     throw new TypeError(`${where}: options.on must be "always", "error" or "success", got ${JSON.stringify(on)}`);
   }
-  const label = opts?.label ?? `cleanup-${index}`;
-  if (typeof label !== "string") {
+  const label = opts.label;
+  if (label !== undefined && typeof label !== "string") {
     throw new TypeError(`${where}: options.label must be a string, got ${typeof label}`);
   }
-  const guard = opts?.guard ?? false;
+  const guard = opts.guard ?? false;
   if (typeof guard !== "boolean") {
     throw new TypeError(`${where}: options.guard must be a boolean, got ${typeof guard}`);
   }
-  const timeoutMs = checkTimeout(where, "options.timeoutMs", opts?.timeoutMs);
-  return new CleanupEntry(fn as Cleanup, label, on, guard, timeoutMs);
+  const timeoutMs = checkTimeout(where, "options.timeoutMs", opts.timeoutMs);
+  return new CleanupEntry(fn as Cleanup, label, index, on, guard, timeoutMs);
 }
