@@ -1,0 +1,15 @@
+// Chooses the run's netns prefix and, at the end, fails the run if anything carrying it remains.
+import { randomBytes } from "node:crypto";
+import type { TestProject } from "vitest/node";
+import { findLeftovers, removeLeftovers } from "./leftovers.js";
+
+export default function setup(project: TestProject): () => void {
+  const prefix = `edt${randomBytes(3).toString("hex")}-`;
+  project.provide("netnsRunPrefix", prefix);
+  return () => {
+    const left = findLeftovers(prefix);
+    if (left.length === 0) return;
+    removeLeftovers(prefix);
+    throw new Error(`the test run left ${left.length} namespace(s), mount(s) or file(s) with prefix ${prefix} behind (now removed):\n  ${left.join("\n  ")}`);
+  };
+}
