@@ -10,7 +10,10 @@ function withReport(s: fc.Scheduler, check: () => void): void {
   try {
     check();
   } catch (e) {
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${String(s)}`, { cause: e });
+    const report = s.report().map((t) => `${t.status} ${t.label}`);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\nscheduler report:\n${report.join("\n")}`, {
+      cause: e,
+    });
   }
 }
 
@@ -145,7 +148,7 @@ describe("races (fc.scheduler)", () => {
       const releases: { label: string; resource: unknown }[] = [];
       const resources = specs.map((_, k) => ({ resource: k + 1 }));
       const failures = specs.map((_, k) => new Error(`acquisition ${k + 1} failed`));
-      const acquisitions: ResultAsync<{ resource: number }, unknown>[] = [];
+      const acquisitions: ResultAsync<unknown, unknown>[] = [];
       const step = s.scheduleFunction(async () => undefined);
       const pending = transaction(
         async (tx) => {
