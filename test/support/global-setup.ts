@@ -10,6 +10,8 @@ export default function setup(project: TestProject): () => void {
     const left = findLeftovers(prefix);
     if (left.length === 0) return;
     removeLeftovers(prefix);
+    // vitest only logs an error thrown at close; the exit code is what fails CI.
+    process.exitCode = 1;
     throw new Error(`the test run left ${left.length} namespace(s), mount(s) or file(s) with prefix ${prefix} behind (now removed):\n  ${left.join("\n  ")}`);
   };
 }
