@@ -1,0 +1,121 @@
+// The netns table: create+remove pairs per second for each driver, as ratios to raw `ip -batch`
+// doing the same pairs in this same run (and next to one `ip` process per op).
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+import { createBatchDriver, createNetns, createProcessDriver, sweepNetns, type NetnsDriver } from "../src/netns/index.js";
+
+const execFileAsync = promisify(execFile);
+const prefix = `edb${randomBytes(3).toString("hex")}-`;
+let serial = 0;
+const fresh = () => `${prefix}${serial++}`;
+
+/** Pairs per second of `pairs` create+remove pairs run by `width` workers. */
+async function rate(pairs: number, width: number, pair: () => Promise<void>): Promise<number> {
+  let left = pairs;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (left-- > 0) await pair();
+    }),
+  );
+  return pairs / ((performance.now() - started) / 1000);
+}
+
+/** Raw floor: `width` `ip -force -batch -` processes, each handed its share of the pairs at once. */
+async function rawBatch(pairs: number, width: number): Promise<number> {
+  const scripts = Array.from({ length: width }, (_, w) => {
+    let s = "";
+    for (let i = w; i < pairs; i += width) {
+      const n = fresh();
+      s += `netns add ${n}\nnetns del ${n}\n`;
+    }
+    return s;
+  });
+  const started = performance.now();
+  await Promise.all(
+    scripts.map(
+      (script) =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn("ip", ["-force", "-batch", "-"], { stdio: ["pipe", "ignore", "inherit"] });
+          child.on("error", reject);
+          child.on("exit", () => resolve());
+          child.stdin.end(script);
+        }),
+    ),
+  );
+  return pairs / ((performance.now() - started) / 1000);
+}
+
+/** Peer: one `ip` process per operation, as a shell script or containerd's CNI path would do. */
+async function ipPerOp(pairs: number, width: number): Promise<number> {
+  return rate(pairs, width, async () => {
+    const n = fresh();
+    await execFileAsync("ip", ["netns", "add", n]);
+    await execFileAsync("ip", ["netns", "del", n]);
+  });
+}
+
+async function driverPairs(driver: NetnsDriver, pairs: number, width: number): Promise<number> {
+  return rate(pairs, width, async () => {
+    const ns = (await createNetns({ name: fresh(), driver }))._unsafeUnwrap();
+    (await ns.remove())._unsafeUnwrap();
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function run(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log("netns: skipped (needs root: CAP_SYS_ADMIN)");
+    return;
+  }
+  const fast = createBatchDriver();
+  const fast2 = createBatchDriver({ processes: 2 });
+  const slow = createProcessDriver();
+  const rounds = 5;
+  const fastPairs = 300;
+  const slowPairs = 40;
+  type Row = { name: string; measure: (width: number) => Promise<number> };
+  const rows: Row[] = [
+    { name: "ip -batch (floor)", measure: (w) => rawBatch(fastPairs, w) },
+    { name: "ip, one process per op", measure: (w) => ipPerOp(slowPairs, w) },
+    { name: "driver: batch (default)", measure: (w) => driverPairs(fast, fastPairs, w) },
+    { name: "driver: batch, 2 processes", measure: (w) => driverPairs(fast2, fastPairs, w) },
+    { name: "driver: process", measure: (w) => driverPairs(slow, slowPairs, w) },
+  ];
+  try {
+    // warm up: page cache, the batch processes, the JIT
+    for (const row of rows) for (const w of [1, 4]) await row.measure(w);
+    const samples = new Map<string, number[]>();
+    // Rounds interleave the rows so drift on a noisy VM hits all of them alike.
+    for (let r = 0; r < rounds; r++) {
+      for (const row of rows) {
+        for (const w of [1, 4]) {
+          const key = `${row.name}|${w}`;
+          samples.set(key, [...(samples.get(key) ?? []), await row.measure(w)]);
+        }
+      }
+    }
+    const get = (name: string, w: number) => median(samples.get(`${name}|${w}`)!);
+    const floor1 = get("ip -batch (floor)", 1);
+    const floor4 = get("ip -batch (floor)", 4);
+    const table = rows.map((row) => {
+      const s = get(row.name, 1);
+      const c = get(row.name, 4);
+      return {
+        "create+remove pairs": row.name,
+        "sequential /s": Math.round(s),
+        "vs ip -batch": `${(s / floor1).toFixed(2)}x`,
+        "4 in flight /s": Math.round(c),
+        "vs ip -batch (4 procs)": `${(c / floor4).toFixed(2)}x`,
+      };
+    });
+    console.log(`\nnetns: create+remove pairs/s, median of ${rounds} rounds (target: batch driver >= 0.75x of ip -batch)`);
+    console.table(table);
+  } finally {
+    await sweepNetns({ prefix, keep: () => false, driver: slow });
+    await fast.close();
+    await fast2.close();
+  }
+}
