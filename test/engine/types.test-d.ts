@@ -1,0 +1,192 @@
+// Type tests: the ok and error types flow through the body, the generator forms and tx.acquire;
+// misuse does not compile.
+import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
+import { describe, expectTypeOf, it } from "vitest";
+import {
+  transaction,
+  type CleanupContext,
+  type TransactionClosedError,
+  type TransactionError,
+} from "../../src/index.js";
+
+class SetupError extends Error {
+  readonly kind = "setup";
+}
+class ConnectError extends Error {
+  readonly kind = "connect";
+}
+interface Conn {
+  readonly id: number;
+}
+declare const flag: boolean;
+declare function connect(): ResultAsync<Conn, ConnectError>;
+declare function makeConn(): Conn;
+declare function parse(s: string): Result<number, SetupError>;
+
+describe("transaction() inference", () => {
+  it("infers the ok and error types of a plain body", () => {
+    expectTypeOf(transaction(() => ok(1))).toEqualTypeOf<ResultAsync<number, TransactionError<never>>>();
+    expectTypeOf(transaction(() => err(new SetupError("x")))).toEqualTypeOf<
+      ResultAsync<never, TransactionError<SetupError>>
+    >();
+    expectTypeOf(transaction(() => parse("1"))).toEqualTypeOf<ResultAsync<number, TransactionError<SetupError>>>();
+  });
+
+  it("infers through a body returning a union of ok and err", () => {
+    const r = transaction(() => (flag ? ok({ id: 1 }) : err("quota" as const)));
+    expectTypeOf(r).toEqualTypeOf<ResultAsync<{ id: number }, TransactionError<"quota">>>();
+  });
+
+  it("infers through async bodies, ResultAsync bodies and Promises of Results", () => {
+    const a = transaction(async (tx) => {
+      const c = await tx.acquire(() => connect(), () => undefined);
+      if (c.isErr()) return err(c.error);
+      return flag ? ok(c.value.id) : err(new SetupError("late"));
+    });
+    expectTypeOf(a).toEqualTypeOf<
+      ResultAsync<number, TransactionError<ConnectError | TransactionClosedError | SetupError>>
+    >();
+    expectTypeOf(transaction(() => connect())).toEqualTypeOf<ResultAsync<Conn, TransactionError<ConnectError>>>();
+    expectTypeOf(transaction(() => Promise.resolve(parse("2")))).toEqualTypeOf<
+      ResultAsync<number, TransactionError<SetupError>>
+    >();
+  });
+
+  it("awaits to a Result whose error is a TransactionError", async () => {
+    const r = await transaction(() => parse("3"));
+    expectTypeOf(r).toEqualTypeOf<Result<number, TransactionError<SetupError>>>();
+    if (r.isErr()) {
+      expectTypeOf(r.error.cleanupFailures).toEqualTypeOf<readonly { readonly label: string; readonly error: unknown }[]>();
+      expectTypeOf(r.error.retained).items.toHaveProperty("label").toEqualTypeOf<string>();
+      expectTypeOf(r.error.origin).toEqualTypeOf<"err" | "throw" | "cleanup" | "set">();
+    }
+  });
+
+  it("infers through a generator body: yielded errs and the returned Result", () => {
+    const r = transaction(function* () {
+      const n = yield* parse("4");
+      const m = yield* (flag ? ok(n) : err(new ConnectError("c")));
+      return ok(String(n + m));
+    });
+    expectTypeOf(r).toEqualTypeOf<ResultAsync<string, TransactionError<SetupError | ConnectError>>>();
+  });
+
+  it("infers through an async generator body with yield* of ResultAsync and tx.acquire", () => {
+    const r = transaction(async function* (tx) {
+      const c = yield* tx.acquire(() => connect(), (conn) => void conn.id);
+      const n = yield* okAsync(c.id);
+      if (n < 0) return err("negative" as const);
+      return ok(n);
+    });
+    expectTypeOf(r).toEqualTypeOf<
+      ResultAsync<number, TransactionError<ConnectError | TransactionClosedError | "negative">>
+    >();
+    const s = transaction(async function* () {
+      yield* errAsync(new SetupError("s"));
+      return ok(true);
+    });
+    expectTypeOf(s).toEqualTypeOf<ResultAsync<boolean, TransactionError<SetupError>>>();
+  });
+});
+
+describe("tx.acquire inference", () => {
+  it("a plain-value acquireFn: the resource type, and an unknown error (it can only throw)", () => {
+    void transaction(async (tx) => {
+      const plain = tx.acquire(
+        () => makeConn(),
+        (conn, ctx) => {
+          expectTypeOf(conn).toEqualTypeOf<Conn>();
+          expectTypeOf(ctx).toEqualTypeOf<CleanupContext>();
+        },
+      );
+      expectTypeOf(plain).toEqualTypeOf<ResultAsync<Conn, unknown>>();
+      const promised = tx.acquire(
+        async () => 42,
+        (n) => {
+          expectTypeOf(n).toEqualTypeOf<number>();
+        },
+      );
+      expectTypeOf(promised).toEqualTypeOf<ResultAsync<number, unknown>>();
+      return ok(await plain.unwrapOr(null));
+    });
+  });
+
+  it("a Result-returning acquireFn: its ok type and its err type plus TransactionClosedError", () => {
+    void transaction((tx) => {
+      const viaResultAsync = tx.acquire(
+        () => connect(),
+        (conn) => {
+          expectTypeOf(conn).toEqualTypeOf<Conn>();
+        },
+      );
+      expectTypeOf(viaResultAsync).toEqualTypeOf<ResultAsync<Conn, ConnectError | TransactionClosedError>>();
+      const viaResult = tx.acquire(
+        () => parse("5"),
+        (n) => {
+          expectTypeOf(n).toEqualTypeOf<number>();
+        },
+      );
+      expectTypeOf(viaResult).toEqualTypeOf<ResultAsync<number, SetupError | TransactionClosedError>>();
+      return ok(1);
+    });
+  });
+
+  it("registerFirst: the release may receive undefined", () => {
+    void transaction((tx) => {
+      const r = tx.acquire(
+        () => connect(),
+        (conn) => {
+          expectTypeOf(conn).toEqualTypeOf<Conn | undefined>();
+        },
+        { registerFirst: true },
+      );
+      expectTypeOf(r).toEqualTypeOf<ResultAsync<Conn, ConnectError | TransactionClosedError>>();
+      return ok(1);
+    });
+  });
+});
+
+describe("misuse does not compile", () => {
+  it("rejects bodies that do not produce a Result", () => {
+    // @ts-expect-error a body must return a Result, a ResultAsync or a Promise of one
+    void transaction(() => 42);
+    // @ts-expect-error an async body must resolve to a Result
+    void transaction(async () => "done");
+    // @ts-expect-error a generator body may only yield errs
+    void transaction(function* () {
+      yield 5;
+      return ok(1);
+    });
+  });
+
+  it("rejects bad cleanup options and returns", () => {
+    void transaction((tx) => {
+      // @ts-expect-error unknown `on`
+      tx.defer(() => undefined, { on: "sometimes" });
+      // @ts-expect-error errdefer has no `on`
+      tx.errdefer(() => undefined, { on: "success" });
+      // @ts-expect-error timeoutMs is a number of ms
+      tx.defer(() => undefined, { timeoutMs: "1s" });
+      // @ts-expect-error a cleanup is a function
+      tx.defer("rm -rf /tmp/x");
+      // @ts-expect-error the context has no `cancel`
+      tx.defer((ctx) => ctx.cancel());
+      return ok(1);
+    });
+  });
+
+  it("rejects a registerFirst release that does not accept undefined", () => {
+    void transaction((tx) => {
+      // @ts-expect-error with registerFirst the release must accept undefined
+      void tx.acquire(() => connect(), (c: Conn) => void c.id, { registerFirst: true });
+      return ok(1);
+    });
+  });
+
+  it("rejects options of the wrong shape", () => {
+    // @ts-expect-error cleanupTimeoutMs is a number
+    void transaction(() => ok(1), { cleanupTimeoutMs: "60s" });
+    // @ts-expect-error signal is an AbortSignal
+    void transaction(() => ok(1), { signal: true });
+  });
+});
