@@ -27,3 +27,21 @@ export type {
   TransactionEvent,
   TransactionOptions,
 } from "./types.js";
+export { saga, Saga } from "./saga/saga.js";
+export { releaseHeld } from "./saga/release-held.js";
+export type { ReleaseHeldOptions } from "./saga/release-held.js";
+export type {
+  Held,
+  HeldResource,
+  ResourceStepDefinition,
+  SagaRunOptions,
+  SagaSuccess,
+  StepDefinition,
+  StepError,
+  StepEvent,
+  StepOptions,
+  StepOutput,
+  StepRun,
+} from "./saga/types.js";
+export { MissingAdapterError } from "./resources/release.js";
+export type { AnyResourceAdapter, JsonValue, ResourceAdapter, ResourceContext } from "./resources/adapter.js";

@@ -16,3 +16,5 @@ export type { ProcessDriverOptions } from "./driver-process.js";
 export type { NetnsDriver, IpOutcome } from "./driver.js";
 export { execaRunner } from "./runner.js";
 export type { Argv, CommandRunner, CommandResult, RunFailure, RunOptions, RunningProcess } from "./runner.js";
+export { netnsAdapter } from "./adapter.js";
+export type { NetnsDescription, NetnsSpec } from "./adapter.js";

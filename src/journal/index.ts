@@ -1,0 +1,11 @@
+// errdefer/journal: the durable journal and recovery after a crash.
+export { FileJournal } from "./file-journal.js";
+export type { FileJournalOptions } from "./file-journal.js";
+export { MemoryJournal } from "./memory-journal.js";
+export { recover, AbandonedTransaction } from "./recover.js";
+export type { RecoverOptions, RecoveryReport, RecoveredResource } from "./recover.js";
+export { JournalError, isJournalError } from "./errors.js";
+export type { JournalErrorCode } from "./errors.js";
+export type { Journal, RecoverySession } from "./journal.js";
+export { JOURNAL_FORMAT_VERSION } from "./records.js";
+export type { JournalIssue, JournalRecord, JournalledResource, JournalledTransaction } from "./records.js";

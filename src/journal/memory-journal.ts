@@ -1,0 +1,59 @@
+// MemoryJournal: the journal contract without a disk, for tests and for runs that need no crash
+// safety. `lines()` and `MemoryJournal.fromLines()` simulate a restart.
+import { parseJournalText, Ledger, type Journal, type RecoverySession } from "./journal.js";
+import { JournalError } from "./errors.js";
+import { checkRecord, type JournalIssue, type JournalRecord } from "./records.js";
+
+export class MemoryJournal implements Journal {
+  readonly #ledger = new Ledger();
+  readonly #lines: string[] = [];
+  readonly #issues: JournalIssue[] = [];
+  #locked = false;
+  /** How many appends asked for durability (what a FileJournal would fsync without group commit). */
+  durableAppends = 0;
+
+  /** A journal that starts from the lines a previous process wrote (none of them live here). */
+  static fromLines(lines: readonly string[]): MemoryJournal {
+    const journal = new MemoryJournal();
+    const { records, issues, newerTx } = parseJournalText(lines.map((l) => `${l}\n`).join(""), "memory", checkRecord);
+    journal.#issues.push(...issues);
+    const byTx = new Map<string, JournalRecord[]>();
+    for (const r of records) {
+      if (newerTx.has(r.tx)) continue;
+      byTx.set(r.tx, [...(byTx.get(r.tx) ?? []), r]);
+    }
+    for (const [tx, list] of byTx) journal.#ledger.adopt(tx, list);
+    journal.#lines.push(...lines);
+    return journal;
+  }
+
+  /** Every line appended so far (what a file would hold before compaction). */
+  lines(): readonly string[] {
+    return this.#lines;
+  }
+
+  append(record: JournalRecord, durable: boolean): Promise<void> {
+    if (durable) this.durableAppends++;
+    this.#lines.push(JSON.stringify(record));
+    this.#ledger.add(record, record.t === "begin");
+    return Promise.resolve();
+  }
+
+  openRecovery(): Promise<RecoverySession> {
+    if (this.#locked) return Promise.reject(new JournalError("locked", "journal is already being recovered"));
+    this.#locked = true;
+    const issues = this.#issues.splice(0);
+    return Promise.resolve({
+      transactions: this.#ledger.abandoned(),
+      issues,
+      close: () => {
+        this.#locked = false;
+        return Promise.resolve();
+      },
+    });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

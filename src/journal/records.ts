@@ -1,0 +1,155 @@
+// The journal's record format (one JSON object per line) and the fold of a transaction's records
+// into what it still holds.
+import type { JsonValue } from "../resources/adapter.js";
+
+/** The record format this version writes and reads. A newer record is refused, never guessed at. */
+export const JOURNAL_FORMAT_VERSION = 1;
+
+interface Base {
+  readonly v: number;
+  /** The transaction id (a UUID). */
+  readonly tx: string;
+}
+
+export type JournalRecord =
+  | (Base & { readonly t: "begin"; readonly name: string; readonly at: number })
+  /** Written (durably) before a step acquires: the chosen identity of what it will make. */
+  | (Base & {
+      readonly t: "intent";
+      readonly step: string;
+      readonly kind: string;
+      readonly guard: boolean;
+      readonly desc: JsonValue;
+    })
+  /** After a step acquired: its full description. */
+  | (Base & { readonly t: "acquired"; readonly step: string; readonly desc: JsonValue })
+  | (Base & { readonly t: "released"; readonly step: string })
+  | (Base & { readonly t: "release-failed"; readonly step: string; readonly error: string })
+  /** A guarded release skipped because an earlier one failed: still held, still to recover. */
+  | (Base & { readonly t: "retained"; readonly step: string })
+  /** Success: ownership of what the transaction holds passed to the caller. */
+  | (Base & { readonly t: "commit" })
+  /** The unwind finished; whatever is not released is retained. */
+  | (Base & { readonly t: "end" });
+
+export type RecordType = JournalRecord["t"];
+
+/** Why a line was not used. */
+export interface JournalIssue {
+  /** `torn`: a last line cut short by a crash; `corrupt`: unreadable; `newer-version`: from a newer errdefer. */
+  readonly type: "torn" | "corrupt" | "newer-version";
+  /** Where: a file path (FileJournal) or `memory`. */
+  readonly source: string;
+  /** 1-based line number. */
+  readonly line: number;
+  readonly message: string;
+  /** The transaction concerned, when it could be read. */
+  readonly tx?: string;
+}
+
+const isString = (v: unknown): v is string => typeof v === "string";
+
+/** Checks a parsed line; returns the record, or the reason it is not one. */
+export function checkRecord(value: unknown): { record: JournalRecord } | { problem: string; newer?: true; tx?: string } {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { problem: "not a JSON object" };
+  const r = value as Record<string, unknown>;
+  const tx = isString(r.tx) && r.tx !== "" ? r.tx : undefined;
+  if (typeof r.v !== "number" || !Number.isInteger(r.v) || r.v < 1) return { problem: "field v must be a positive integer" };
+  if (r.v > JOURNAL_FORMAT_VERSION) {
+    return {
+      problem: `record format version ${r.v} is newer than this errdefer reads (${JOURNAL_FORMAT_VERSION}); upgrade errdefer to recover it`,
+      newer: true,
+      ...(tx === undefined ? {} : { tx }),
+    };
+  }
+  if (tx === undefined) return { problem: "field tx must be a non-empty string" };
+  const withTx = (problem: string) => ({ problem, tx });
+  switch (r.t) {
+    case "begin":
+      if (!isString(r.name)) return withTx("begin: field name must be a string");
+      if (typeof r.at !== "number") return withTx("begin: field at must be a number");
+      break;
+    case "intent":
+    case "acquired":
+    case "released":
+    case "retained":
+    case "release-failed":
+      if (!isString(r.step) || r.step === "") return withTx(`${String(r.t)}: field step must be a non-empty string`);
+      if ((r.t === "intent" || r.t === "acquired") && !("desc" in r)) return withTx(`${r.t}: field desc is missing`);
+      if (r.t === "intent" && (!isString(r.kind) || r.kind === "")) return withTx("intent: field kind must be a non-empty string");
+      if (r.t === "intent" && typeof r.guard !== "boolean") return withTx("intent: field guard must be a boolean");
+      if (r.t === "release-failed" && !isString(r.error)) return withTx("release-failed: field error must be a string");
+      break;
+    case "commit":
+    case "end":
+      break;
+    default:
+      return withTx(`unknown record type ${JSON.stringify(r.t)}`);
+  }
+  return { record: value as JournalRecord };
+}
+
+/** One resource of a transaction, as its records leave it. */
+export interface JournalledResource {
+  readonly step: string;
+  readonly kind: string;
+  readonly guard: boolean;
+  /** The acquired description, or the planned one when the acquisition was never confirmed. */
+  readonly desc: JsonValue;
+  readonly status: "intent" | "acquired" | "released" | "retained" | "release-failed";
+}
+
+/** A transaction as its records leave it. */
+export interface JournalledTransaction {
+  readonly tx: string;
+  readonly name: string;
+  /** In the order the intents were written (acquisition order). */
+  readonly resources: readonly JournalledResource[];
+  readonly committed: boolean;
+  readonly ended: boolean;
+}
+
+/** Folds one transaction's records, in order, into what it holds. */
+export function foldTransaction(tx: string, records: readonly JournalRecord[]): JournalledTransaction {
+  let name = "";
+  let committed = false;
+  let ended = false;
+  const resources = new Map<string, { step: string; kind: string; guard: boolean; desc: JsonValue; status: JournalledResource["status"] }>();
+  for (const r of records) {
+    switch (r.t) {
+      case "begin":
+        name = r.name;
+        break;
+      case "intent":
+        resources.set(r.step, { step: r.step, kind: r.kind, guard: r.guard, desc: r.desc, status: "intent" });
+        break;
+      case "acquired": {
+        const res = resources.get(r.step);
+        if (res !== undefined) {
+          res.desc = r.desc;
+          res.status = "acquired";
+        }
+        break;
+      }
+      case "released":
+      case "retained":
+      case "release-failed": {
+        const res = resources.get(r.step);
+        if (res !== undefined) res.status = r.t;
+        break;
+      }
+      case "commit":
+        committed = true;
+        break;
+      case "end":
+        ended = true;
+        break;
+    }
+  }
+  return { tx, name, resources: [...resources.values()], committed, ended };
+}
+
+/** Whether a transaction still holds something nobody owns: not committed, and not all released. */
+export function needsRecovery(t: JournalledTransaction): boolean {
+  return !t.committed && t.resources.some((r) => r.status !== "released");
+}

@@ -1,0 +1,93 @@
+// recover(): after a crash, releases what abandoned transactions still hold, in reverse order,
+// under the same rules (guards included). Idempotent; serialised by the journal's lock.
+import { err, ResultAsync } from "neverthrow";
+import { transaction } from "../transaction.js";
+import { adapterMap, type AnyResourceAdapter } from "../resources/adapter.js";
+import { releaseResource } from "../resources/release.js";
+import { JournalError } from "./errors.js";
+import type { Journal } from "./journal.js";
+import { JOURNAL_FORMAT_VERSION, type JournalIssue } from "./records.js";
+
+export interface RecoverOptions {
+  /** Deadline of each release in ms (default 60 000). */
+  readonly cleanupTimeoutMs?: number;
+}
+
+export interface RecoveredResource {
+  /** The journal transaction, and the name of the saga that began it. */
+  readonly tx: string;
+  readonly saga: string;
+  readonly step: string;
+  readonly kind: string;
+}
+
+export interface RecoveryReport {
+  /** Transactions that needed recovery. */
+  readonly transactions: number;
+  readonly released: readonly RecoveredResource[];
+  readonly failed: readonly (RecoveredResource & { readonly error: unknown })[];
+  /** Skipped by a guard after a failure: still journalled, retried by the next recover. */
+  readonly retained: readonly RecoveredResource[];
+  /** Lines that were not used (torn, corrupt, newer format): reported, never fatal. */
+  readonly issues: readonly JournalIssue[];
+}
+
+/** The cause a recovery unwind runs under: the transaction was abandoned by a dead process. */
+export class AbandonedTransaction extends Error {
+  override readonly name = "AbandonedTransaction";
+  constructor(readonly tx: string) {
+    super(`transaction ${tx} was abandoned by a process that stopped before it finished`);
+  }
+}
+
+export function recover(
+  journal: Journal,
+  adapters: readonly AnyResourceAdapter[] | ReadonlyMap<string, AnyResourceAdapter>,
+  options: RecoverOptions = {},
+): ResultAsync<RecoveryReport, JournalError> {
+  const byKind = adapterMap(adapters);
+  const run = async () => {
+    const session = await journal.openRecovery();
+    const released: RecoveredResource[] = [];
+    const failed: (RecoveredResource & { error: unknown })[] = [];
+    const retained: RecoveredResource[] = [];
+    try {
+      const v = JOURNAL_FORMAT_VERSION;
+      for (const t of session.transactions) {
+        const about = (step: string, kind: string): RecoveredResource => ({ tx: t.tx, saga: t.name, step, kind });
+        const kindOf = new Map(t.resources.map((r) => [r.step, r.kind]));
+        const result = await transaction(
+          (tx) => {
+            for (const r of t.resources) {
+              if (r.status === "released") continue;
+              const target = { adapter: byKind.get(r.kind), kind: r.kind, step: r.step, tx: t.tx, journal };
+              tx.errdefer(
+                async (ctx) => {
+                  const outcome = await releaseResource(target, r.desc, ctx);
+                  if (outcome.isOk()) released.push(about(r.step, r.kind));
+                  return outcome;
+                },
+                { label: r.step, guard: r.guard },
+              );
+            }
+            return err(new AbandonedTransaction(t.tx));
+          },
+          options.cleanupTimeoutMs === undefined ? { name: `recover:${t.name}` } : { name: `recover:${t.name}`, cleanupTimeoutMs: options.cleanupTimeoutMs },
+        );
+        if (result.isOk()) continue;
+        for (const f of result.error.cleanupFailures) failed.push({ ...about(f.label, kindOf.get(f.label) ?? ""), error: f.error });
+        for (const k of result.error.retained) {
+          retained.push(about(k.label, kindOf.get(k.label) ?? ""));
+          await journal.append({ v, tx: t.tx, t: "retained", step: k.label }, false);
+        }
+        await journal.append({ v, tx: t.tx, t: "end" }, true);
+      }
+      return { transactions: session.transactions.length, released, failed, retained, issues: session.issues };
+    } finally {
+      await session.close();
+    }
+  };
+  return ResultAsync.fromPromise(run(), (e) =>
+    e instanceof JournalError ? e : new JournalError("io", `recovery failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+  );
+}

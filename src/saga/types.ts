@@ -1,0 +1,83 @@
+// The saga's public shapes: step definitions, what a run returns, what it hands over.
+import type { Result, ResultAsync } from "neverthrow";
+import type { JsonValue } from "../resources/adapter.js";
+import type { Journal } from "../journal/journal.js";
+import type { CleanupContext, CleanupReturn, TransactionOptions } from "../types.js";
+
+/** The value a step's run produces, unwrapping a Promise, Result or ResultAsync. */
+export type StepOutput<R> = Awaited<R> extends infer X ? (X extends Result<infer T, unknown> ? T : X) : never;
+/** The error a step's run can return as an err (throws are untyped, as everywhere in neverthrow). */
+export type StepError<R> = Awaited<R> extends infer X ? (X extends Result<unknown, infer E> ? E : never) : never;
+
+/** What a step's run receives besides the context. */
+export interface StepRun {
+  /** The saga's signal (the caller's). */
+  readonly signal: AbortSignal;
+  /** The step's name. */
+  readonly name: string;
+}
+
+/** Options every step takes. */
+export interface StepOptions<C> {
+  /** Run the step only when this says so (host network: no netns). A skipped step's output is undefined. */
+  readonly when?: (ctx: C) => boolean;
+  /** Skip (and retain) the compensation if an earlier one failed (R3). */
+  readonly guard?: boolean;
+  /** Register the compensation before running, for steps that can half-succeed and still fail (CNI ADD). */
+  readonly registerFirst?: boolean;
+  /** The compensation's deadline in ms. */
+  readonly timeoutMs?: number;
+  /** When the compensation runs: on error (default) or always. */
+  readonly on?: "error" | "always";
+}
+
+export interface StepDefinition<C, R, F extends boolean> extends StepOptions<C> {
+  readonly registerFirst?: F;
+  run(ctx: C, step: StepRun): R;
+  /** Undoes the step. With `registerFirst`, it also runs when `run` failed, with `undefined`. */
+  compensate?(output: F extends true ? StepOutput<R> | undefined : StepOutput<R>, cleanup: CleanupContext, ctx: C): CleanupReturn;
+}
+
+export interface ResourceStepDefinition<C, S> extends StepOptions<C> {
+  /** The adapter's spec, from what earlier steps produced. */
+  spec(ctx: C): S;
+}
+
+/** A live resource the saga passed to its caller, as data a later call (or process) can release. */
+export interface HeldResource {
+  readonly step: string;
+  readonly kind: string;
+  readonly guard: boolean;
+  readonly description: JsonValue;
+}
+
+/** Everything a successful saga run hands over: release it later with `releaseHeld`. */
+export interface Held {
+  readonly saga: string;
+  /** The journal transaction id of the run. */
+  readonly tx: string;
+  /** In acquisition order; released in reverse. */
+  readonly resources: readonly HeldResource[];
+}
+
+export interface SagaSuccess<C> {
+  /** The input and every step's output, by step name. */
+  readonly context: C;
+  /** The resources whose ownership passes to the caller. */
+  readonly held: Held;
+}
+
+/** Progress of the steps (the compensations report through `onEvent`, labelled by step name). */
+export type StepEvent =
+  | { readonly type: "step:started"; readonly saga: string; readonly step: string }
+  | { readonly type: "step:succeeded"; readonly saga: string; readonly step: string; readonly durationMs: number }
+  | { readonly type: "step:failed"; readonly saga: string; readonly step: string; readonly durationMs: number; readonly error: unknown }
+  | { readonly type: "step:skipped"; readonly saga: string; readonly step: string };
+
+export interface SagaRunOptions extends Omit<TransactionOptions, "name"> {
+  /** Journal the resource steps, so that `recover` can release them after a crash. */
+  readonly journal?: Journal;
+  readonly onStep?: (event: StepEvent) => void;
+}
+
+export type SagaResult<C, E> = ResultAsync<SagaSuccess<C>, import("../errors.js").TransactionError<E>>;
