@@ -40,7 +40,8 @@ export const execaExec: Exec = async (request) => {
   if (result.isCanceled) return { exitCode: undefined, stdout, stderr, failure: `${file} was aborted` };
   if (result.timedOut) return { exitCode: undefined, stdout, stderr, failure: `${file} timed out after ${request.timeoutMs} ms` };
   if (result.exitCode === undefined) {
-    return { exitCode: undefined, stdout, stderr, failure: result.signal === undefined ? result.shortMessage : `${file} was killed by ${result.signal}` };
+    const failure = result.signal === undefined ? (result.shortMessage ?? `${file} did not start`) : `${file} was killed by ${result.signal}`;
+    return { exitCode: undefined, stdout, stderr, failure };
   }
   return { exitCode: result.exitCode, stdout, stderr };
 };
