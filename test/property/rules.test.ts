@@ -223,6 +223,7 @@ interface Observed {
   readonly late?: {
     readonly resource: object;
     readonly resolvedAt: number | undefined;
+    readonly releasedWithinMicrotasks: boolean;
     readonly releases: readonly { at: number; resource: unknown }[];
     readonly result: Result<unknown, unknown> | undefined;
   };
@@ -279,6 +280,7 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
   let turn = 0;
   let lateResolve: (() => void) | undefined;
   let lateResolvedAt: number | undefined;
+  let lateReleasedWithinMicrotasks = false;
   const lateResource = { late: run };
   const lateReleases: { at: number; resource: unknown }[] = [];
   let lateResult: ResultAsync<unknown, unknown> | undefined;
@@ -442,6 +444,8 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
     const deferred = new Promise<object>((resolve) => {
       lateResolve = () => {
         lateResolvedAt = Date.now();
+        // "At once": before the next macrotask, so before any timer (real or fake) can fire.
+        setImmediate(() => (lateReleasedWithinMicrotasks = lateReleases.length > 0));
         lateResolve = undefined;
         resolve(lateResource);
       };
@@ -583,7 +587,13 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
       lr = r;
     });
     await flush();
-    late = { resource: lateResource, resolvedAt: lateResolvedAt, releases: lateReleases, result: lr };
+    late = {
+      resource: lateResource,
+      resolvedAt: lateResolvedAt,
+      releasedWithinMicrotasks: lateReleasedWithinMicrotasks,
+      releases: lateReleases,
+      result: lr,
+    };
   }
   if (txRef !== undefined && extras.registerFromCleanups === true) {
     try {
@@ -900,6 +910,7 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
     expect(late.releases, "the late resource is released exactly once").toHaveLength(1);
     expect(late.releases[0]!.resource).toBe(late.resource);
     expect(late.releases[0]!.at, "released at once").toBe(late.resolvedAt);
+    expect(late.releasedWithinMicrotasks, "released before the next macrotask").toBe(true);
     expect(late.result?.isErr(), "the late acquisition is an err").toBe(true);
     if (late.result?.isErr()) expect(late.result.error).toBeInstanceOf(TransactionClosedError);
     expectMatchesModel(p, o, m);
