@@ -342,8 +342,12 @@ export async function run(): Promise<void> {
     `Engine: a transaction with ${ACQUISITIONS} acquisitions (async acquire, sync release), ` +
       `success path and failure at the end`,
   );
+  // The engine is loaded from src/ through tsx, whose esbuild transform keeps function names: a
+  // `const f = () => ...` (or an arrow class field) inside a hot function then costs an
+  // Object.defineProperty per call, which compiled dist/ code does not pay.
   console.log(
-    `Node ${process.version}; forced GC between batches: ${gcAvailable ? "yes" : "NO (run node with --expose-gc)"}`,
+    `Node ${process.version}; engine from src/ via tsx; ` +
+      `forced GC: ${gcAvailable ? "before the warm-up (not between rounds: it shrinks the young generation and slows allocation-heavy cases)" : "NO (run node with --expose-gc)"}`,
   );
   await checkOnce();
 

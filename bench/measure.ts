@@ -67,6 +67,12 @@ export interface CompareOptions {
   readonly warmupMs: number;
   /** Fixed batch size instead of calibrating (for slow ops). */
   readonly opsPerBatch?: number;
+  /**
+   * Force a GC at the start of every round (default false: one before the warm-up only). A forced
+   * GC shrinks V8's young generation, which then slows allocation-heavy cases (Effect: 2-4x for
+   * hundreds of ops) far more than lean ones, so it skews ratios instead of evening them out.
+   */
+  readonly gcBetweenRounds?: boolean;
 }
 
 export interface CaseResult {
@@ -79,15 +85,16 @@ export interface CaseResult {
 }
 
 /**
- * Measures every case in the same run: warm-up and calibration, then `rounds` rounds, each
- * running one batch of every case in a rotated order, with a forced GC (when available) before
- * every batch so one case's garbage is not collected on another's clock.
+ * Measures every case in the same run: a forced GC (when available), warm-up and calibration,
+ * then `rounds` rounds, each running one batch of every case in a rotated order, each batch after
+ * an untimed re-warm of a tenth of its size (the other cases' batches cool its caches and code).
  */
 export async function compare(
   cases: readonly Case[],
   opts: CompareOptions,
 ): Promise<CaseResult[]> {
   const sizes: number[] = [];
+  gc();
   for (const c of cases) {
     c.before?.();
     const perOp = await warmUp(() => c.op(), opts.warmupMs);
@@ -95,11 +102,13 @@ export async function compare(
   }
   const samples: number[][] = cases.map(() => new Array<number>(opts.rounds).fill(Number.NaN));
   for (let round = 0; round < opts.rounds; round++) {
+    if (opts.gcBetweenRounds === true) gc();
     for (let k = 0; k < cases.length; k++) {
       const idx = (k + round) % cases.length;
       const c = cases[idx]!;
       const n = sizes[idx]!;
-      gc();
+      c.before?.();
+      await timeBatch(() => c.op(), Math.ceil(n / 10));
       c.before?.();
       const seconds = await timeBatch(() => c.op(), n);
       c.verify?.(n);
