@@ -6,6 +6,8 @@ type EntryState = "pending" | "ran" | "dismissed";
 
 export class CleanupEntry implements CleanupHandle {
   state: EntryState = "pending";
+  /** Set at its turn when R3 kept its resource. */
+  retained = false;
   // The default label is built only when someone reads it: most cleanups are never reported.
   #label: string | undefined;
 

@@ -159,9 +159,15 @@ class TransactionHandle implements Transaction {
       throw new TypeError(`tx.acquire: options.registerFirst must be a boolean, got ${typeof registerFirst}`);
     }
     let resource: unknown;
+    // registerFirst: the acquisition in flight, which a release whose turn comes early waits for.
+    let inFlight: Promise<unknown> | undefined;
+    let invoked = false;
     const entry = makeEntry(
       "tx.acquire",
-      (ctx: CleanupContext) => releaseFn(resource, ctx),
+      (ctx: CleanupContext) => {
+        invoked = true;
+        return inFlight === undefined ? releaseFn(resource, ctx) : inFlight.then(() => releaseFn(resource, ctx));
+      },
       opts,
       "always",
       ++this.#registrations,
@@ -176,11 +182,16 @@ class TransactionHandle implements Transaction {
         value = r.value;
       }
       resource = value;
-      // registerFirst: the unwind will pass the resource on, unless its turn already came (R9).
-      if (registerFirst ? entry.state !== "ran" : !this.closed) {
-        if (!registerFirst) this.#push(entry);
+      if (registerFirst) {
+        // Its turn has not come (or it was dismissed): the unwind or the owner passes it on.
+        if (entry.state !== "ran") return ok(value);
+        // Its release is waiting for this very value, or R3 retained it: nothing to do here.
+        if (invoked || entry.retained) return err(new TransactionClosedError(entry.label, "acquire"));
+      } else if (!this.closed) {
+        this.#push(entry);
         return ok(value);
       }
+      // R9: the body has ended and nothing else will release it.
       this.#releaseLate(entry);
       return err(new TransactionClosedError(entry.label, "acquire"));
     };
@@ -192,14 +203,14 @@ class TransactionHandle implements Transaction {
       return errAsync(error);
     }
     if (isThenable(produced)) {
-      return new ResultAsync(
-        new Promise<Result<unknown, unknown>>((resolve) => {
-          produced.then(
-            (value) => resolve(settle(value)),
-            (error: unknown) => resolve(err(error)),
-          );
-        }),
-      );
+      const settled = new Promise<Result<unknown, unknown>>((resolve) => {
+        produced.then(
+          (value) => resolve(settle(value)),
+          (error: unknown) => resolve(err(error)),
+        );
+      });
+      if (registerFirst) inFlight = settled.finally(() => (inFlight = undefined));
+      return new ResultAsync(settled);
     }
     return new ResultAsync(Promise.resolve(settle(produced)));
   }

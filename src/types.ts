@@ -102,16 +102,21 @@ export interface Transaction {
    * failure (an err or a throw) is returned as an err. A resource acquired after the body ended
    * is released at once and an err(TransactionClosedError) is returned (R9).
    */
-  acquire<A, R = AcquiredOf<A>>(
+  acquire<A>(
     acquireFn: (signal: AbortSignal) => A,
-    releaseFn: (resource: R, ctx: CleanupContext) => CleanupReturn,
+    releaseFn: (resource: AcquiredOf<A>, ctx: CleanupContext) => CleanupReturn,
     opts?: AcquireOptions & { readonly registerFirst?: false },
-  ): ResultAsync<R, AcquireErrorOf<A> | TransactionClosedError>;
-  acquire<A, R = AcquiredOf<A>>(
+  ): ResultAsync<AcquiredOf<A>, AcquireErrorOf<A> | TransactionClosedError>;
+  /**
+   * With `registerFirst`, the release is registered before acquiring: it receives `undefined` if
+   * the acquisition failed, and if its turn comes while the acquisition is still in flight, it
+   * waits for it (within its own deadline) and releases what arrives.
+   */
+  acquire<A>(
     acquireFn: (signal: AbortSignal) => A,
-    releaseFn: (resource: R | undefined, ctx: CleanupContext) => CleanupReturn,
+    releaseFn: (resource: AcquiredOf<A> | undefined, ctx: CleanupContext) => CleanupReturn,
     opts: AcquireOptions & { readonly registerFirst: true },
-  ): ResultAsync<R, AcquireErrorOf<A> | TransactionClosedError>;
+  ): ResultAsync<AcquiredOf<A>, AcquireErrorOf<A> | TransactionClosedError>;
 }
 
 /** Events, published to `onEvent` and to `node:diagnostics_channel` (see events.ts). */

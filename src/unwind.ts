@@ -35,6 +35,7 @@ function unwindFrom(u: UnwindContext, from: number): void | Promise<void> {
     }
     // R3: a guarded cleanup after a failed one keeps its resource, and says so.
     if (entry.guard && state.failures.length > 0) {
+      entry.retained = true;
       state.retained.push({ label });
       sink?.emit({ type: "cleanup:retained", transactionId, label });
       continue;

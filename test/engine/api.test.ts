@@ -691,3 +691,23 @@ describe("deadlines (fake timers)", () => {
     expect(seen).toEqual([false]);
   });
 });
+
+describe("tx.acquire with registerFirst, when the body ends before the acquisition settles", () => {
+  it("the release waits for the acquisition and runs once, with the resource (R1, R9)", async () => {
+    let resolve!: (v: string) => void;
+    const calls: unknown[] = [];
+    const result = await transaction((tx) => {
+      void tx.acquire(
+        () => new Promise<string>((r) => (resolve = r)),
+        (x) => void calls.push(x),
+        { registerFirst: true, label: "cni-del" },
+      );
+      setTimeout(() => resolve("netns-1"), 5);
+      return err("body failed");
+    });
+    expect(result.isErr()).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toEqual(["netns-1"]);
+  });
+});
+

@@ -131,6 +131,14 @@ describe("tx.acquire inference", () => {
     });
   });
 
+  it("rejects a release whose parameter is not the acquired resource", () => {
+    void transaction((tx) => {
+      // @ts-expect-error the release takes a string, the acquisition produces a Conn
+      void tx.acquire(() => connect(), (s: string) => void s.length);
+      return ok(1);
+    });
+  });
+
   it("registerFirst: the release may receive undefined", () => {
     void transaction((tx) => {
       const r = tx.acquire(
