@@ -123,6 +123,7 @@ export class Saga<I, C, E> {
     const body = async (tx: Transaction) => {
       const ctx: Ctx = { input };
       const held: HeldResource[] = [];
+      const described = new Map<string, HeldResource>();
       if (journal !== undefined) {
         await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "begin", name: sagaName, at: Date.now() }, false);
       }
@@ -138,14 +139,15 @@ export class Saga<I, C, E> {
         const outcome =
           step.type === "plain"
             ? await runPlain(tx, step.def, name, ctx)
-            : await runResource(tx, step, ctx, txId, journal, held);
+            : await runResource(tx, step, ctx, txId, journal, held, described);
         const durationMs = performance.now() - startedAt;
         if (outcome.isErr()) {
           emit({ type: "step:failed", saga: sagaName, step: name, durationMs, error: outcome.error });
           return err(outcome.error);
         }
         ctx[name] = outcome.value;
-        emit({ type: "step:succeeded", saga: sagaName, step: name, durationMs });
+        const acquired = step.type === "resource" ? described.get(name) : undefined;
+        emit({ type: "step:succeeded", saga: sagaName, step: name, durationMs, ...(acquired === undefined ? {} : { resource: acquired }) });
       }
       // Commit before the transaction ends: if it cannot be made durable, the run rolls back.
       if (journal !== undefined) await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "commit" }, true);
@@ -198,6 +200,7 @@ async function runResource(
   txId: string,
   journal: SagaRunOptions["journal"],
   held: HeldResource[],
+  described: Map<string, HeldResource>,
 ) {
   const { name, adapter, def } = step;
   const guard = def.guard ?? false;
@@ -231,7 +234,9 @@ async function runResource(
     );
     if (written.isErr()) return written;
   }
-  if ((def.on ?? "error") === "error") held.push({ step: name, kind: adapter.kind, guard, description: description.value as JsonValue });
+  const resource: HeldResource = { step: name, kind: adapter.kind, guard, description: description.value as JsonValue };
+  described.set(name, resource);
+  if ((def.on ?? "error") === "error") held.push(resource);
   return outcome;
 }
 

@@ -70,7 +70,14 @@ export interface SagaSuccess<C> {
 /** Progress of the steps (the compensations report through `onEvent`, labelled by step name). */
 export type StepEvent =
   | { readonly type: "step:started"; readonly saga: string; readonly step: string }
-  | { readonly type: "step:succeeded"; readonly saga: string; readonly step: string; readonly durationMs: number }
+  | {
+      readonly type: "step:succeeded";
+      readonly saga: string;
+      readonly step: string;
+      readonly durationMs: number;
+      /** For a resource step: what it acquired, as it would be handed over. */
+      readonly resource?: HeldResource;
+    }
   | { readonly type: "step:failed"; readonly saga: string; readonly step: string; readonly durationMs: number; readonly error: unknown }
   | { readonly type: "step:skipped"; readonly saga: string; readonly step: string };
 
