@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { open, readdir, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { isAlive, selfIdentity, type ProcessIdentity } from "../process/liveness.js";
+import { isLockBusy, takeLockFile } from "../process/lock-file.js";
 import { JournalError } from "./errors.js";
 import { Ledger, parseJournalText, type Journal, type RecoverySession } from "./journal.js";
 import { ensurePrivateDir } from "./private-dir.js";
@@ -190,7 +191,13 @@ export class FileJournal implements Journal {
 
   async openRecovery(): Promise<RecoverySession> {
     await ensurePrivateDir(this.dir);
-    const release = await takeLock(path.join(this.dir, LOCK_FILE), this.#self);
+    const release = await takeLockFile(path.join(this.dir, LOCK_FILE), this.#self).catch((e: unknown) =>
+      Promise.reject(
+        isLockBusy(e)
+          ? new JournalError("locked", `journal ${this.dir} is being recovered by process ${e.holder.pid}`, { path: e.file })
+          : ioError("lock", path.join(this.dir, LOCK_FILE), e),
+      ),
+    );
     try {
       const issues = await this.#adoptDeadSegments();
       return { transactions: this.#ledger.abandoned(), issues, close: release };
@@ -262,40 +269,4 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-/** The recovery lock: a file naming its holder; a holder that died leaves a stale lock we take over. */
-async function takeLock(file: string, self: ProcessIdentity): Promise<() => Promise<void>> {
-  const body = JSON.stringify({ pid: self.pid, startTime: self.startTime });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fh = await open(file, "wx", 0o600);
-      try {
-        await fh.write(body);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      return () => unlink(file).catch(() => undefined);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw ioError("create", file, e);
-    }
-    let holder: ProcessIdentity | undefined;
-    try {
-      const parsed = JSON.parse(await readFile(file, "utf8")) as { pid?: unknown; startTime?: unknown };
-      if (typeof parsed.pid === "number" && typeof parsed.startTime === "string") holder = { pid: parsed.pid, startTime: parsed.startTime };
-    } catch {
-      // Unreadable: a holder killed between create and write. Stale.
-    }
-    if (holder !== undefined && (await isAlive(holder))) {
-      throw new JournalError("locked", `journal ${path.dirname(file)} is being recovered by process ${holder.pid}`, { path: file });
-    }
-    // Stale: rename it away first so two recoverers cannot both remove a fresh lock.
-    const stale = `${file}.stale-${randomBytes(4).toString("hex")}`;
-    await rename(file, stale).then(
-      () => unlink(stale),
-      () => undefined,
-    );
-  }
-  throw new JournalError("locked", `could not take the recovery lock ${file}`, { path: file });
 }
