@@ -29,13 +29,19 @@ export class UnwindState {
 
 export class CleanupScope implements CleanupContext {
   readonly #state: UnwindState;
-  readonly deadline = new CleanupSignal();
+  #deadline: CleanupSignal | undefined;
+  #setRetErr: ((error: unknown) => void) | undefined;
 
   constructor(
     state: UnwindState,
     readonly label: string,
   ) {
     this.#state = state;
+  }
+
+  /** The cleanup's own signal holder, made on first use (most cleanups never ask). */
+  get deadline(): CleanupSignal {
+    return (this.#deadline ??= new CleanupSignal());
   }
 
   get retErr(): unknown {
@@ -54,8 +60,9 @@ export class CleanupScope implements CleanupContext {
     return this.#state.failures;
   }
 
-  // An arrow so that `({ setRetErr }) => ...` destructuring works like the other fields.
-  readonly setRetErr = (error: unknown): void => {
-    this.#state.set(error, "set");
-  };
+  // A function made on first read, so that `({ setRetErr }) => ...` destructuring works.
+  get setRetErr(): (error: unknown) => void {
+    const state = this.#state;
+    return (this.#setRetErr ??= (error: unknown) => state.set(error, "set"));
+  }
 }

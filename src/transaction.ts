@@ -1,6 +1,6 @@
 // transaction(): runs the body, closes it (R9), hands over to the unwind and builds the Result (R7).
 import { err, errAsync, ok, ResultAsync, type Err, type Result } from "neverthrow";
-import { runBody, type BodyOutcome } from "./body.js";
+import { fromReturn, runBody, thrown, type BodyOutcome } from "./body.js";
 import { CleanupScope, UnwindState } from "./cleanup-context.js";
 import { checkTimeout, makeEntry, type CleanupEntry } from "./cleanup.js";
 import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
@@ -83,10 +83,23 @@ async function run(
   sink?.emit({ type: "transaction:started", transactionId, name });
 
   const tx = new TransactionHandle(signal, timeoutMs, transactionId, sink);
-  let outcome: BodyOutcome | Promise<BodyOutcome> = signal.aborted
-    ? { ok: false, error: signal.reason, origin: "throw" }
-    : runBody(body, tx);
-  if (outcome instanceof Promise) outcome = await outcome;
+  let outcome: BodyOutcome;
+  if (signal.aborted) {
+    outcome = { ok: false, error: signal.reason, origin: "throw" };
+  } else {
+    const started = runBody(body, tx);
+    if (started instanceof Promise) {
+      outcome = await started;
+    } else if ("pending" in started) {
+      try {
+        outcome = fromReturn(await started.pending);
+      } catch (error) {
+        outcome = thrown(error);
+      }
+    } else {
+      outcome = started;
+    }
+  }
   tx.closed = true;
 
   const state = outcome.ok
@@ -136,7 +149,7 @@ class TransactionHandle implements Transaction {
   ) {}
 
   defer(fn: Cleanup, opts?: CleanupOptions): CleanupHandle {
-    return this.#push(makeEntry("tx.defer", fn, opts, "always", ++this.#registrations));
+    return this.push(makeEntry("tx.defer", fn, opts, "always", ++this.#registrations));
   }
 
   errdefer(fn: Cleanup, opts?: Omit<CleanupOptions, "on">): CleanupHandle {
@@ -144,7 +157,7 @@ class TransactionHandle implements Transaction {
     if (on !== undefined && on !== "error") {
       throw new TypeError(`tx.errdefer: options.on cannot be ${JSON.stringify(on)} (errdefer runs on error; use tx.defer)`);
     }
-    return this.#push(makeEntry("tx.errdefer", fn, opts, "error", ++this.#registrations));
+    return this.push(makeEntry("tx.errdefer", fn, opts, "error", ++this.#registrations));
   }
 
   acquire(
@@ -158,43 +171,11 @@ class TransactionHandle implements Transaction {
     if (typeof registerFirst !== "boolean") {
       throw new TypeError(`tx.acquire: options.registerFirst must be a boolean, got ${typeof registerFirst}`);
     }
-    let resource: unknown;
-    // registerFirst: the acquisition in flight, which a release whose turn comes early waits for.
-    let inFlight: Promise<unknown> | undefined;
-    let invoked = false;
-    const entry = makeEntry(
-      "tx.acquire",
-      (ctx: CleanupContext) => {
-        invoked = true;
-        return inFlight === undefined ? releaseFn(resource, ctx) : inFlight.then(() => releaseFn(resource, ctx));
-      },
-      opts,
-      "always",
-      ++this.#registrations,
-    );
+    const acquisition = new Acquisition(this, releaseFn, registerFirst);
+    const entry = makeEntry("tx.acquire", (ctx: CleanupContext) => acquisition.release(ctx), opts, "always", ++this.#registrations);
+    acquisition.entry = entry;
     if (this.closed) return errAsync(new TransactionClosedError(entry.label, "register"));
-    if (registerFirst) this.#push(entry);
-
-    const settle = (value: unknown): Result<unknown, unknown> => {
-      if (isResult(value)) {
-        const r = value as { isErr(): boolean; error?: unknown; value?: unknown };
-        if (r.isErr()) return err(r.error);
-        value = r.value;
-      }
-      resource = value;
-      if (registerFirst) {
-        // Its turn has not come (or it was dismissed): the unwind or the owner passes it on.
-        if (entry.state !== "ran") return ok(value);
-        // Its release is waiting for this very value, or R3 retained it: nothing to do here.
-        if (invoked || entry.retained) return err(new TransactionClosedError(entry.label, "acquire"));
-      } else if (!this.closed) {
-        this.#push(entry);
-        return ok(value);
-      }
-      // R9: the body has ended and nothing else will release it.
-      this.#releaseLate(entry);
-      return err(new TransactionClosedError(entry.label, "acquire"));
-    };
+    if (registerFirst) this.push(entry);
 
     let produced: unknown;
     try {
@@ -202,20 +183,22 @@ class TransactionHandle implements Transaction {
     } catch (error) {
       return errAsync(error);
     }
-    if (isThenable(produced)) {
-      const settled = new Promise<Result<unknown, unknown>>((resolve) => {
-        produced.then(
-          (value) => resolve(settle(value)),
-          (error: unknown) => resolve(err(error)),
-        );
-      });
-      if (registerFirst) inFlight = settled.finally(() => (inFlight = undefined));
-      return new ResultAsync(settled);
-    }
-    return new ResultAsync(Promise.resolve(settle(produced)));
+    if (!isThenable(produced)) return new ResultAsync(Promise.resolve(acquisition.settle(produced)));
+    const settled =
+      produced instanceof Promise
+        ? (produced as Promise<unknown>).then((value) => acquisition.settle(value), toErr)
+        : new Promise<Result<unknown, unknown>>((resolve) => {
+            // A non-native thenable: adopt it through its own then().
+            void produced.then(
+              (value) => resolve(acquisition.settle(value)),
+              (error: unknown) => resolve(err(error)),
+            );
+          });
+    if (registerFirst) acquisition.inFlight = settled;
+    return new ResultAsync(settled);
   }
 
-  #push(entry: CleanupEntry): CleanupEntry {
+  push(entry: CleanupEntry): CleanupEntry {
     if (this.closed) throw new TransactionClosedError(entry.label, "register");
     this.entries.push(entry);
     this.sink?.emit({
@@ -230,7 +213,7 @@ class TransactionHandle implements Transaction {
 
   // R9: a resource that arrives after the body ended is released at once, outside the unwind.
   // Its failure cannot reach the Result any more, so it is published as an event.
-  #releaseLate(entry: CleanupEntry): void {
+  releaseLate(entry: CleanupEntry): void {
     entry.state = "ran";
     const final = this.finalState;
     const state = final === undefined ? new UnwindState(false, undefined, undefined) : snapshot(final);
@@ -260,6 +243,52 @@ class TransactionHandle implements Transaction {
     } else {
       report(settledFromValue(returned));
     }
+  }
+}
+
+const toErr = (error: unknown): Result<unknown, unknown> => err(error);
+
+/** One `tx.acquire` call: the resource once it arrives, and the release registered for it. */
+class Acquisition {
+  resource: unknown;
+  entry!: CleanupEntry;
+  /** registerFirst: the acquisition in flight, which a release whose turn comes early waits for. */
+  inFlight: Promise<unknown> | undefined;
+  invoked = false;
+
+  constructor(
+    readonly tx: TransactionHandle,
+    readonly releaseFn: (resource: unknown, ctx: CleanupContext) => CleanupReturn,
+    readonly registerFirst: boolean,
+  ) {}
+
+  release(ctx: CleanupContext): CleanupReturn {
+    this.invoked = true;
+    const inFlight = this.inFlight;
+    return inFlight === undefined ? this.releaseFn(this.resource, ctx) : inFlight.then(() => this.releaseFn(this.resource, ctx));
+  }
+
+  settle(value: unknown): Result<unknown, unknown> {
+    if (isResult(value)) {
+      const r = value as { isErr(): boolean; error?: unknown; value?: unknown };
+      if (r.isErr()) return err(r.error);
+      value = r.value;
+    }
+    this.resource = value;
+    this.inFlight = undefined;
+    const { entry, tx } = this;
+    if (this.registerFirst) {
+      // Its turn has not come (or it was dismissed): the unwind or the owner passes it on.
+      if (entry.state !== "ran") return ok(value);
+      // Its release is waiting for this very value, or R3 retained it: nothing to do here.
+      if (this.invoked || entry.retained) return err(new TransactionClosedError(entry.label, "acquire"));
+    } else if (!tx.closed) {
+      tx.push(entry);
+      return ok(value);
+    }
+    // R9: the body has ended and nothing else will release it.
+    tx.releaseLate(entry);
+    return err(new TransactionClosedError(entry.label, "acquire"));
   }
 }
 

@@ -22,17 +22,17 @@ function unwindFrom(u: UnwindContext, from: number): void | Promise<void> {
   const { entries, state, sink, transactionId } = u;
   for (let i = from; i >= 0; i--) {
     const entry = entries[i]!;
-    const { label } = entry;
     if (entry.state !== "pending") {
-      sink?.emit({ type: "cleanup:skipped", transactionId, label, reason: "dismissed" });
+      sink?.emit({ type: "cleanup:skipped", transactionId, label: entry.label, reason: "dismissed" });
       continue;
     }
     entry.state = "ran";
     // R2: the kind is checked against retErr as it is at this turn.
     if (entry.on === "error" ? !state.failed : entry.on === "success" && state.failed) {
-      sink?.emit({ type: "cleanup:skipped", transactionId, label, reason: "kind" });
+      sink?.emit({ type: "cleanup:skipped", transactionId, label: entry.label, reason: "kind" });
       continue;
     }
+    const { label } = entry;
     // R3: a guarded cleanup after a failed one keeps its resource, and says so.
     if (entry.guard && state.failures.length > 0) {
       entry.retained = true;
