@@ -6,11 +6,18 @@ import { adapterMap, type AnyResourceAdapter } from "../resources/adapter.js";
 import { releaseResource } from "../resources/release.js";
 import { JournalError } from "./errors.js";
 import type { Journal } from "./journal.js";
-import { JOURNAL_FORMAT_VERSION, type JournalIssue } from "./records.js";
+import { JOURNAL_FORMAT_VERSION, type JournalIssue, type JournalledTransaction } from "./records.js";
+import type { JsonValue } from "../resources/adapter.js";
 
 export interface RecoverOptions {
   /** Deadline of each release in ms (default 60 000). */
   readonly cleanupTimeoutMs?: number;
+  /**
+   * Says whether someone else already owns what an abandoned transaction holds (a process killed
+   * after handing its resources to a store, before its commit record was durable). Such a
+   * transaction is committed, not released.
+   */
+  readonly isOwned?: (transaction: JournalledTransaction) => boolean | Promise<boolean>;
 }
 
 export interface RecoveredResource {
@@ -19,11 +26,14 @@ export interface RecoveredResource {
   readonly saga: string;
   readonly step: string;
   readonly kind: string;
+  readonly description: JsonValue;
 }
 
 export interface RecoveryReport {
   /** Transactions that needed recovery. */
   readonly transactions: number;
+  /** Transactions whose resources `isOwned` said belong to someone else: committed, not released. */
+  readonly owned: number;
   readonly released: readonly RecoveredResource[];
   readonly failed: readonly (RecoveredResource & { readonly error: unknown })[];
   /** Skipped by a guard after a failure: still journalled, retried by the next recover. */
@@ -53,8 +63,21 @@ export function recover(
     const retained: RecoveredResource[] = [];
     try {
       const v = JOURNAL_FORMAT_VERSION;
+      let owned = 0;
       for (const t of session.transactions) {
-        const about = (step: string, kind: string): RecoveredResource => ({ tx: t.tx, saga: t.name, step, kind });
+        if (options.isOwned !== undefined && (await options.isOwned(t))) {
+          owned++;
+          await journal.append({ v, tx: t.tx, t: "commit" }, true);
+          continue;
+        }
+        const byStep = new Map(t.resources.map((r) => [r.step, r]));
+        const about = (step: string, kind: string): RecoveredResource => ({
+          tx: t.tx,
+          saga: t.name,
+          step,
+          kind,
+          description: byStep.get(step)?.desc ?? null,
+        });
         const kindOf = new Map(t.resources.map((r) => [r.step, r.kind]));
         const result = await transaction(
           (tx) => {
@@ -82,7 +105,7 @@ export function recover(
         }
         await journal.append({ v, tx: t.tx, t: "end" }, true);
       }
-      return { transactions: session.transactions.length, released, failed, retained, issues: session.issues };
+      return { transactions: session.transactions.length, owned, released, failed, retained, issues: session.issues };
     } finally {
       await session.close();
     }

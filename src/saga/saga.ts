@@ -142,7 +142,8 @@ export class Saga<I, C, E> {
             : await runResource(tx, step, ctx, txId, journal, held, described);
         const durationMs = performance.now() - startedAt;
         if (outcome.isErr()) {
-          emit({ type: "step:failed", saga: sagaName, step: name, durationMs, error: outcome.error });
+          const planned = step.type === "resource" ? described.get(name) : undefined;
+          emit({ type: "step:failed", saga: sagaName, step: name, durationMs, error: outcome.error, ...(planned === undefined ? {} : { resource: planned }) });
           return err(outcome.error);
         }
         ctx[name] = outcome.value;
@@ -220,7 +221,10 @@ async function runResource(
   const register = (): void => {
     tx.defer((cleanup) => releaseResource(target, "resource" in got ? adapter.describe(got.resource) : plan, cleanup), cleanupOptions(name, def));
   };
-  if (def.registerFirst === true) register();
+  if (def.registerFirst === true) {
+    register();
+    described.set(name, { step: name, kind: adapter.kind, guard, description: plan });
+  }
   const outcome = await settleToResult(() => adapter.acquire(plan, { signal: tx.signal }));
   if (outcome.isErr()) return outcome;
   got.resource = outcome.value;

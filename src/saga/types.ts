@@ -78,7 +78,15 @@ export type StepEvent =
       /** For a resource step: what it acquired, as it would be handed over. */
       readonly resource?: HeldResource;
     }
-  | { readonly type: "step:failed"; readonly saga: string; readonly step: string; readonly durationMs: number; readonly error: unknown }
+  | {
+      readonly type: "step:failed";
+      readonly saga: string;
+      readonly step: string;
+      readonly durationMs: number;
+      readonly error: unknown;
+      /** For a registerFirst resource step: the planned resource its registered release will release. */
+      readonly resource?: HeldResource;
+    }
   | { readonly type: "step:skipped"; readonly saga: string; readonly step: string };
 
 export interface SagaRunOptions extends Omit<TransactionOptions, "name"> {
