@@ -1,0 +1,265 @@
+// Running a network list's plugins per the CNI spec: ADD in order, each given the previous
+// plugin's result; DEL in reverse, going on past failures so one broken plugin cannot leak what
+// the others allocated (containerd#12130 stops at the first and leaks the bridge's veth and IP).
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { err, ok, ResultAsync, type Result } from "neverthrow";
+import type { Exec, ExecResult } from "../exec.js";
+import { pluginTypeProblem } from "./config.js";
+import { CniDelError, CniError, type CniCommand, type CniDelFailure } from "./errors.js";
+import { sandboxIp } from "./result.js";
+import type { CniNetworkList, CniPluginConfig, CniResult } from "./types.js";
+
+export interface CniInvocation {
+  /** The network list to run (for DEL: the one ADD used, stored with the sandbox). */
+  readonly network: CniNetworkList;
+  readonly containerId: string;
+  /** The netns path; for DEL it may name a namespace that is already gone. */
+  readonly netnsPath: string;
+  readonly ifName: string;
+  /** Where plugin binaries are looked up (never PATH); also passed as CNI_PATH for IPAM plugins. */
+  readonly binDir: string;
+  readonly exec: Exec;
+  readonly signal?: AbortSignal;
+  /** A deadline for each plugin invocation, not for the whole list. */
+  readonly timeoutMs?: number;
+}
+
+export interface CniDelInvocation extends CniInvocation {
+  /** The ADD result, given to every plugin's DEL as prevResult (CNI >= 0.4.0) when known. */
+  readonly prevResult?: CniResult | undefined;
+}
+
+export interface CniAddOutcome {
+  /** The last plugin's result. */
+  readonly result: CniResult;
+  /** The sandbox interface's bare address, e.g. `10.88.0.5`; undefined if no plugin assigned one. */
+  readonly ip: string | undefined;
+}
+
+export interface CniDelOutcome {
+  /** Plugins whose binary does not exist: never run, so they allocated nothing. */
+  readonly skipped: readonly string[];
+}
+
+type Located = { kind: "found"; file: string } | { kind: "missing" } | { kind: "invalid"; reason: string };
+
+/** Finds the plugin's binary in binDir only: a regular file (symlinks followed), as libcni's FindInPath. */
+async function locatePlugin(binDir: string, type: string): Promise<Located> {
+  const problem = pluginTypeProblem(type);
+  if (problem !== undefined) return { kind: "invalid", reason: `invalid plugin type: ${problem}` };
+  const file = path.join(binDir, type);
+  try {
+    return (await stat(file)).isFile() ? { kind: "found", file } : { kind: "missing" };
+  } catch {
+    return { kind: "missing" };
+  }
+}
+
+function missingMessage(type: string, binDir: string): string {
+  return `failed to find plugin ${JSON.stringify(type)} in path ${binDir}`;
+}
+
+/** The plugin's stdin: its own object plus the list's cniVersion and name (and prevResult), as libcni builds it. */
+export function pluginStdin(network: CniNetworkList, plugin: CniPluginConfig, prevResult: CniResult | undefined): string {
+  const { prevResult: _ignored, ...own } = plugin;
+  const conf: Record<string, unknown> = { ...own, cniVersion: network.cniVersion, name: network.name };
+  if (prevResult !== undefined) conf.prevResult = prevResult;
+  return JSON.stringify(conf);
+}
+
+/** CNI defined prevResult for DEL in 0.4.0; libcni gives it only to such configs. */
+function delTakesPrevResult(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 0 || minor >= 4;
+}
+
+interface Context {
+  readonly action: string;
+  readonly invocation: CniInvocation;
+}
+
+/** Combines the caller's signal with the per-plugin deadline, remembering which one fired. */
+function deadline(signal: AbortSignal | undefined, timeoutMs: number | undefined): { signal: AbortSignal | undefined; timedOut: () => boolean; dispose: () => void } {
+  if (timeoutMs === undefined) return { signal, timedOut: () => false, dispose: () => undefined };
+  const controller = new AbortController();
+  let fired = false;
+  const timer = setTimeout(() => {
+    fired = true;
+    controller.abort(new Error(`timed out after ${timeoutMs} ms`));
+  }, timeoutMs);
+  const forward = () => controller.abort(signal?.reason);
+  if (signal?.aborted) forward();
+  else signal?.addEventListener("abort", forward, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => fired,
+    dispose: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", forward);
+    },
+  };
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  const trimmed = text.trim();
+  if (trimmed === "") return undefined;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The plugin's error JSON (`{code,msg,details}` on stdout), or what we can say without one. */
+export function pluginFailure(run: ExecResult): { code: number | "plugin-failed"; msg: string; details: string | undefined } {
+  const body = parseJsonObject(run.stdout);
+  const rawCode = body?.code;
+  const code = typeof rawCode === "number" ? rawCode : typeof rawCode === "string" && /^\d+$/.test(rawCode) ? Number(rawCode) : undefined;
+  const msg = typeof body?.msg === "string" && body.msg !== "" ? body.msg : undefined;
+  const details = typeof body?.details === "string" && body.details !== "" ? body.details : undefined;
+  if (msg !== undefined || code !== undefined) {
+    return { code: code ?? "plugin-failed", msg: msg ?? `failed with error code ${code}`, details };
+  }
+  const stderr = run.stderr.trim();
+  const last = stderr.split("\n").at(-1) ?? "";
+  return { code: "plugin-failed", msg: last === "" ? `exited with code ${run.exitCode}` : last, details: undefined };
+}
+
+async function invoke(ctx: Context, command: CniCommand, file: string, plugin: CniPluginConfig, prevResult: CniResult | undefined): Promise<Result<ExecResult, CniError>> {
+  const { invocation: inv } = ctx;
+  const fail = (code: CniError["code"], msg: string, run?: ExecResult, details?: string) =>
+    err(
+      new CniError({
+        action: ctx.action,
+        containerId: inv.containerId,
+        plugin: plugin.type,
+        command,
+        code,
+        msg,
+        details,
+        exitCode: run?.exitCode,
+        stderr: run?.stderr === "" ? undefined : run?.stderr,
+        prevResult: command === "ADD" ? prevResult : undefined,
+      }),
+    );
+  if (inv.signal?.aborted) return fail("aborted", `${command} not started: aborted`);
+  const limit = deadline(inv.signal, inv.timeoutMs);
+  let run: ExecResult;
+  try {
+    run = await inv.exec({
+      argv: [file],
+      env: {
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: inv.containerId,
+        CNI_NETNS: inv.netnsPath,
+        CNI_IFNAME: inv.ifName,
+        CNI_PATH: inv.binDir,
+      },
+      input: pluginStdin(inv.network, plugin, prevResult),
+      ...(limit.signal === undefined ? {} : { signal: limit.signal }),
+    });
+  } catch (e) {
+    // The Exec contract says it never rejects; a fake or a future one might.
+    return fail("exec-failed", `could not run ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    limit.dispose();
+  }
+  if (run.failure !== undefined || run.exitCode === undefined) {
+    if (limit.timedOut()) return fail("timeout", `${command} timed out after ${inv.timeoutMs} ms`, run);
+    if (inv.signal?.aborted) return fail("aborted", `${command} aborted`, run);
+    return fail("exec-failed", run.failure ?? `${file} did not exit normally`, run);
+  }
+  if (run.exitCode !== 0) {
+    const f = pluginFailure(run);
+    return fail(f.code, f.msg, run, f.details);
+  }
+  return ok(run);
+}
+
+/**
+ * CNI ADD of every plugin of the list, in order, each given the previous plugin's result as
+ * prevResult. Stops at the first failure; whatever the earlier plugins set up is then the
+ * caller's to DEL (register the DEL before calling this: a failing ADD can still allocate).
+ */
+export function cniAdd(invocation: CniInvocation): ResultAsync<CniAddOutcome, CniError> {
+  const ctx: Context = { action: `failed to set up network for sandbox ${invocation.containerId}`, invocation };
+  return new ResultAsync(
+    (async (): Promise<Result<CniAddOutcome, CniError>> => {
+      let prevResult: CniResult | undefined;
+      for (const plugin of invocation.network.plugins) {
+        const located = await locatePlugin(invocation.binDir, plugin.type);
+        if (located.kind !== "found") {
+          const missing = located.kind === "missing";
+          return err(
+            new CniError({
+              action: ctx.action,
+              containerId: invocation.containerId,
+              plugin: plugin.type,
+              command: "ADD",
+              code: missing ? "missing-plugin" : "invalid-config",
+              msg: missing ? missingMessage(plugin.type, invocation.binDir) : located.reason,
+              prevResult,
+            }),
+          );
+        }
+        const run = await invoke(ctx, "ADD", located.file, plugin, prevResult);
+        if (run.isErr()) return err(run.error);
+        const result = parseJsonObject(run.value.stdout);
+        if (result === undefined) {
+          return err(
+            new CniError({
+              action: ctx.action,
+              containerId: invocation.containerId,
+              plugin: plugin.type,
+              command: "ADD",
+              code: "invalid-result",
+              msg: `exited 0 but printed no JSON result: ${JSON.stringify(run.value.stdout.slice(0, 200))}`,
+              exitCode: 0,
+              stderr: run.value.stderr === "" ? undefined : run.value.stderr,
+              prevResult,
+            }),
+          );
+        }
+        prevResult = result;
+      }
+      // validated lists have at least one plugin; an empty one set nothing up
+      const result: CniResult = prevResult ?? {};
+      return ok({ result, ip: sandboxIp(result) });
+    })(),
+  );
+}
+
+/**
+ * CNI DEL of every plugin of the list, in reverse order, each given the ADD result as prevResult
+ * when known. A plugin whose binary does not exist is skipped: its ADD cannot have run. A failing
+ * plugin does not stop the others; the error lists every failure.
+ */
+export function cniDel(invocation: CniDelInvocation): ResultAsync<CniDelOutcome, CniDelError> {
+  const ctx: Context = { action: `failed to tear down network for sandbox ${invocation.containerId}`, invocation };
+  const prevResult = invocation.prevResult !== undefined && delTakesPrevResult(invocation.network.cniVersion) ? invocation.prevResult : undefined;
+  return new ResultAsync(
+    (async (): Promise<Result<CniDelOutcome, CniDelError>> => {
+      const failures: CniDelFailure[] = [];
+      const skipped: string[] = [];
+      for (const plugin of [...invocation.network.plugins].reverse()) {
+        const located = await locatePlugin(invocation.binDir, plugin.type);
+        if (located.kind === "missing") {
+          skipped.push(plugin.type);
+          continue;
+        }
+        if (located.kind === "invalid") {
+          failures.push({
+            plugin: plugin.type,
+            error: new CniError({ action: ctx.action, containerId: invocation.containerId, plugin: plugin.type, command: "DEL", code: "invalid-config", msg: located.reason }),
+          });
+          continue;
+        }
+        const run = await invoke(ctx, "DEL", located.file, plugin, prevResult);
+        if (run.isErr()) failures.push({ plugin: plugin.type, error: run.error });
+      }
+      return failures.length === 0 ? ok({ skipped }) : err(new CniDelError(invocation.containerId, failures, skipped));
+    })(),
+  );
+}
