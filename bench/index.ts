@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 const tables: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   engine: () => import("./engine.js"),
   netns: () => import("./netns.js"),
+  saga: () => import("./saga.js"),
 };
 
 const { positionals } = parseArgs({ allowPositionals: true, strict: true });
