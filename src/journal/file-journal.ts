@@ -29,6 +29,8 @@ const COMPACT_BYTES = 1 << 20;
 
 interface Pending {
   readonly line: string;
+  /** Joins the ledger once written (adopted copies are in it already). */
+  readonly record: JournalRecord | undefined;
   readonly durable: boolean;
   resolve(): void;
   reject(error: unknown): void;
@@ -78,15 +80,14 @@ export class FileJournal implements Journal {
     if (this.#closed) return Promise.reject(new JournalError("closed", `journal ${this.dir} is closed`));
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     const line = `${JSON.stringify(record)}\n`;
-    this.#ledger.add(record, record.t === "begin");
     if (!durable && this.#groupCommit) {
       // Written in order with the next batch; losing it in a crash is safe by design (see README).
-      this.#queue.push({ line, durable, resolve: noop, reject: noop });
+      this.#queue.push({ line, record, durable, resolve: noop, reject: noop });
       this.#kick();
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ line, durable: true, resolve, reject });
+      this.#queue.push({ line, record, durable: true, resolve, reject });
       this.#kick();
     });
   }
@@ -107,6 +108,9 @@ export class FileJournal implements Journal {
         const fh = await this.#handle();
         const text = batch.map((p) => p.line).join("");
         await this.#write(fh, text);
+        // The ledger (what compaction keeps) follows the file: a record whose write failed never
+        // finishes its transaction, so a failed commit cannot get the segment emptied.
+        for (const p of batch) if (p.record !== undefined) this.#ledger.add(p.record);
         if (batch.some((p) => p.durable)) {
           try {
             await fh.datasync();
@@ -214,6 +218,7 @@ export class FileJournal implements Journal {
     const names = await readdir(this.dir);
     const dead: string[] = [];
     const copied: Promise<void>[] = [];
+    const newer: { file: string; lines: string[] }[] = [];
     for (const name of names) {
       const m = SEGMENT.exec(name);
       if (m === null || name === this.#segmentName) continue;
@@ -224,25 +229,25 @@ export class FileJournal implements Journal {
       issues.push(...parsed.issues);
       const byTx = new Map<string, JournalRecord[]>();
       for (const r of parsed.records) byTx.set(r.tx, [...(byTx.get(r.tx) ?? []), r]);
-      let keepFile = false;
       for (const [tx, records] of byTx) {
-        if (parsed.newerTx.has(tx)) {
-          // Records we cannot read fully: leave the whole file for a newer errdefer.
-          keepFile = true;
-          continue;
-        }
+        // Records we cannot fully read stay in the file for a newer errdefer; finished ones go.
+        if (parsed.newerTx.has(tx) || !Ledger.needsAdoption(tx, records)) continue;
         this.#ledger.adopt(tx, records);
         for (const r of records) {
-          copied.push(new Promise<void>((resolve, reject) => this.#queue.push({ line: `${JSON.stringify(r)}\n`, durable: true, resolve, reject })));
+          copied.push(new Promise<void>((resolve, reject) => this.#queue.push({ line: `${JSON.stringify(r)}\n`, record: undefined, durable: true, resolve, reject })));
         }
       }
+      const keepFile = parsed.newerTx.size > 0;
+      if (keepFile) newer.push({ file, lines: text.split("\n").filter((line) => newerTxOf(line, parsed.newerTx)) });
       if (!keepFile) dead.push(file);
     }
     this.#kick();
     // Only once the copies are durable may the originals go.
     await Promise.all(copied);
     for (const file of dead) await unlink(file).catch(() => undefined);
-    if (dead.length > 0) await syncDir(this.dir);
+    // A segment with newer-format transactions keeps only their lines: what we adopted is ours now.
+    for (const { file, lines } of newer) await rewriteFile(file, lines.map((l) => `${l}\n`).join(""));
+    if (dead.length + newer.length > 0) await syncDir(this.dir);
     return issues;
   }
 
@@ -261,6 +266,28 @@ export class FileJournal implements Journal {
 }
 
 function noop(): void {}
+
+/** Whether a raw line belongs to one of `txs` (a record this version could not read). */
+function newerTxOf(line: string, txs: ReadonlySet<string>): boolean {
+  try {
+    const tx = (JSON.parse(line) as { tx?: unknown }).tx;
+    return typeof tx === "string" && txs.has(tx);
+  } catch {
+    return false;
+  }
+}
+
+async function rewriteFile(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, "w", 0o600);
+  try {
+    await fh.write(text);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
 
 async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, "r");

@@ -31,28 +31,34 @@ export interface RecoverySession {
  */
 export class Ledger {
   readonly #records = new Map<string, JournalRecord[]>();
-  /** Transactions begun here and not yet committed or ended. */
+  /** Transactions begun here whose end record has not been written. */
   readonly #live = new Set<string>();
 
-  /** Records one appended record; returns true when its transaction just finished. */
-  add(record: JournalRecord, live: boolean): boolean {
+  /** Records one written record; returns true when its transaction just finished. */
+  add(record: JournalRecord): boolean {
     let list = this.#records.get(record.tx);
     if (list === undefined) {
       list = [];
       this.#records.set(record.tx, list);
-      if (live) this.#live.add(record.tx);
+      if (record.t === "begin") this.#live.add(record.tx);
     }
     list.push(record);
-    if (record.t !== "commit" && record.t !== "end") return false;
-    this.#live.delete(record.tx);
-    if (needsRecovery(foldTransaction(record.tx, list))) return false;
+    // The run is over at its end record (a commit only hands resources over: the unwind of
+    // on-always releases, and failures after the commit, come later).
+    if (record.t === "end") this.#live.delete(record.tx);
+    if (this.#live.has(record.tx) || needsRecovery(foldTransaction(record.tx, list))) return false;
     this.#records.delete(record.tx);
     return true;
   }
 
-  /** Adds the records of a transaction found in an old file (adoption by recovery). */
+  /** Adds the records of a transaction found in an old file (adoption by recovery); never live. */
   adopt(tx: string, records: readonly JournalRecord[]): void {
     this.#records.set(tx, [...(this.#records.get(tx) ?? []), ...records]);
+  }
+
+  /** Whether records (of a transaction not live here) still hold something to recover. */
+  static needsAdoption(tx: string, records: readonly JournalRecord[]): boolean {
+    return needsRecovery(foldTransaction(tx, records));
   }
 
   has(tx: string): boolean {

@@ -22,7 +22,7 @@ export class MemoryJournal implements Journal {
       if (newerTx.has(r.tx)) continue;
       byTx.set(r.tx, [...(byTx.get(r.tx) ?? []), r]);
     }
-    for (const [tx, list] of byTx) journal.#ledger.adopt(tx, list);
+    for (const [tx, list] of byTx) if (Ledger.needsAdoption(tx, list)) journal.#ledger.adopt(tx, list);
     journal.#lines.push(...lines);
     return journal;
   }
@@ -35,7 +35,7 @@ export class MemoryJournal implements Journal {
   append(record: JournalRecord, durable: boolean): Promise<void> {
     if (durable) this.durableAppends++;
     this.#lines.push(JSON.stringify(record));
-    this.#ledger.add(record, record.t === "begin");
+    this.#ledger.add(record);
     return Promise.resolve();
   }
 

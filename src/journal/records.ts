@@ -27,8 +27,11 @@ export type JournalRecord =
   | (Base & { readonly t: "release-failed"; readonly step: string; readonly error: string })
   /** A guarded release skipped because an earlier one failed: still held, still to recover. */
   | (Base & { readonly t: "retained"; readonly step: string })
-  /** Success: ownership of what the transaction holds passed to the caller. */
-  | (Base & { readonly t: "commit" })
+  /**
+   * Success: ownership passed to the caller. `held` names the steps handed over (the others, such
+   * as on-always resources, are still to be released); without it, everything unreleased is.
+   */
+  | (Base & { readonly t: "commit"; readonly held?: readonly string[] })
   /** The unwind finished; whatever is not released is retained. */
   | (Base & { readonly t: "end" });
 
@@ -81,6 +84,10 @@ export function checkRecord(value: unknown): { record: JournalRecord } | { probl
       if (r.t === "release-failed" && !isString(r.error)) return withTx("release-failed: field error must be a string");
       break;
     case "commit":
+      if (r.held !== undefined && !(Array.isArray(r.held) && r.held.every(isString))) {
+        return withTx("commit: field held must be an array of step names");
+      }
+      break;
     case "end":
       break;
     default:
@@ -96,7 +103,8 @@ export interface JournalledResource {
   readonly guard: boolean;
   /** The acquired description, or the planned one when the acquisition was never confirmed. */
   readonly desc: JsonValue;
-  readonly status: "intent" | "acquired" | "released" | "retained" | "release-failed";
+  /** `handed-over`: the caller owns it since the commit; recovery leaves it alone. */
+  readonly status: "intent" | "acquired" | "released" | "retained" | "release-failed" | "handed-over";
 }
 
 /** A transaction as its records leave it. */
@@ -140,6 +148,11 @@ export function foldTransaction(tx: string, records: readonly JournalRecord[]): 
       }
       case "commit":
         committed = true;
+        for (const res of resources.values()) {
+          if ((res.status === "intent" || res.status === "acquired") && (r.held === undefined || r.held.includes(res.step))) {
+            res.status = "handed-over";
+          }
+        }
         break;
       case "end":
         ended = true;
@@ -149,7 +162,10 @@ export function foldTransaction(tx: string, records: readonly JournalRecord[]): 
   return { tx, name, resources: [...resources.values()], committed, ended };
 }
 
-/** Whether a transaction still holds something nobody owns: not committed, and not all released. */
+/**
+ * Whether a transaction still holds something nobody owns: a resource neither released nor handed
+ * over (a release retained or failed after the commit counts too).
+ */
 export function needsRecovery(t: JournalledTransaction): boolean {
-  return !t.committed && t.resources.some((r) => r.status !== "released");
+  return t.resources.some((r) => r.status !== "released" && r.status !== "handed-over");
 }

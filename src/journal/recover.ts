@@ -82,7 +82,7 @@ export function recover(
         const result = await transaction(
           (tx) => {
             for (const r of t.resources) {
-              if (r.status === "released") continue;
+              if (r.status === "released" || r.status === "handed-over") continue;
               const target = { adapter: byKind.get(r.kind), kind: r.kind, step: r.step, tx: t.tx, journal };
               tx.errdefer(
                 async (ctx) => {

@@ -34,7 +34,8 @@ type Step =
 
 type Add<C, N extends string, O> = C & { readonly [K in N]: O };
 
-const reserved = new Set(["input"]);
+// "input" holds the input; "__proto__" would set the context's prototype instead of a field.
+const reserved = new Set(["input", "__proto__"]);
 
 /** A saga under construction: each `step` / `resource` returns a new builder with a wider context. */
 export class Saga<I, C, E> {
@@ -75,12 +76,12 @@ export class Saga<I, C, E> {
   }
 
   /** A resource step: planned, journalled (intent, then acquired), released through its adapter. */
-  resource<N extends string, S, Res, D extends JsonValue, AE>(
+  resource<N extends string, S, Res, D, AE>(
     name: N,
     adapter: ResourceAdapter<S, Res, D, AE>,
     def: ResourceStepDefinition<C, S> & { readonly when: (ctx: C) => boolean },
   ): Saga<I, Add<C, N, Res | undefined>, E | AE>;
-  resource<N extends string, S, Res, D extends JsonValue, AE>(
+  resource<N extends string, S, Res, D, AE>(
     name: N,
     adapter: ResourceAdapter<S, Res, D, AE>,
     def: ResourceStepDefinition<C, S> & { readonly when?: undefined },
@@ -151,7 +152,9 @@ export class Saga<I, C, E> {
         emit({ type: "step:succeeded", saga: sagaName, step: name, durationMs, ...(acquired === undefined ? {} : { resource: acquired }) });
       }
       // Commit before the transaction ends: if it cannot be made durable, the run rolls back.
-      if (journal !== undefined) await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "commit" }, true);
+      if (journal !== undefined) {
+        await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "commit", held: held.map((r) => r.step) }, true);
+      }
       const handed: Held = { saga: sagaName, tx: txId, resources: held };
       return ok({ context: ctx, held: handed });
     };
@@ -160,11 +163,11 @@ export class Saga<I, C, E> {
     // After a failed run: the retained releases stay journalled, then the end of the unwind.
     const ended = (async () => {
       const r = await result;
-      if (r.isOk()) return r;
-      for (const kept of r.error.retained) {
+      for (const kept of r.isErr() ? r.error.retained : []) {
         await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "retained", step: kept.label }, false).catch(() => undefined);
       }
-      await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "end" }, true).catch(() => undefined);
+      // The end of the run. After a commit it need not be durable: the commit already says who owns what.
+      await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "end" }, r.isErr()).catch(() => undefined);
       return r;
     })();
     return new ResultAsync(ended) as unknown as ResultAsync<SagaSuccess<C>, TransactionError<E>>;

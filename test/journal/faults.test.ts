@@ -143,14 +143,14 @@ describe("a failing acquisition record or commit", () => {
     await journal.close();
   });
 
-  // BUG: FileJournal.append adds a record to the Ledger before it is written. When the commit's
+  // Was a bug (fixed): FileJournal.append adds a record to the Ledger before it is written. When the commit's
   // write fails, the Ledger already counts the transaction as committed and drops it, so the
   // compaction that follows the failed batch truncates the segment to 0 bytes while the rollback
   // has not released anything yet: a crash during that rollback leaves no record of the acquired
   // resources (and the rollback's `released` records become orphan Ledger entries, so the segment
   // is never compacted again). Repro: FileJournal with beforeWrite throwing from the commit on;
   // in the adapter's release, `await journal.flush()` then read the segment: it is empty.
-  test.fails("while a failed commit rolls back, the segment still holds the intents", async () => {
+  test("while a failed commit rolls back, the segment still holds the intents", async () => {
     const { journal, fault } = faulty("commit-compaction");
     const onDiskAtRelease: string[] = [];
     const base = fakeAdapter("fake", []);

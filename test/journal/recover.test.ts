@@ -167,12 +167,12 @@ describe("bad records", () => {
     expect(mlog).toEqual([]);
   });
 
-  // BUG: a dead segment holding a newer-format record is kept whole (right), but the readable
+  // Was a bug (fixed): a dead segment holding a newer-format record is kept whole (right), but the readable
   // transactions in it were adopted and released; the next recover adopts them again from the
   // kept file and releases them a second time ("recover twice: the second does nothing" breaks).
   // Repro: a dead segment with tx A (v1, two acquired resources) and tx B (one v:2 record);
   // recover(j) releases A; recover(j) again releases A's resources again.
-  test.fails("a second recover does nothing, even when a segment was kept for a newer format", async () => {
+  test("a second recover does nothing, even when a segment was kept for a newer format", async () => {
     const old = await unwoundLines();
     const newer = (await unwoundLines()).slice(0, 5).map((l, k) => (k === 3 ? l.replace('"v":1', '"v":2') : l));
     const dir = tempDir("newer-twice");
@@ -270,7 +270,7 @@ describe("recovery of what a finished saga left", () => {
     expect((await first)._unsafeUnwrap().released.map((r) => r.step)).toEqual(["b", "a"]);
   });
 
-  // BUG: the commit is written before the unwind, so when an on-always compensation fails after
+  // Was a bug (fixed): the commit is written before the unwind, so when an on-always compensation fails after
   // it, the guarded resources it retains (and releases that fail) are journalled under a
   // committed transaction: needsRecovery() is false, the Ledger drops it, and recover() never
   // releases them, while the caller got an Err and no `held`. The resource is silently lost,
@@ -279,7 +279,7 @@ describe("recovery of what a finished saga left", () => {
   //     .step("post", { run: () => 1, on: "always", compensate: () => err(new Error("x")) })
   //     .run(undefined, { journal: m })   // Err, retained [a]
   //   recover(m, [fake])                   // transactions: 0, a never released
-  test.fails("a resource retained by a failure after the commit is recovered", async () => {
+  test("a resource retained by a failure after the commit is recovered", async () => {
     const journal = new MemoryJournal();
     const log: string[] = [];
     const adapter = fakeAdapter("fake", log);
@@ -293,13 +293,13 @@ describe("recovery of what a finished saga left", () => {
     expect(log).toEqual(["acquire a", "release a"]);
   });
 
-  // BUG: adopted transactions that need no recovery (a dead process's committed saga not yet
+  // Was a bug (fixed): adopted transactions that need no recovery (a dead process's committed saga not yet
   // compacted, or one whose records stop after `begin`) are added to the Ledger by adopt() and
   // never leave it (only an appended commit/end drops a transaction), so the recoverer's segment
   // keeps them forever and close() does not remove it; the next recoverer adopts them again.
   // Repro: write a dead segment holding a committed saga; recover(j); j.close(); the dir still
   // holds j's segment with the copied records.
-  test.fails("adopted transactions with nothing to recover are compacted away", async () => {
+  test("adopted transactions with nothing to recover are compacted away", async () => {
     const committed = await journalLinesOf((j) =>
       saga("done").resource("a", fakeAdapter("fake", []), { spec: () => ({ id: "a" }) }).run(undefined, { journal: j }),
     );

