@@ -70,6 +70,8 @@ class Session {
 
   close(): Promise<void> {
     this.#fail("the ip -batch process was closed");
+    // Keep the event loop alive until it has exited, or whoever awaits close() never resumes.
+    this.#proc.ref();
     this.#proc.end();
     return this.#exited;
   }

@@ -54,4 +54,11 @@ describeRoot("the ip -batch driver on the real kernel", () => {
     expect(child.status).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
   });
+
+  it("resumes whoever awaits close(), though its idle process does not keep Node alive", () => {
+    const script = fileURLToPath(new URL("../support/close-resumes.ts", import.meta.url));
+    const child = spawnSync(process.execPath, ["--import", "tsx", script], { encoding: "utf8", timeout: 15_000 });
+    expect(child.stdout.trim()).toBe("after close");
+    expect(child.status).toBe(0);
+  });
 });
