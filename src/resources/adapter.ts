@@ -20,7 +20,9 @@ export interface ResourceContext {
  * owner token that `release` checks), so that releasing a plan whose acquisition never happened
  * can never touch somebody else's resource.
  */
-export interface ResourceAdapter<Spec = never, Resource = unknown, Description extends JsonValue = JsonValue, E = unknown> {
+// Description is JSON by contract (it is written to the journal); it is not constrained to
+// JsonValue in the type, because interfaces without index signatures would not fit.
+export interface ResourceAdapter<Spec = never, Resource = unknown, Description = JsonValue, E = unknown> {
   /** Names the adapter in journals; unique among the adapters given to `recover`. */
   readonly kind: string;
   /** Chooses the identity of the resource before it exists. Pure: no I/O. */
@@ -29,7 +31,7 @@ export interface ResourceAdapter<Spec = never, Resource = unknown, Description e
   acquire(
     plan: Description,
     ctx: ResourceContext,
-  ): Resource | PromiseLike<Resource> | Result<Resource, E> | ResultAsync<Resource, E>;
+  ): Resource | PromiseLike<Resource> | Result<Resource, E> | ResultAsync<Resource, E> | PromiseLike<Result<Resource, E>>;
   /** Describes an acquired resource as JSON (at least what `plan` said, possibly more). */
   describe(resource: Resource): Description;
   /** Releases a described (or only planned) resource; idempotent. */
