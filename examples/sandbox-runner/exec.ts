@@ -11,6 +11,11 @@ export interface ExecRequest {
   readonly input?: string;
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
+  /**
+   * No stdio at all (stdout/stderr ignored). For `runc create`, whose container inherits runc's
+   * stdio: a pipe would stay open as long as the container lives and the call would never return.
+   */
+  readonly detached?: boolean;
 }
 
 /** How a command ended; `exitCode` is undefined when it never started or was killed. */
@@ -32,6 +37,7 @@ export const execaExec: Exec = async (request) => {
     env: request.env ?? {},
     extendEnv: true,
     ...(request.input === undefined ? { stdin: "ignore" as const } : { input: request.input }),
+    ...(request.detached === true ? { stdout: "ignore" as const, stderr: "ignore" as const } : {}),
     ...(request.signal === undefined ? {} : { cancelSignal: request.signal }),
     ...(request.timeoutMs === undefined ? {} : { timeout: request.timeoutMs }),
   });

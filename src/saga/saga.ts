@@ -229,7 +229,14 @@ async function runResource(
     described.set(name, { step: name, kind: adapter.kind, guard, description: plan });
   }
   const outcome = await settleToResult(() => adapter.acquire(plan, { signal: tx.signal }));
-  if (outcome.isErr()) return outcome;
+  if (outcome.isErr()) {
+    // Without registerFirst, a failed acquisition holds nothing (the adapter cleans up after
+    // itself); journal it so that recovery does not release the plan again and again.
+    if (journal !== undefined && def.registerFirst !== true) {
+      await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "released", step: name }, false).catch(() => undefined);
+    }
+    return outcome;
+  }
   got.resource = outcome.value;
   if (def.registerFirst !== true) register();
   const description = await settleToResult(() => adapter.describe(got.resource));

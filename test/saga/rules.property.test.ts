@@ -580,7 +580,8 @@ function expectedJournal(p: SagaProgram, mapped: Mapped, m: ModelOutcome): { ste
     const acquired = k !== p.failAt;
     // A committed saga hands its on-error resources over; on-always ones are released after.
     const handedOver = acquired && p.failAt === undefined && s.on === "error";
-    let status: JournalledResource["status"] = handedOver ? "handed-over" : acquired ? "acquired" : "intent";
+    // A failed acquisition without registerFirst holds nothing: journalled as released at once.
+    let status: JournalledResource["status"] = handedOver ? "handed-over" : acquired ? "acquired" : s.registerFirst ? "intent" : "released";
     const i = mapped.cleanupOf.get(k);
     const b = s.behaviour;
     if (i !== undefined && m.turns.some((t) => t.index === i)) {

@@ -1,0 +1,223 @@
+// The sandbox's resources as errdefer adapters: each described as JSON, so that `recover` in
+// another process releases exactly what a killed run left. Every path a description names is
+// checked against the state dir before anything is removed.
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { err, ok, type Result } from "neverthrow";
+import type { ResourceAdapter } from "../../src/index.js";
+import { createNetns, netnsAdapter, type Netns, type NetnsDescription, type NetnsDriver, type NetnsError, type NetnsSpec } from "../../src/netns/index.js";
+import { cniAdd, cniDel, validateNetworkList, type CniNetworkList, type CniResult } from "./cni/index.js";
+import type { Exec } from "./exec.js";
+import { hit, type Failpoints } from "./failpoints.js";
+import { createRunc, ensureRootfs, writeBundle } from "./runc/index.js";
+import { isSandboxId, type SandboxRecord, type StateLayout, type Store } from "./store.js";
+
+export interface RunnerParts {
+  readonly layout: StateLayout;
+  readonly store: Store;
+  readonly exec: Exec;
+  readonly failpoints: Failpoints;
+  readonly netnsDriver?: NetnsDriver;
+}
+
+/** Someone else holds the sandbox name. */
+export class NameTakenError extends Error {
+  override readonly name = "NameTakenError";
+  constructor(
+    readonly key: string,
+    readonly owner: string,
+  ) {
+    super(`failed to reserve sandbox name ${JSON.stringify(key)}: it is reserved for sandbox ${owner}`);
+  }
+}
+
+/** A description that names something outside the runner's own dirs: refused, nothing removed. */
+export class ForeignPathError extends Error {
+  override readonly name = "ForeignPathError";
+  constructor(what: string, value: unknown) {
+    super(`refusing to release ${what} ${JSON.stringify(value)}: it is not inside this runner's state dir`);
+  }
+}
+
+function checkId(id: unknown, what: string): string {
+  if (!isSandboxId(id)) throw new ForeignPathError(what, id);
+  return id;
+}
+
+type NameDesc = { readonly key: string; readonly id: string };
+
+export function nameAdapter(parts: RunnerParts): ResourceAdapter<NameDesc, NameDesc, NameDesc, NameTakenError> {
+  const { store, failpoints } = parts;
+  return {
+    kind: "sandbox-name",
+    plan: (spec) => ({ key: spec.key, id: spec.id }),
+    acquire: async (plan, { signal }): Promise<Result<NameDesc, NameTakenError>> => {
+      await hit(failpoints, "reserve-name", signal);
+      const owner = await store.reserveName(plan.key, checkId(plan.id, "sandbox name owner"));
+      return owner === undefined ? ok(plan) : err(new NameTakenError(plan.key, owner));
+    },
+    describe: (r) => r,
+    release: async (desc, { signal }) => {
+      await hit(failpoints, "release-name", signal);
+      // Released only if this sandbox holds it (the id is the owner token).
+      await store.releaseName(desc.key, checkId(desc.id, "sandbox name owner"));
+    },
+  };
+}
+
+type RecordDesc = { readonly id: string };
+
+export function recordAdapter(parts: RunnerParts): ResourceAdapter<SandboxRecord, RecordDesc, RecordDesc> {
+  const { store, failpoints } = parts;
+  const pending = new Map<string, SandboxRecord>();
+  return {
+    kind: "sandbox-record",
+    plan: (record) => {
+      pending.set(record.id, record);
+      return { id: record.id };
+    },
+    acquire: async (plan, { signal }) => {
+      await hit(failpoints, "create-record", signal);
+      const record = pending.get(plan.id);
+      pending.delete(plan.id);
+      if (record === undefined) throw new Error(`no record planned for sandbox ${plan.id}`);
+      await store.create(record);
+      return plan;
+    },
+    describe: (r) => r,
+    release: async (desc, { signal }) => {
+      await hit(failpoints, "delete-record", signal);
+      await store.delete(checkId(desc.id, "sandbox record"));
+    },
+  };
+}
+
+export function sandboxNetnsAdapter(parts: RunnerParts): ResourceAdapter<NetnsSpec, Netns, NetnsDescription, NetnsError> {
+  const inner = netnsAdapter(parts.netnsDriver === undefined ? {} : { driver: parts.netnsDriver });
+  const { failpoints } = parts;
+  return {
+    kind: inner.kind,
+    plan: (spec) => inner.plan(spec),
+    acquire: async (plan, ctx) => {
+      await hit(failpoints, "create-netns", ctx.signal);
+      return createNetns({ dir: plan.dir, name: plan.name, signal: ctx.signal, ...(parts.netnsDriver === undefined ? {} : { driver: parts.netnsDriver }) });
+    },
+    describe: (ns) => inner.describe(ns),
+    release: async (desc, ctx) => {
+      await hit(failpoints, "remove-netns", ctx.signal);
+      return inner.release(desc, ctx);
+    },
+  };
+}
+
+export type CniDesc = {
+  readonly containerId: string;
+  readonly netnsPath: string;
+  readonly ifName: string;
+  readonly binDir: string;
+  /** The network configuration ADD used: DEL uses the same, whatever the conf dir says later. */
+  readonly network: CniNetworkList;
+  readonly ip?: string | null;
+  readonly prevResult?: CniResult | null;
+};
+
+export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc, CniDesc> {
+  const { exec, failpoints } = parts;
+  return {
+    kind: "cni",
+    plan: (spec) => spec,
+    acquire: async (plan, { signal }) => {
+      await hit(failpoints, "cni-add", signal);
+      const added = await cniAdd({ ...plan, exec, signal });
+      if (added.isErr()) return err(added.error);
+      return ok({ ...plan, ip: added.value.ip ?? null, prevResult: added.value.result });
+    },
+    describe: (r) => r,
+    release: async (desc, { signal }) => {
+      await hit(failpoints, "cni-del", signal);
+      checkId(desc.containerId, "CNI attachment of container");
+      const network = validateNetworkList(desc.network);
+      if (network.isErr()) return err(network.error);
+      if (!path.isAbsolute(desc.binDir)) return err(new ForeignPathError("CNI plugins in", desc.binDir));
+      return cniDel({ ...desc, network: network.value, exec, signal, prevResult: desc.prevResult ?? undefined });
+    },
+  };
+}
+
+export type BundleDesc = {
+  readonly id: string;
+  readonly dir: string;
+  readonly hostname: string;
+  readonly netnsPath: string | null;
+  readonly cgroupsPath: string;
+};
+
+export function bundleAdapter(parts: RunnerParts): ResourceAdapter<BundleDesc, BundleDesc, BundleDesc> {
+  const { layout, failpoints } = parts;
+  return {
+    kind: "bundle",
+    plan: (spec) => spec,
+    acquire: async (plan, { signal }) => {
+      await hit(failpoints, "create-bundle", signal);
+      const rootfs = await ensureRootfs(layout.rootfs);
+      if (rootfs.isErr()) return err(rootfs.error);
+      const written = await writeBundle({
+        bundleDir: plan.dir,
+        rootfs: layout.rootfs,
+        hostname: plan.hostname,
+        netnsPath: plan.netnsPath ?? undefined,
+        cgroupsPath: plan.cgroupsPath,
+      });
+      if (written.isErr()) return err(written.error);
+      return ok(plan);
+    },
+    describe: (r) => r,
+    release: async (desc, { signal }) => {
+      await hit(failpoints, "remove-bundle", signal);
+      const id = checkId(desc.id, "bundle of sandbox");
+      if (path.resolve(desc.dir) !== path.join(layout.bundles, id)) throw new ForeignPathError("bundle", desc.dir);
+      await rm(path.join(layout.bundles, id), { recursive: true, force: true });
+    },
+  };
+}
+
+export type ContainerDesc = { readonly id: string; readonly bundle: string };
+
+export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerDesc, ContainerDesc, ContainerDesc> {
+  const { layout, exec, failpoints } = parts;
+  const runc = createRunc({ root: layout.runcRoot, exec });
+  return {
+    kind: "container",
+    plan: (spec) => spec,
+    acquire: async (plan, { signal }) => {
+      await hit(failpoints, "start-container", signal);
+      // A failed create or start is cleaned up by the release, registered first (stop + delete).
+      const created = await runc.create(plan.id, plan.bundle);
+      if (created.isErr()) return err(created.error);
+      const started = await runc.start(plan.id);
+      if (started.isErr()) return err(started.error);
+      return ok(plan);
+    },
+    describe: (r) => r,
+    release: async (desc, { signal }) => {
+      await hit(failpoints, "stop-container", signal);
+      const id = checkId(desc.id, "container");
+      // Kill the pause process and wait for it (not `runc delete --force`: ~100 ms of fixed waiting).
+      const stopped = await runc.stop(id, { signal });
+      if (stopped.isErr()) return err(stopped.error);
+      return runc.delete(id);
+    },
+  };
+}
+
+/** Every adapter the runner uses, for saga steps, releaseHeld and recover. */
+export function runnerAdapters(parts: RunnerParts) {
+  return {
+    name: nameAdapter(parts),
+    record: recordAdapter(parts),
+    netns: sandboxNetnsAdapter(parts),
+    cni: cniAdapter(parts),
+    bundle: bundleAdapter(parts),
+    container: containerAdapter(parts),
+  };
+}

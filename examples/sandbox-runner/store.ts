@@ -1,0 +1,217 @@
+// The sandbox store: one JSON record per sandbox, name reservations, and the state dir layout.
+// Only this module touches sandbox records.
+import { createHash } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import path from "node:path";
+import type { HeldResource } from "../../src/index.js";
+import { ensurePrivateDir } from "../../src/journal/private-dir.js";
+
+export type SandboxState = "READY" | "NOTREADY";
+
+export interface StepLogEntry {
+  /** A step name (`cni-add`) or a cleanup name (`cni-del`). */
+  readonly step: string;
+  readonly status: "ok" | "failed" | "skipped" | "released" | "release-failed" | "retained";
+  readonly durationMs?: number;
+  readonly error?: string;
+  readonly at: string;
+}
+
+export interface SandboxRecord {
+  readonly v: 1;
+  readonly id: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+  readonly attempt: number;
+  readonly state: SandboxState;
+  readonly createdAt: string;
+  readonly hostNetwork: boolean;
+  readonly netnsPath: string | null;
+  readonly ip: string | null;
+  readonly hostname: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** What the sandbox still holds, in acquisition order; stop/rm release it in reverse. */
+  readonly resources: readonly HeldResource[];
+  readonly steps: readonly StepLogEntry[];
+  /** The last failure, when a run's rollback or a stop/rm left something behind. */
+  readonly error: string | null;
+}
+
+/** The state dir layout. */
+export interface StateLayout {
+  readonly root: string;
+  readonly sandboxes: string;
+  readonly names: string;
+  readonly bundles: string;
+  readonly journal: string;
+  readonly runcRoot: string;
+  readonly rootfs: string;
+  readonly cniData: string;
+  readonly lock: string;
+}
+
+export function stateLayout(root: string): StateLayout {
+  return {
+    root,
+    sandboxes: path.join(root, "sandboxes"),
+    names: path.join(root, "names"),
+    bundles: path.join(root, "bundles"),
+    journal: path.join(root, "journal"),
+    runcRoot: path.join(root, "runc"),
+    rootfs: path.join(root, "rootfs"),
+    cniData: path.join(root, "cni", "networks"),
+    lock: path.join(root, "lock"),
+  };
+}
+
+const idPattern = /^[0-9a-f]{32}$/;
+
+/** Whether `id` is a sandbox id this runner could have made (32 hex digits): never a path. */
+export function isSandboxId(id: unknown): id is string {
+  return typeof id === "string" && idPattern.test(id);
+}
+
+/** Creates the state dir (0700) and its subdirectories; refuses a symlinked or shared one. */
+export async function prepareStateDir(layout: StateLayout): Promise<void> {
+  await ensurePrivateDir(layout.root);
+  for (const dir of [layout.sandboxes, layout.names, layout.bundles, layout.runcRoot, layout.cniData]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+async function writeAtomic(file: string, text: string, exclusive: boolean): Promise<void> {
+  if (exclusive) {
+    const fh = await open(file, "wx", 0o600);
+    try {
+      await fh.writeFile(text);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    return;
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fh = await open(tmp, "w", 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+export class Store {
+  constructor(readonly layout: StateLayout) {}
+
+  #recordFile(id: string): string {
+    if (!isSandboxId(id)) throw new TypeError(`not a sandbox id: ${JSON.stringify(id)}`);
+    return path.join(this.layout.sandboxes, `${id}.json`);
+  }
+
+  /** Creates a record; fails if one exists. */
+  async create(record: SandboxRecord): Promise<void> {
+    await writeAtomic(this.#recordFile(record.id), `${JSON.stringify(record, null, 2)}\n`, true);
+  }
+
+  async write(record: SandboxRecord): Promise<void> {
+    await writeAtomic(this.#recordFile(record.id), `${JSON.stringify(record, null, 2)}\n`, false);
+  }
+
+  async read(id: string): Promise<SandboxRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.#recordFile(id), "utf8")) as SandboxRecord;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  /** Idempotent. */
+  async delete(id: string): Promise<void> {
+    await unlink(this.#recordFile(id)).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
+  }
+
+  /** Every record, oldest first; unreadable files are skipped (and reported through `problems`). */
+  async list(problems: string[] = []): Promise<SandboxRecord[]> {
+    const names = await readdir(this.layout.sandboxes).catch(() => [] as string[]);
+    const records: SandboxRecord[] = [];
+    for (const name of names) {
+      const m = /^([0-9a-f]{32})\.json$/.exec(name);
+      if (m === null) continue;
+      try {
+        const record = await this.read(m[1]!);
+        if (record !== undefined) records.push(record);
+      } catch (e) {
+        problems.push(`${name}: ${(e as Error).message}`);
+      }
+    }
+    return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Finds a sandbox by its full id or a unique prefix of at least 4 characters (like docker). */
+  async resolve(idOrPrefix: string): Promise<SandboxRecord | undefined | "ambiguous"> {
+    if (isSandboxId(idOrPrefix)) return this.read(idOrPrefix);
+    if (!/^[0-9a-f]{4,31}$/.test(idOrPrefix)) return undefined;
+    const matches = (await this.list()).filter((r) => r.id.startsWith(idOrPrefix));
+    if (matches.length > 1) return "ambiguous";
+    return matches[0];
+  }
+
+  /** The reservation file of a sandbox name: a hash, so no name can address a path. */
+  nameFile(key: string): string {
+    return path.join(this.layout.names, `${createHash("sha256").update(key).digest("hex").slice(0, 40)}.json`);
+  }
+
+  /** Reserves `key` for `id`; resolves to the owner's id when someone else holds it. */
+  async reserveName(key: string, id: string): Promise<string | undefined> {
+    try {
+      await writeAtomic(this.nameFile(key), JSON.stringify({ key, id }), true);
+      return undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const owner = await this.nameOwner(key);
+      return owner ?? "(unknown)";
+    }
+  }
+
+  async nameOwner(key: string): Promise<string | undefined> {
+    try {
+      const parsed = JSON.parse(await readFile(this.nameFile(key), "utf8")) as { id?: unknown };
+      return typeof parsed.id === "string" ? parsed.id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Releases `key` only if `id` holds it: a retried release never frees somebody else's name. */
+  async releaseName(key: string, id: string): Promise<void> {
+    const owner = await this.nameOwner(key);
+    if (owner !== id) return;
+    await unlink(this.nameFile(key)).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
+  }
+
+  /** Every reservation: (key, owner id, file). */
+  async listNames(): Promise<{ key: string; id: string; file: string }[]> {
+    const out: { key: string; id: string; file: string }[] = [];
+    for (const name of await readdir(this.layout.names).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{40}\.json$/.test(name)) continue;
+      const file = path.join(this.layout.names, name);
+      try {
+        const parsed = JSON.parse(await readFile(file, "utf8")) as { key?: unknown; id?: unknown };
+        if (typeof parsed.key === "string" && typeof parsed.id === "string") out.push({ key: parsed.key, id: parsed.id, file });
+      } catch {
+        // A reservation torn by a crash between create and write: owned by nobody.
+        out.push({ key: "", id: "", file });
+      }
+    }
+    return out;
+  }
+}
+
+/** The name a sandbox reserves, as containerd makes it. */
+export function sandboxKey(md: { name: string; namespace: string; uid: string; attempt: number }): string {
+  return `${md.name}_${md.namespace}_${md.uid}_${md.attempt}`;
+}
