@@ -3,11 +3,11 @@
 // 2 bad usage or a bad pod config (nothing created).
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { describeError } from "../../src/index.js";
+import { describeError, isTransactionError } from "../../src/index.js";
 import { parseFailpoints, type Failpoints } from "./failpoints.js";
 import { parsePodConfig } from "./pod-config.js";
 import { DEFAULTS, Runner, summary, type RunnerOptions } from "./runner.js";
-import { STEPS } from "./steps.js";
+import { cleanupName, STEPS } from "./steps.js";
 import type { SandboxRecord } from "./store.js";
 
 const USAGE = `usage: sandbox-runner [options] <command> [args]
@@ -67,6 +67,15 @@ async function readConfig(file: string): Promise<unknown> {
   } catch (e) {
     throw new UsageError(`pod config ${file} is not valid JSON: ${describeError(e)}`);
   }
+}
+
+/** The primary cause first, then each cleanup by the name users know it by (cni-del, not cni-add). */
+function failureMessage(error: Error): string {
+  if (!isTransactionError(error)) return error.message;
+  const parts = [describeError(error.cause)];
+  for (const f of error.cleanupFailures) parts.push(`${cleanupName(f.label)} failed: ${describeError(f.error)}`);
+  for (const r of error.retained) parts.push(`${cleanupName(r.label)} retained`);
+  return parts.join("; ");
 }
 
 function details(r: SandboxRecord) {
@@ -150,7 +159,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case "run": {
         const result = await runner.run(config!._unsafeUnwrap());
         if (result.isErr()) {
-          process.stderr.write(`sandbox-runner: failed to run pod sandbox: ${result.error.message}\n`);
+          process.stderr.write(`sandbox-runner: failed to run pod sandbox: ${failureMessage(result.error)}\n`);
           return 1;
         }
         const r = result.value;
@@ -162,7 +171,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case "rm": {
         const result = command === "stop" ? await runner.stop(args[0]!) : await runner.remove(args[0]!);
         if (result.isErr()) {
-          process.stderr.write(`sandbox-runner: failed to ${command === "stop" ? "stop" : "remove"} pod sandbox ${args[0]}: ${result.error.message}\n`);
+          process.stderr.write(`sandbox-runner: failed to ${command === "stop" ? "stop" : "remove"} pod sandbox ${args[0]}: ${failureMessage(result.error)}\n`);
           return 1;
         }
         if (json) out(JSON.stringify({ id: args[0], ok: true }));
