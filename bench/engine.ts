@@ -342,11 +342,10 @@ export async function run(): Promise<void> {
     `Engine: a transaction with ${ACQUISITIONS} acquisitions (async acquire, sync release), ` +
       `success path and failure at the end`,
   );
-  // The engine is loaded from src/ through tsx, whose esbuild transform keeps function names: a
-  // `const f = () => ...` (or an arrow class field) inside a hot function then costs an
-  // Object.defineProperty per call, which compiled dist/ code does not pay.
+  // `npm run bench` runs tsc's output, as users run it: tsx's esbuild transform (keepNames) would
+  // add an Object.defineProperty per closure created in a hot function.
   console.log(
-    `Node ${process.version}; engine from src/ via tsx; ` +
+    `Node ${process.version}; compiled JavaScript; ` +
       `forced GC: ${gcAvailable ? "before the warm-up (not between rounds: it shrinks the young generation and slows allocation-heavy cases)" : "NO (run node with --expose-gc)"}`,
   );
   await checkOnce();
