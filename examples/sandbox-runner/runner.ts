@@ -247,11 +247,15 @@ export class Runner {
     // A guarded cleanup kept the record: the sandbox stays listed as NOTREADY with what it still
     // holds, for stop / rm to retry (containerd#5768).
     const kept = await this.store.read(id);
-    if (kept !== undefined) {
+    const unreleased = held.filter((r) => !released.has(r.step));
+    if (kept !== undefined || unreleased.length > 0) {
+      // When the record is gone but the name is not (release-name, which runs after
+      // delete-record, failed), a record is written again to hold it: otherwise nothing would
+      // ever retry its release and the name would stay taken.
       await this.store.write({
-        ...kept,
+        ...(kept ?? initial),
         state: "NOTREADY",
-        resources: held.filter((r) => !released.has(r.step)),
+        resources: unreleased,
         steps: [...report.log],
         error: result.error.message,
       });
@@ -277,7 +281,20 @@ export class Runner {
           });
     const remaining = record.resources.filter((r) => !(toRelease.includes(r) && released.has(r.step)));
     const recordGone = toRelease.some((r) => r.kind === "sandbox-record" && released.has(r.step));
-    if (recordGone) return result.isOk() ? ok(undefined) : err(result.error);
+    // Everything released: a record that held only what is now gone (see run) is deleted too.
+    const nothingLeft = kinds === undefined && result.isOk() && remaining.length === 0;
+    if (recordGone || nothingLeft) {
+      if (result.isOk()) {
+        if (!recordGone) await this.store.delete(record.id);
+        return ok(undefined);
+      }
+      // The record was deleted and a later cleanup (release-name) failed: keep a record of what
+      // is still held, so that the next rm retries it.
+      if (remaining.length > 0) {
+        await this.store.write({ ...record, state: "NOTREADY", ip: null, resources: remaining, steps: [...record.steps, ...report.log], error: result.error.message });
+      }
+      return err(result.error);
+    }
     const cniReleased = toRelease.some((r) => r.kind === "cni" && released.has(r.step));
     const updated: SandboxRecord = {
       ...record,
