@@ -6,6 +6,7 @@ const tables: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   engine: () => import("./engine.js"),
   netns: () => import("./netns.js"),
   saga: () => import("./saga.js"),
+  sandbox: () => import("./sandbox.js"),
 };
 
 const { positionals } = parseArgs({ allowPositionals: true, strict: true });
