@@ -2,7 +2,7 @@
 // cleanup. `crash` is a real SIGKILL of the runner at that point.
 import { setTimeout as sleep } from "node:timers/promises";
 import { err, ok, type Result } from "neverthrow";
-import { FAILPOINT_TARGETS } from "./steps.js";
+import { FAILPOINT_TARGETS, JOURNAL_WRITE } from "./steps.js";
 
 export type FailAction = { readonly type: "error" } | { readonly type: "delay"; readonly ms: number } | { readonly type: "crash" };
 
@@ -32,6 +32,7 @@ export function parseFailpoints(specs: readonly string[]): Result<Failpoints, st
     else if (action === "crash") parsed = { type: "crash" };
     else if (delay !== null) parsed = { type: "delay", ms: Number(delay[1]) };
     else return err(`--failpoint ${JSON.stringify(spec)}: the action must be error, delay:MS or crash`);
+    if (target === JOURNAL_WRITE && parsed.type === "delay") return err(`--failpoint ${JSON.stringify(spec)}: ${JOURNAL_WRITE} takes error or crash`);
     points.set(target, [...(points.get(target) ?? []), parsed]);
   }
   return ok(points);
@@ -43,5 +44,17 @@ export async function hit(points: Failpoints, target: string, signal?: AbortSign
     if (action.type === "delay") await sleep(action.ms, undefined, signal === undefined ? {} : { signal });
     else if (action.type === "error") throw new InjectedFailure(target);
     else process.kill(process.pid, "SIGKILL");
+  }
+}
+
+/** The synchronous part (error, crash) of the failpoints on `target`, for hooks that cannot wait. */
+export function hitSync(points: Failpoints, target: string): void {
+  for (const action of points.get(target) ?? []) {
+    if (action.type === "error") {
+      const e = new InjectedFailure(target) as InjectedFailure & { code?: string };
+      e.code = "EIO";
+      throw e;
+    }
+    if (action.type === "crash") process.kill(process.pid, "SIGKILL");
   }
 }

@@ -11,7 +11,8 @@ import { selfIdentity } from "../../src/process/liveness.js";
 import { takeLockFile } from "../../src/process/lock-file.js";
 import { cniDel, ensureNetworkConfig, listAllocations, type CniNetworkList, type LoadedNetworkConfig } from "./cni/index.js";
 import { execaExec, type Exec } from "./exec.js";
-import { hit, type Failpoints } from "./failpoints.js";
+import { hit, hitSync, type Failpoints } from "./failpoints.js";
+import { JOURNAL_WRITE } from "./steps.js";
 import type { PodConfig } from "./pod-config.js";
 import { progress, type Progress } from "./progress.js";
 import { runnerAdapters, type CniDesc, type RunnerParts } from "./resources.js";
@@ -42,6 +43,14 @@ export interface RunnerOptions {
   readonly write?: (line: string) => void;
   /** How long to wait for another runner holding the state dir's lock (default 30 s). */
   readonly lockWaitMs?: number;
+  /** Called before each journal write; a throw makes the write fail (storage fault injection). */
+  readonly journalFault?: (bytes: number) => void;
+}
+
+/** Per-call options of run / stop / remove. */
+export interface CallOptions {
+  /** Failpoints for this call only (instead of the runner's). */
+  readonly failpoints?: Failpoints;
 }
 
 export const DEFAULTS = {
@@ -106,7 +115,14 @@ export class Runner {
     this.#options = options;
     this.layout = layout;
     this.store = new Store(layout);
-    this.journal = new FileJournal(layout.journal);
+    const failpoints = options.failpoints ?? new Map();
+    const journalFault = options.journalFault;
+    this.journal = new FileJournal(layout.journal, {
+      beforeWrite: (bytes) => {
+        hitSync(failpoints, JOURNAL_WRITE);
+        journalFault?.(bytes);
+      },
+    });
     this.#unlock = unlock;
     this.#parts = {
       layout,
@@ -168,7 +184,12 @@ export class Runner {
   }
 
   /** RunPodSandbox. On failure, everything is rolled back, or kept for a retry and reported. */
-  async run(config: PodConfig): Promise<Result<SandboxRecord, TransactionError | Error>> {
+  /** The adapters for one call: the runner's, or ones with the call's own failpoints. */
+  #adaptersFor(call: CallOptions) {
+    return call.failpoints === undefined ? this.#adapters : runnerAdapters({ ...this.#parts, failpoints: call.failpoints });
+  }
+
+  async run(config: PodConfig, call: CallOptions = {}): Promise<Result<SandboxRecord, TransactionError | Error>> {
     const id = randomUUID().replaceAll("-", "");
     const { hostNetwork } = config;
     let network: CniNetworkList | undefined;
@@ -177,7 +198,7 @@ export class Runner {
       if (loaded.isErr()) return err(loaded.error);
       network = loaded.value.config;
     }
-    const a = this.#adapters;
+    const a = this.#adaptersFor(call);
     const netnsName = `${this.prefix}${id}`;
     const netnsPath = hostNetwork ? null : path.join(this.netnsDir, netnsName);
     const bundleDir = path.join(this.layout.bundles, id);
@@ -204,7 +225,7 @@ export class Runner {
     const report = this.#progress("rollback:");
     const held: HeldResource[] = [];
     const released = new Set<string>();
-    const failpoints = this.#parts.failpoints;
+    const failpoints = call.failpoints ?? this.#parts.failpoints;
     const pipeline = saga("RunPodSandbox")
       .resource("reserve-name", a.name, { spec: () => ({ key: sandboxKey(md), id }), guard: true })
       .resource("create-record", a.record, { spec: () => initial, guard: true })
@@ -264,14 +285,19 @@ export class Runner {
   }
 
   /** Releases a record's resources of the given kinds through releaseHeld; updates the record. */
-  async #release(record: SandboxRecord, kinds: ReadonlySet<string> | undefined, name: string): Promise<Result<SandboxRecord | undefined, TransactionError>> {
+  async #release(
+    record: SandboxRecord,
+    kinds: ReadonlySet<string> | undefined,
+    name: string,
+    call: CallOptions,
+  ): Promise<Result<SandboxRecord | undefined, TransactionError>> {
     const toRelease = record.resources.filter((r) => kinds === undefined || kinds.has(r.kind));
     const report = this.#progress(`${name}:`);
     const released = new Set<string>();
     const result =
       toRelease.length === 0
         ? ok(undefined)
-        : await releaseHeld({ saga: name, tx: record.id, resources: toRelease }, this.#adapterList, {
+        : await releaseHeld({ saga: name, tx: record.id, resources: toRelease }, Object.values(this.#adaptersFor(call)) as AnyResourceAdapter[], {
             journal: this.journal,
             ...(this.#options.cleanupTimeoutMs === undefined ? {} : { cleanupTimeoutMs: this.#options.cleanupTimeoutMs }),
             onEvent: (e: TransactionEvent) => {
@@ -309,19 +335,19 @@ export class Runner {
   }
 
   /** StopPodSandbox: kill the pause process, CNI DEL, remove the netns. An unknown id is success. */
-  async stop(idOrPrefix: string): Promise<Result<SandboxRecord | undefined, TransactionError | Error>> {
+  async stop(idOrPrefix: string, call: CallOptions = {}): Promise<Result<SandboxRecord | undefined, TransactionError | Error>> {
     const record = await this.store.resolve(idOrPrefix);
     if (record === "ambiguous") return err(new Error(`sandbox id prefix ${JSON.stringify(idOrPrefix)} is ambiguous`));
     if (record === undefined) return ok(undefined);
-    return this.#release(record, STOP_KINDS, "StopPodSandbox");
+    return this.#release(record, STOP_KINDS, "StopPodSandbox", call);
   }
 
   /** RemovePodSandbox: stop, then delete the container, bundle, record and name. Unknown: success. */
-  async remove(idOrPrefix: string): Promise<Result<undefined, TransactionError | Error>> {
-    const stopped = await this.stop(idOrPrefix);
+  async remove(idOrPrefix: string, call: CallOptions = {}): Promise<Result<undefined, TransactionError | Error>> {
+    const stopped = await this.stop(idOrPrefix, call);
     if (stopped.isErr()) return err(stopped.error);
     if (stopped.value === undefined) return ok(undefined);
-    const removed = await this.#release(stopped.value, undefined, "RemovePodSandbox");
+    const removed = await this.#release(stopped.value, undefined, "RemovePodSandbox", call);
     return removed.isErr() ? err(removed.error) : ok(undefined);
   }
 

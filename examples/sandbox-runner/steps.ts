@@ -24,5 +24,11 @@ export function cleanupName(step: string): string {
   return cleanupOf.get(step) ?? step;
 }
 
+/** A failpoint on every write of the journal (a storage fault): `error` or `crash`. */
+export const JOURNAL_WRITE = "journal-write";
+
 /** Every name a failpoint may target. */
-export const FAILPOINT_TARGETS: ReadonlySet<string> = new Set(STEPS.flatMap((s) => (s.cleanup === undefined ? [s.step] : [s.step, s.cleanup])));
+export const FAILPOINT_TARGETS: ReadonlySet<string> = new Set([
+  ...STEPS.flatMap((s) => (s.cleanup === undefined ? [s.step] : [s.step, s.cleanup])),
+  JOURNAL_WRITE,
+]);
