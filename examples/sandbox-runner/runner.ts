@@ -1,7 +1,7 @@
 // The sandbox runner: RunPodSandbox / StopPodSandbox / RemovePodSandbox as errdefer pipelines,
 // plus list, inspect, recover and gc. One Runner holds the state dir's lock while it is open.
 import { randomUUID } from "node:crypto";
-import { readdir, rm } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import { describeError, releaseHeld, saga, TransactionError, type AnyResourceAdapter, type HeldResource, type TransactionEvent } from "../../src/index.js";
@@ -17,7 +17,7 @@ import type { PodConfig } from "./pod-config.js";
 import { progress, type Progress } from "./progress.js";
 import { runnerAdapters, type CniDesc, type RunnerParts } from "./resources.js";
 import { createRunc } from "./runc/index.js";
-import { prepareStateDir, sandboxKey, stateLayout, Store, type SandboxRecord, type StateLayout } from "./store.js";
+import { prepareStateDir, sandboxKey, stateLayout, Store, sweepTempFiles, type SandboxRecord, type StateLayout } from "./store.js";
 
 export interface RunnerOptions {
   /** Default /var/lib/errdefer-sandbox-runner. */
@@ -367,6 +367,8 @@ export class Runner {
       },
     });
     if (report.isErr()) return report;
+    // Records half-written by a killed runner (its temp file, never renamed into place).
+    await sweepTempFiles([this.layout.sandboxes, this.layout.names], async (pid) => pid === process.pid || (await pidAlive(pid)));
     // What recovery could not release stays with its sandbox, for rm to retry.
     const leftOver = [...report.value.failed, ...report.value.retained];
     for (const left of leftOver) {
@@ -447,6 +449,17 @@ export class Runner {
       if (!dryRun) await rm(n.file, { force: true });
     }
     return ok({ dryRun, netns, allocations, containers, bundles, names, failed });
+  }
+}
+
+/** Whether a PID is a live (non-zombie) process; the start time is not recorded in a temp file name. */
+async function pidAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
   }
 }
 

@@ -1,6 +1,6 @@
 // The sandbox store: one JSON record per sandbox, name reservations, and the state dir layout.
 // Only this module touches sandbox records.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { HeldResource } from "../../src/index.js";
@@ -92,7 +92,8 @@ async function writeAtomic(file: string, text: string, exclusive: boolean): Prom
     }
     return;
   }
-  const tmp = `${file}.${process.pid}.tmp`;
+  // The writer's PID in the name: a temp file of a killed runner is recognised and swept by recover.
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
   const fh = await open(tmp, "w", 0o600);
   try {
     await fh.writeFile(text);
@@ -209,6 +210,20 @@ export class Store {
     }
     return out;
   }
+}
+
+/** Removes temp files left by writers that died mid-write (a SIGKILL between write and rename). */
+export async function sweepTempFiles(dirs: readonly string[], isAlivePid: (pid: number) => Promise<boolean>): Promise<string[]> {
+  const removed: string[] = [];
+  for (const dir of dirs) {
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const m = /\.(\d+)-[0-9a-f]{8}\.tmp$/.exec(name);
+      if (m === null || (await isAlivePid(Number(m[1])))) continue;
+      await unlink(path.join(dir, name)).catch(() => undefined);
+      removed.push(name);
+    }
+  }
+  return removed;
 }
 
 /** The name a sandbox reserves, as containerd makes it. */
