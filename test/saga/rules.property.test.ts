@@ -45,7 +45,7 @@ const RUNS = 100;
 // ---------------------------------------------------------------------------------------------
 // Saga programs
 
-type BehaviourKind = Behaviour["kind"];
+import { ALL, behaviourArb, FAILING, shapeArb, SUCCEEDING, type BehaviourKind } from "../property/arbitraries.js";
 type FailHow = "err" | "errAsync" | "throw" | "reject";
 
 interface StepSpec {
@@ -73,51 +73,6 @@ interface SagaProgram {
 /** A release gets no CleanupContext, so it cannot set retErr or see the caller's controller. */
 const CONTEXT_ONLY: readonly BehaviourKind[] = ["setRetErr", "setRetErrThenThrow", "abortCaller"];
 
-const shapeArb: fc.Arbitrary<ValueShape> = fc.oneof(
-  { weight: 8, arbitrary: fc.constant<ValueShape>("error") },
-  { weight: 1, arbitrary: fc.constant<ValueShape>("string") },
-  { weight: 1, arbitrary: fc.constant<ValueShape>("object") },
-  { weight: 1, arbitrary: fc.constant<ValueShape>("undefined") },
-  { weight: 1, arbitrary: fc.constant<ValueShape>("null") },
-);
-const fractionArb = fc.double({ min: 0, max: 0.99, noNaN: true });
-
-function behaviourArb(kinds: readonly BehaviourKind[]): fc.Arbitrary<Behaviour> {
-  const one = (kind: BehaviourKind): fc.Arbitrary<Behaviour> => {
-    switch (kind) {
-      case "void":
-      case "promise":
-      case "ok":
-      case "okAsync":
-      case "abortCaller":
-        return fc.constant({ kind });
-      case "slow":
-        return fractionArb.map((fraction) => ({ kind, fraction }));
-      case "throw":
-      case "reject":
-      case "err":
-      case "errAsync":
-      case "setRetErr":
-        return shapeArb.map((shape) => ({ kind, shape }));
-      case "slowErr":
-        return fc.record({ shape: shapeArb, fraction: fractionArb }).map((r) => ({ kind, ...r }));
-      case "setRetErrThenThrow":
-        return fc.record({ shape: shapeArb, shape2: shapeArb }).map((r) => ({ kind, ...r }));
-      case "hang":
-        return fc
-          .record({
-            late: fc.constantFrom<"never" | "resolve" | "reject">("never", "resolve", "reject"),
-            lateMs: fc.integer({ min: 1, max: 1000 }),
-          })
-          .map((r) => ({ kind, ...r }));
-    }
-  };
-  return fc.oneof(...kinds.map(one));
-}
-
-const SUCCEEDING: readonly BehaviourKind[] = ["void", "promise", "ok", "okAsync"];
-const FAILING: readonly BehaviourKind[] = ["throw", "reject", "err", "errAsync"];
-const ALL: readonly BehaviourKind[] = [...SUCCEEDING, ...FAILING, "slow", "slowErr", "setRetErr", "setRetErrThenThrow", "hang", "abortCaller"];
 
 function chance(rate: number): fc.Arbitrary<boolean> {
   if (rate <= 0) return fc.constant(false);
