@@ -59,7 +59,8 @@ export function releaseHeld(
       for (const kept of result.isErr() ? result.error.retained : []) {
         await journal.append({ v, tx, t: "retained", step: kept.label }, false).catch(() => undefined);
       }
-      await journal.append({ v, tx, t: "end" }, true).catch(() => undefined);
+      // After a full release the end need not be durable: losing it only means releasing again.
+      await journal.append({ v, tx, t: "end" }, result.isErr()).catch(() => undefined);
     }
     return result;
   };
