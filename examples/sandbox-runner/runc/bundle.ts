@@ -1,53 +1,67 @@
-// The OCI bundle of a pause container: config.json pointing at the shared read-only rootfs and
-// joining the sandbox's network namespace by path. No negative oom_score_adj: root here lacks
-// CAP_SYS_RESOURCE and runc would fail.
-import { mkdir, writeFile } from "node:fs/promises";
+// The OCI bundle of a pause container: a config.json that points at the shared read-only rootfs
+// and joins the sandbox's network namespace by path (or none: host network). Modelled on
+// `runc spec` (same mounts, masked and read-only paths, capabilities), minus what a pause process
+// does not need (terminal, cgroup mount). No oomScoreAdj: root here lacks CAP_SYS_RESOURCE, and a
+// negative value makes runc fail with "can't get final child's PID from pipe".
+import { randomBytes } from "node:crypto";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import { RuncError } from "./errors.js";
+import { absolutePathProblem, cgroupsPathProblem, hostnameProblem } from "./validate.js";
 
 export interface BundleSpec {
   readonly bundleDir: string;
+  /** The shared rootfs (ensureRootfs); mounted read-only, so sandboxes cannot change it. */
   readonly rootfs: string;
   readonly hostname: string;
-  /** The netns to join; undefined: host network (no network namespace of its own). */
+  /** The netns file to join; undefined: host network (no network namespace of its own). */
   readonly netnsPath: string | undefined;
+  /** Absolute, under a prefix of the caller's, so that leftover cgroups are easy to find. */
   readonly cgroupsPath: string;
+  /** The pause process; default `/bin/sleep 2147483647`. */
   readonly args?: readonly string[];
 }
 
-const hostnamePattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const CAPS = ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"];
+export const PAUSE_ARGS: readonly string[] = ["/bin/sleep", "2147483647"];
 
-function problem(spec: BundleSpec): string | undefined {
-  for (const field of ["bundleDir", "rootfs", "cgroupsPath"] as const) {
-    const v = spec[field];
-    if (typeof v !== "string" || !path.isAbsolute(v) || v.includes("\0")) return `${field} must be an absolute path`;
-  }
-  if (spec.netnsPath !== undefined && (!path.isAbsolute(spec.netnsPath) || spec.netnsPath.includes("\0"))) return "netnsPath must be an absolute path";
-  if (typeof spec.hostname !== "string" || spec.hostname.length > 63 || !hostnamePattern.test(spec.hostname)) {
-    return `hostname ${JSON.stringify(spec.hostname)} must be a DNS name of at most 63 characters`;
-  }
-  return undefined;
+/** `runc spec`'s set: enough to be killed and to bind low ports, nothing else. */
+const CAPABILITIES = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+
+/** What is wrong with the spec, naming the field, or undefined. */
+export function bundleSpecProblem(spec: BundleSpec): string | undefined {
+  const args = spec.args ?? PAUSE_ARGS;
+  return (
+    absolutePathProblem("bundleDir", spec.bundleDir) ??
+    absolutePathProblem("rootfs", spec.rootfs) ??
+    (spec.netnsPath === undefined ? undefined : absolutePathProblem("netnsPath", spec.netnsPath)) ??
+    cgroupsPathProblem(spec.cgroupsPath) ??
+    hostnameProblem(spec.hostname) ??
+    (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === "string" && !a.includes("\0"))
+      ? "args must be a non-empty array of strings without NUL"
+      : undefined) ??
+    absolutePathProblem("args[0]", args[0]) // no PATH lookup surprises inside the container
+  );
 }
 
-/** The OCI runtime config of a pause container. */
+/** The OCI runtime config (1.0.2) of a pause container. The spec must be valid. */
 export function pauseConfig(spec: BundleSpec): Record<string, unknown> {
   const namespaces: { type: string; path?: string }[] = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
+  // Host network: no entry at all, so the container stays in runc's (the host's) namespace.
   if (spec.netnsPath !== undefined) namespaces.push({ type: "network", path: spec.netnsPath });
   return {
     ociVersion: "1.0.2",
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      args: spec.args ?? ["/bin/sleep", "2147483647"],
-      env: ["PATH=/bin"],
+      args: [...(spec.args ?? PAUSE_ARGS)],
+      env: ["PATH=/bin", "HOME=/"],
       cwd: "/",
-      capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS, ambient: CAPS },
+      capabilities: { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES, ambient: CAPABILITIES },
       rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
       noNewPrivileges: true,
     },
-    root: { path: spec.rootfs, readonly: true },
+    root: { path: path.resolve(spec.rootfs), readonly: true },
     hostname: spec.hostname,
     mounts: [
       { destination: "/proc", type: "proc", source: "proc" },
@@ -61,21 +75,40 @@ export function pauseConfig(spec: BundleSpec): Record<string, unknown> {
       cgroupsPath: spec.cgroupsPath,
       resources: { devices: [{ allow: false, access: "rwm" }] },
       namespaces,
-      maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+      maskedPaths: [
+        "/proc/acpi",
+        "/proc/asound",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/sys/firmware",
+        "/proc/scsi",
+      ],
       readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
     },
   };
 }
 
-/** Writes `<bundleDir>/config.json` (the dir is created 0700). */
+/**
+ * Writes `<bundleDir>/config.json` (dir created 0700) and returns bundleDir. The file is written
+ * under a temporary name and renamed, so runc never reads half of one.
+ */
 export async function writeBundle(spec: BundleSpec): Promise<Result<string, RuncError>> {
-  const bad = problem(spec);
-  if (bad !== undefined) return err(new RuncError({ operation: "bundle", reason: bad }));
+  const subject = typeof spec.bundleDir === "string" ? spec.bundleDir : "";
+  const bad = bundleSpecProblem(spec);
+  if (bad !== undefined) return err(new RuncError({ operation: "bundle", subject, reason: bad }));
+  const file = path.join(spec.bundleDir, "config.json");
+  const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
   try {
     await mkdir(spec.bundleDir, { recursive: true, mode: 0o700 });
-    await writeFile(path.join(spec.bundleDir, "config.json"), JSON.stringify(pauseConfig(spec)), { mode: 0o600 });
+    await writeFile(tmp, `${JSON.stringify(pauseConfig(spec), null, 2)}\n`, { mode: 0o600 });
+    await rename(tmp, file);
     return ok(spec.bundleDir);
   } catch (e) {
-    return err(new RuncError({ operation: "bundle", reason: `cannot write ${spec.bundleDir}/config.json: ${(e as Error).message}`, cause: e }));
+    await rm(tmp, { force: true });
+    return err(new RuncError({ operation: "bundle", subject, reason: (e as Error).message, cause: e }));
   }
 }
