@@ -1,0 +1,322 @@
+// Helpers for the sandbox runner's root tests: the CLI as a child process, per-file network
+// settings (a bridge and a subnet of the file's own), and the host checks that nothing is left.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "vitest";
+import { removeTestDir, testDir } from "../../support/netns-dirs.js";
+import { describeRoot } from "../../support/root.js";
+import { runPrefix } from "../../support/run-prefix.js";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const cliPath = path.join(repoRoot, "examples/sandbox-runner/cli.ts");
+export const cniBinDir = "/usr/lib/cni";
+
+/** What the sandbox tests need beyond describeRoot's tools. */
+function sandboxProblem(): string | undefined {
+  const missing = [
+    ...["bridge", "host-local", "loopback"].map((p) => path.join(cniBinDir, p)).filter((p) => !existsSync(p)),
+    ...(existsSync("/usr/bin/busybox") ? [] : ["/usr/bin/busybox (busybox-static)"]),
+  ];
+  try {
+    execFileSync("runc", ["--version"], { stdio: "ignore" });
+  } catch {
+    missing.push("runc on PATH");
+  }
+  return missing.length === 0 ? undefined : `the sandbox-runner root tests need ${missing.join(", ")}`;
+}
+
+/** describeRoot, also requiring runc, busybox and the CNI plugins: with CI=true their absence fails. */
+export function describeSandbox(name: string, body: () => void): void {
+  const problem = sandboxProblem();
+  if (problem !== undefined) {
+    if (process.env.CI === "true") {
+      describe(name, () => {
+        it("has its prerequisites (CI=true: missing ones fail rather than skip)", () => {
+          throw new Error(problem);
+        });
+      });
+    } else describe.skip(name, body);
+    return;
+  }
+  describeRoot(name, body);
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI (`node --import tsx examples/sandbox-runner/cli.ts ...args`) from the repo root. */
+export function cli(args: readonly string[], options: { readonly input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", cliPath, ...args], {
+      cwd: repoRoot,
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, NODE_OPTIONS: "" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** A CLI result, for failure messages. */
+export function show(r: CliResult): string {
+  return `exit ${r.code ?? r.signal}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+}
+
+export interface SandboxSummary {
+  id: string;
+  name: string;
+  namespace: string;
+  state: "READY" | "NOTREADY";
+  netnsPath: string | null;
+  ip: string | null;
+  createdAt: string;
+  hostNetwork: boolean;
+}
+
+export interface SandboxDetails extends SandboxSummary {
+  resources: { step: string; kind: string; guard: boolean; description: unknown }[];
+  steps: { step: string; status: string; error?: string }[];
+  error: string | null;
+}
+
+const ip = (...args: string[]): string => execFileSync("ip", args, { encoding: "utf8" });
+
+/**
+ * One test file's world: a work dir under os.tmpdir() named with the run prefix, and a bridge and
+ * a subnet of its own. Its tests run in lanes, each with a state dir and a `--prefix` of its own
+ * (`<run prefix><file><lane>-`), so that concurrent tests can each check that their own netns,
+ * cgroups and containers are gone.
+ */
+export class SandboxEnv {
+  /** What every lane's prefix starts with. */
+  readonly prefix: string;
+  readonly bridge: string;
+  readonly subnet: string;
+  readonly subnetBase: string;
+  readonly work: string;
+  readonly lanes: Lane[] = [];
+  #files = 0;
+
+  /** `index` (0-15) makes the bridge, the subnet and the prefixes unique per file. */
+  constructor(readonly index: number) {
+    const hex = index.toString(16);
+    this.prefix = `${runPrefix}${hex}`;
+    this.bridge = `${runPrefix}s${hex}`;
+    if (this.bridge.length > 15) throw new Error(`bridge name ${this.bridge} is longer than 15 characters`);
+    // 10.252.X.0/24: X from the run prefix and the file, so concurrent runs and files rarely collide.
+    const x = (parseInt(runPrefix.slice(3, 9), 16) * 16 + index) % 256;
+    this.subnetBase = `10.252.${x}`;
+    this.subnet = `${this.subnetBase}.0/24`;
+    this.work = testDir(`sr${hex}`);
+    mkdirSync(this.work, { recursive: true, mode: 0o700 });
+  }
+
+  /** A new lane: a state dir (not created: the runner creates it) and a prefix of its own. */
+  lane(): Lane {
+    const n = this.lanes.length.toString(36).padStart(2, "0");
+    const lane = new Lane(this, path.join(this.work, `state${n}`), `${this.prefix}${n}-`);
+    this.lanes.push(lane);
+    return lane;
+  }
+
+  /** Writes a pod config file (a string is written as is) and returns its path. */
+  podConfig(config: unknown, label = "pod"): string {
+    const file = path.join(this.work, `${label}-${++this.#files}.json`);
+    writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config));
+    return file;
+  }
+
+  /** Everything this file's tests left on the host, except veths (see teardown). */
+  leftovers(): string[] {
+    const found: string[] = [];
+    for (const n of netnsNames()) if (n.startsWith(this.prefix)) found.push(`netns ${n}`);
+    for (const m of mountsWith(this.prefix)) found.push(`mount ${m}`);
+    if (linkExists(this.bridge)) found.push(`bridge ${this.bridge}`);
+    for (const c of cgroupsWith(this.prefix)) found.push(`cgroup ${c}`);
+    for (const lane of this.lanes) {
+      for (const c of runcContainers(lane.stateDir)) found.push(`runc container ${c} under ${lane.stateDir}/runc`);
+      for (const f of ipFiles(lane.stateDir)) found.push(`host-local IP file ${f}`);
+    }
+    return found;
+  }
+
+  /**
+   * After the file: deletes the bridge, reports what is left, then removes it all (best effort, so
+   * that a failing test does not litter the host) and the work dir. Returns what was found.
+   */
+  teardown(): string[] {
+    // The bridge plugin creates the bridge and never deletes it; its veths are looked for first,
+    // while they still name it as their master.
+    const veths = linksWithMaster(this.bridge);
+    if (linkExists(this.bridge)) ip("link", "del", this.bridge);
+    const found = [...veths.map((v) => `veth ${v} on ${this.bridge}`), ...this.leftovers()];
+    for (const lane of this.lanes) {
+      for (const c of runcContainers(lane.stateDir)) tryRun("runc", ["--root", path.join(lane.stateDir, "runc"), "delete", "--force", c]);
+    }
+    for (const n of netnsNames()) if (n.startsWith(this.prefix)) tryRun("ip", ["netns", "delete", n]);
+    for (const v of veths) tryRun("ip", ["link", "del", v]);
+    for (const c of cgroupsWith(this.prefix)) tryRun("rmdir", [c]);
+    removeTestDir(this.work);
+    return found;
+  }
+}
+
+/** One state dir and prefix; the CLI run on it with the file's bridge and subnet. */
+export class Lane {
+  constructor(
+    readonly env: SandboxEnv,
+    readonly stateDir: string,
+    readonly prefix: string,
+  ) {}
+
+  /** The global options of a runner on this lane (quiet unless `progress`). */
+  opts(progress = false): string[] {
+    return ["--state-dir", this.stateDir, "--prefix", this.prefix, "--bridge", this.env.bridge, "--subnet", this.env.subnet, ...(progress ? [] : ["-q"])];
+  }
+
+  /** Runs the CLI with this lane's options. */
+  cli(args: readonly string[], options: { readonly progress?: boolean; readonly input?: string } = {}): Promise<CliResult> {
+    return cli([...this.opts(options.progress), ...args], options.input === undefined ? {} : { input: options.input });
+  }
+
+  /** `ls --json`, parsed; fails on a non-zero exit. */
+  async ls(): Promise<SandboxSummary[]> {
+    const r = await this.cli(["--json", "ls"]);
+    if (r.code !== 0) throw new Error(`ls failed: ${show(r)}`);
+    return JSON.parse(r.stdout) as SandboxSummary[];
+  }
+
+  async inspect(id: string): Promise<SandboxDetails> {
+    const r = await this.cli(["--json", "inspect", id]);
+    if (r.code !== 0) throw new Error(`inspect failed: ${show(r)}`);
+    return JSON.parse(r.stdout) as SandboxDetails;
+  }
+
+  netnsName(id: string): string {
+    return `${this.prefix}${id}`;
+  }
+
+  /** This lane's namespaces on the host. */
+  netns(): string[] {
+    return netnsNames().filter((n) => n.startsWith(this.prefix));
+  }
+
+  /** What the lane still holds, as its state dir and the host show it. */
+  held(): Holdings {
+    return {
+      records: listFiles(path.join(this.stateDir, "sandboxes")).filter((f) => f.endsWith(".json")),
+      names: listFiles(path.join(this.stateDir, "names")),
+      bundles: listFiles(path.join(this.stateDir, "bundles")),
+      containers: runcContainers(this.stateDir),
+      ipFiles: ipFiles(this.stateDir),
+      netns: this.netns(),
+      cgroups: cgroupsWith(this.prefix),
+    };
+  }
+}
+
+export interface Holdings {
+  readonly records: string[];
+  readonly names: string[];
+  readonly bundles: string[];
+  readonly containers: string[];
+  readonly ipFiles: string[];
+  readonly netns: string[];
+  readonly cgroups: string[];
+}
+
+export const nothingHeld: Holdings = { records: [], names: [], bundles: [], containers: [], ipFiles: [], netns: [], cgroups: [] };
+
+function tryRun(cmd: string, args: string[]): void {
+  try {
+    execFileSync(cmd, args, { stdio: "ignore" });
+  } catch {
+    // best effort
+  }
+}
+
+function listFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Allocation files host-local keeps under the state dir (`<state>/cni/networks/<net>/<ip>`). */
+export function ipFiles(stateDir: string): string[] {
+  const root = path.join(stateDir, "cni", "networks");
+  return listFiles(root).flatMap((net) => listFiles(path.join(root, net)).filter((f) => /^[0-9.]+$|:/.test(f)).map((f) => path.join(root, net, f)));
+}
+
+/** Containers under the state dir's runc root. */
+export function runcContainers(stateDir: string): string[] {
+  const root = path.join(stateDir, "runc");
+  if (!existsSync(root)) return [];
+  const out = execFileSync("runc", ["--root", root, "list", "--format", "json"], { encoding: "utf8" }).trim();
+  const entries = JSON.parse(out === "" ? "null" : out) as { id: string; status: string }[] | null;
+  return (entries ?? []).map((e) => e.id);
+}
+
+export function runcStatus(stateDir: string, id: string): string | undefined {
+  try {
+    const out = execFileSync("runc", ["--root", path.join(stateDir, "runc"), "state", id], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return (JSON.parse(out) as { status: string }).status;
+  } catch {
+    return undefined;
+  }
+}
+
+export function netnsNames(): string[] {
+  return ip("netns", "list")
+    .split("\n")
+    .map((l) => l.split(" ")[0]!)
+    .filter((n) => n !== "");
+}
+
+export function mountsWith(text: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[4])
+    .filter((m): m is string => m?.includes(text) === true);
+}
+
+export function linkExists(name: string): boolean {
+  return ip("-o", "link", "show").split("\n").some((l) => l.split(": ")[1]?.split("@")[0] === name);
+}
+
+/** Links (the host ends of pods' veths) enslaved to `bridge`. */
+export function linksWithMaster(bridge: string): string[] {
+  return ip("-o", "link", "show")
+    .split("\n")
+    .filter((l) => l.includes(` master ${bridge} `))
+    .map((l) => l.split(": ")[1]!.split("@")[0]!);
+}
+
+/** cgroup dirs named with `prefix` directly under /sys/fs/cgroup or one of its hierarchies. */
+export function cgroupsWith(prefix: string): string[] {
+  const root = "/sys/fs/cgroup";
+  const found: string[] = [];
+  for (const name of listFiles(root)) {
+    const p = path.join(root, name);
+    if (name.startsWith(prefix)) found.push(p);
+    for (const sub of listFiles(p)) if (sub.startsWith(prefix)) found.push(path.join(p, sub));
+  }
+  return found;
+}
+
+/** `ip -o addr` inside the named netns. */
+export function netnsAddresses(name: string): string {
+  return ip("-n", name, "-o", "addr");
+}
