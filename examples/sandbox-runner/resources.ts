@@ -18,6 +18,9 @@ export interface RunnerParts {
   readonly exec: Exec;
   readonly failpoints: Failpoints;
   readonly netnsDriver?: NetnsDriver;
+  /** The netns dir (resolved) and the name prefix: a namespace released must be ours by both. */
+  readonly netnsDir: string;
+  readonly prefix: string;
 }
 
 /** Someone else holds the sandbox name. */
@@ -35,7 +38,7 @@ export class NameTakenError extends Error {
 export class ForeignPathError extends Error {
   override readonly name = "ForeignPathError";
   constructor(what: string, value: unknown) {
-    super(`refusing to release ${what} ${JSON.stringify(value)}: it is not inside this runner's state dir`);
+    super(`refusing to release ${what} ${JSON.stringify(value)}: it is not inside this runner's own dirs and names`);
   }
 }
 
@@ -105,7 +108,14 @@ export function sandboxNetnsAdapter(parts: RunnerParts): ResourceAdapter<NetnsSp
     describe: (ns) => inner.describe(ns),
     release: async (desc, ctx) => {
       await hit(failpoints, "remove-netns", ctx.signal);
-      return inner.release(desc, ctx);
+      // Only a namespace this runner names (<netns-dir>/<prefix><sandbox id>): a description from
+      // a journal or a record never removes another runtime's namespace, nor any other file.
+      if (typeof desc.dir !== "string" || path.resolve(desc.dir) !== parts.netnsDir) throw new ForeignPathError("network namespace in", desc.dir);
+      const name: unknown = desc.name;
+      if (typeof name !== "string" || !name.startsWith(parts.prefix) || !isSandboxId(name.slice(parts.prefix.length))) {
+        throw new ForeignPathError("network namespace", name);
+      }
+      return inner.release({ dir: parts.netnsDir, name }, ctx);
     },
   };
 }

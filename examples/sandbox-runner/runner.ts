@@ -130,6 +130,8 @@ export class Runner {
       exec: options.exec ?? execaExec,
       failpoints: options.failpoints ?? new Map(),
       ...(options.netnsDriver === undefined ? {} : { netnsDriver: options.netnsDriver }),
+      netnsDir: path.resolve(options.netnsDir ?? DEFAULTS.netnsDir),
+      prefix: options.prefix ?? DEFAULTS.prefix,
     };
     this.#adapters = runnerAdapters(this.#parts);
     this.#adapterList = Object.values(this.#adapters) as AnyResourceAdapter[];
