@@ -42,6 +42,17 @@ function textProblem(value: unknown, max = MAX_TEXT): string | undefined {
   return undefined;
 }
 
+/**
+ * A value quoted for a message: JSON (which escapes C0 controls and lone surrogates), cut short,
+ * with DEL, C1 controls and line separators escaped too, so no input reaches a terminal raw.
+ */
+function quote(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  const points = [...json];
+  const text = points.length > 100 ? `${points.slice(0, 100).join("")}...` : json;
+  return text.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 function kind(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
@@ -150,7 +161,7 @@ export function parsePodConfig(raw: unknown): Result<PodConfig, ConfigError> {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(value)) {
       const reason = textProblem(k, 316) ?? textProblem(v, 65536);
-      problem(`${field}[${JSON.stringify(k.slice(0, 64))}]`, reason);
+      problem(`${field}[${quote(k.slice(0, 64))}]`, reason);
       if (reason === undefined) out[k] = v as string;
     }
     return out;
@@ -172,7 +183,7 @@ export function parsePodConfig(raw: unknown): Result<PodConfig, ConfigError> {
     } else if (network !== undefined) {
       if (network === "POD" || network === 0) hostNetwork = false;
       else if (network === "NODE" || network === 2) hostNetwork = true;
-      else problem("linux.security_context.namespace_options.network", `must be "POD" (0) or "NODE" (2), got ${JSON.stringify(network)}`);
+      else problem("linux.security_context.namespace_options.network", `must be "POD" (0) or "NODE" (2), got ${quote(network)}`);
     }
   }
 
