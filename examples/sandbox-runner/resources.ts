@@ -21,6 +21,8 @@ export interface RunnerParts {
   /** The netns dir (resolved) and the name prefix: a namespace released must be ours by both. */
   readonly netnsDir: string;
   readonly prefix: string;
+  /** The CNI plugin dir (resolved): DEL runs plugins from it only. */
+  readonly cniBinDir: string;
 }
 
 /** Someone else holds the sandbox name. */
@@ -145,11 +147,17 @@ export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc
     describe: (r) => r,
     release: async (desc, { signal }) => {
       await hit(failpoints, "cni-del", signal);
-      checkId(desc.containerId, "CNI attachment of container");
+      const id = checkId(desc.containerId, "CNI attachment of container");
       const network = validateNetworkList(desc.network);
       if (network.isErr()) return err(network.error);
-      if (!path.isAbsolute(desc.binDir)) return err(new ForeignPathError("CNI plugins in", desc.binDir));
-      return cniDel({ ...desc, network: network.value, exec, signal, prevResult: desc.prevResult ?? undefined });
+      // DEL runs plugins as root inside CNI_NETNS: only our plugins, and only in this sandbox's own
+      // namespace (or none), never a path a description chose (/proc/1/ns/net is the host's).
+      if (typeof desc.binDir !== "string" || path.resolve(desc.binDir) !== parts.cniBinDir) throw new ForeignPathError("CNI plugins in", desc.binDir);
+      const ownNetns = path.join(parts.netnsDir, `${parts.prefix}${id}`);
+      if (desc.netnsPath !== "" && (typeof desc.netnsPath !== "string" || path.resolve(desc.netnsPath) !== ownNetns)) {
+        throw new ForeignPathError("CNI attachment in network namespace", desc.netnsPath);
+      }
+      return cniDel({ ...desc, binDir: parts.cniBinDir, netnsPath: desc.netnsPath === "" ? "" : ownNetns, network: network.value, exec, signal, prevResult: desc.prevResult ?? undefined });
     },
   };
 }

@@ -132,6 +132,7 @@ export class Runner {
       ...(options.netnsDriver === undefined ? {} : { netnsDriver: options.netnsDriver }),
       netnsDir: path.resolve(options.netnsDir ?? DEFAULTS.netnsDir),
       prefix: options.prefix ?? DEFAULTS.prefix,
+      cniBinDir: path.resolve(options.cniBinDir ?? DEFAULTS.cniBinDir),
     };
     this.#adapters = runnerAdapters(this.#parts);
     this.#adapterList = Object.values(this.#adapters) as AnyResourceAdapter[];
