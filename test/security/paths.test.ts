@@ -230,7 +230,17 @@ describe("b. recover refuses journalled descriptions that point outside the stat
       path.join(netnsDir, "foreign-ns"),
     ];
     writeFileSync(path.join(netnsDir, "foreign-ns"), "canary");
+    // CNI plugins that leave a trace when run: ours (the runner's --cni-bin-dir) and a stranger's.
+    const plugin = (dir: string, trace: string) => {
+      mkdirSync(dir, { mode: 0o700 });
+      writeFileSync(path.join(dir, "loopback"), `#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID $CNI_NETNS" >> ${trace}\necho '{"cniVersion":"1.0.0"}'\n`, { mode: 0o700 });
+    };
+    const cniBinDir = path.join(work, "cni-bin");
+    const ran = { ours: path.join(work, "ran-our-plugin"), evil: path.join(work, "ran-evil-plugin") };
+    plugin(cniBinDir, ran.ours);
+    plugin(path.join(work, "evil-bin"), ran.evil);
     const network = { cniVersion: "1.0.0", name: "errdefer", plugins: [{ type: "loopback" }] };
+    const cni = (over: Record<string, unknown>) => ({ containerId: hex32(), netnsPath: "", ifName: "eth0", binDir: cniBinDir, network, ...over });
     const crafted = [
       // An id that is a path: rm -r <bundles>/../../canary-bundle would be the canary itself.
       { step: "create-bundle", kind: "bundle", desc: { id: "../../canary-bundle", dir: path.join(work, "canary-bundle"), hostname: "h", netnsPath: null, cgroupsPath: "/x" } },
@@ -242,10 +252,15 @@ describe("b. recover refuses journalled descriptions that point outside the stat
       { step: "create-netns", kind: "netns", desc: { dir: work, name: "canary-ns" } },
       { step: "create-netns", kind: "netns", desc: { dir: netnsDir, name: "foreign-ns" } },
       { step: "create-netns", kind: "netns", desc: { dir: `${netnsDir}/../netns`, name: `${prefix}../../canary-ns` } },
-      { step: "cni-add", kind: "cni", desc: { containerId: "../../canary-cni", netnsPath: "", ifName: "eth0", binDir: "/usr/lib/cni", network } },
+      // CNI DEL runs plugins as root in CNI_NETNS: never for an id that is a path, never plugins
+      // from another dir, never in a namespace not the sandbox's own (here: the host's).
+      { step: "cni-add", kind: "cni", desc: cni({ containerId: "../../canary-cni" }) },
+      { step: "cni-add", kind: "cni", desc: cni({ binDir: path.join(work, "evil-bin") }) },
+      { step: "cni-add", kind: "cni", desc: cni({ netnsPath: "/proc/1/ns/net" }) },
+      { step: "cni-add", kind: "cni", desc: cni({ netnsPath: path.join(netnsDir, "foreign-ns") }) },
       { step: "start-container", kind: "container", desc: { id: "../../canary-container", bundle: path.join(work, "canary-container") } },
     ];
-    const runner = await Runner.open({ stateDir, netnsDir, prefix, lockWaitMs: 5000 });
+    const runner = await Runner.open({ stateDir, netnsDir, prefix, cniBinDir, lockWaitMs: 5000 });
     try {
       const journalDir = path.join(stateDir, "journal");
       mkdirSync(journalDir, { mode: 0o700 });
@@ -263,6 +278,7 @@ describe("b. recover refuses journalled descriptions that point outside the stat
       await runner.close();
     }
     for (const c of canaries) expect(existsSync(c), `${c} was removed`).toBe(true);
+    for (const trace of Object.values(ran)) expect(existsSync(trace) ? readFileSync(trace, "utf8") : "", `a CNI plugin ran (${trace})`).toBe("");
     expect(readFileSync(path.join(work, "canary-bundle", "keep"), "utf8")).toBe("canary");
     expect(readFileSync(path.join(work, "canary-ns"), "utf8")).toBe("canary");
   });
