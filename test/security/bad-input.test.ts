@@ -108,6 +108,8 @@ describe("parsePodConfig on hostile input (in-process, fast-check)", () => {
         }
       }
     }
+    // DEL and C1 controls (CSI is U+009B), which JSON.stringify leaves raw, in a label key and a value quoted back.
+    check({ ...base, labels: { "\u009b31m\u007f": "\n" }, linux: { security_context: { namespace_options: { network: "\u009b2J\u2028" } } } });
     for (const dir of ["relative", "../x", "/var/log/../../etc", "/a/..", "/a\0b"]) {
       expect(parsePodConfig({ ...base, log_directory: dir })._unsafeUnwrapErr().problems.map((p) => p.field), dir).toEqual(["log_directory"]);
     }
