@@ -98,7 +98,11 @@ export function recordAdapter(parts: RunnerParts): ResourceAdapter<SandboxRecord
 }
 
 export function sandboxNetnsAdapter(parts: RunnerParts): ResourceAdapter<NetnsSpec, Netns, NetnsDescription, NetnsError> {
-  const inner = netnsAdapter(parts.netnsDriver === undefined ? {} : { driver: parts.netnsDriver });
+  const inner = netnsAdapter({
+    dirs: [parts.netnsDir],
+    prefix: parts.prefix,
+    ...(parts.netnsDriver === undefined ? {} : { driver: parts.netnsDriver }),
+  });
   const { failpoints } = parts;
   return {
     kind: inner.kind,

@@ -3,7 +3,7 @@
 import { errAsync, type ResultAsync } from "neverthrow";
 import type { ResourceAdapter } from "../resources/adapter.js";
 import type { NetnsDriver } from "./driver.js";
-import type { NetnsError } from "./errors.js";
+import { NetnsError } from "./errors.js";
 import { createNetns, loadNetns, type Netns } from "./netns.js";
 import { defaultDir, generateName, normalizeDir } from "./names.js";
 
@@ -17,15 +17,35 @@ export interface NetnsSpec {
   readonly name?: string;
 }
 
-/** The adapter for kind `netns`; pass a driver to share one `ip -batch` process, or a test runner. */
-export function netnsAdapter(options: { readonly driver?: NetnsDriver } = {}): ResourceAdapter<NetnsSpec, Netns, NetnsDescription, NetnsError> {
+export interface NetnsAdapterOptions {
+  /** Share one `ip -batch` process, or substitute a test runner. */
+  readonly driver?: NetnsDriver;
+  /**
+   * The directories whose namespaces this adapter may release (default: `/var/run/netns` and
+   * `/run/netns`). A description from a journal is data someone could have written: a release
+   * elsewhere would unmount or unlink an arbitrary path.
+   */
+  readonly dirs?: readonly string[];
+  /** Only namespaces whose names start with it are released (default: any name). */
+  readonly prefix?: string;
+}
+
+/** The adapter for kind `netns`. */
+export function netnsAdapter(options: NetnsAdapterOptions = {}): ResourceAdapter<NetnsSpec, Netns, NetnsDescription, NetnsError> {
   const driver = options.driver === undefined ? {} : { driver: options.driver };
+  const dirs = new Set((options.dirs ?? [defaultDir, "/run/netns"]).map((d) => normalizeDir(d)));
+  const prefix = options.prefix ?? "";
   return {
     kind: "netns",
     plan: (spec) => ({ dir: normalizeDir(spec.dir ?? defaultDir), name: spec.name ?? generateName() }),
     acquire: (plan, { signal }) => createNetns({ dir: plan.dir, name: plan.name, signal, ...driver }),
     describe: (ns) => ({ dir: ns.dir, name: ns.name }),
     release: (desc, { signal }): ResultAsync<void, NetnsError> => {
+      const dir = typeof desc.dir === "string" ? normalizeDir(desc.dir) : "";
+      if (!dirs.has(dir) || typeof desc.name !== "string" || !desc.name.startsWith(prefix)) {
+        const reason = `refusing to release ${JSON.stringify(`${String(desc.dir)}/${String(desc.name)}`)}: not a namespace of this adapter's dirs (${[...dirs].join(", ")})${prefix === "" ? "" : ` and prefix ${prefix}`}`;
+        return errAsync(new NetnsError({ operation: "remove", code: "invalid-argument", reason, name: String(desc.name) }));
+      }
       const loaded = loadNetns(`${desc.dir}/${desc.name}`, driver);
       if (loaded.isErr()) return errAsync(loaded.error);
       return loaded.value.remove({ signal });

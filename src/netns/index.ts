@@ -17,4 +17,4 @@ export type { NetnsDriver, IpOutcome } from "./driver.js";
 export { execaRunner } from "./runner.js";
 export type { Argv, CommandRunner, CommandResult, RunFailure, RunOptions, RunningProcess } from "./runner.js";
 export { netnsAdapter } from "./adapter.js";
-export type { NetnsDescription, NetnsSpec } from "./adapter.js";
+export type { NetnsAdapterOptions, NetnsDescription, NetnsSpec } from "./adapter.js";

@@ -341,3 +341,22 @@ describe("recovery of what a finished saga left", () => {
     expect(report.issues[0]!.source).toBe(segment);
   });
 });
+
+describe("the netns adapter releases only namespaces of its own dirs", () => {
+  test("a journalled description pointing elsewhere is refused, and the file survives", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { netnsAdapter } = await import("../../src/netns/index.js");
+    const dir = mkdtempSync(path.join(tmpdir(), "edt-canary-"));
+    const canary = path.join(dir, "canary");
+    writeFileSync(canary, "keep me");
+    const signal = new AbortController().signal;
+    const elsewhere = (await netnsAdapter().release({ dir, name: "canary" }, { signal })) as { isErr(): boolean };
+    expect(elsewhere.isErr()).toBe(true);
+    expect(existsSync(canary)).toBe(true);
+    const unprefixed = (await netnsAdapter({ dirs: [dir], prefix: "ours-" }).release({ dir, name: "canary" }, { signal })) as { isErr(): boolean };
+    expect(unprefixed.isErr()).toBe(true);
+    expect(existsSync(canary)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
