@@ -1,7 +1,7 @@
 // The sandbox store: one JSON record per sandbox, name reservations, and the state dir layout.
 // Only this module touches sandbox records.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { HeldResource } from "../../src/index.js";
 import { ensurePrivateDir } from "../../src/journal/private-dir.js";
@@ -81,27 +81,26 @@ export async function prepareStateDir(layout: StateLayout): Promise<void> {
   }
 }
 
+/**
+ * Writes `file` whole or not at all: a temp file, fsynced, then renamed over it, or (exclusive)
+ * hard-linked to it, which fails with EEXIST if it exists. A runner killed part-way leaves at most
+ * a temp file (its PID in the name, swept by recover), never a torn record or reservation.
+ */
 async function writeAtomic(file: string, text: string, exclusive: boolean): Promise<void> {
-  if (exclusive) {
-    const fh = await open(file, "wx", 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    return;
-  }
-  // The writer's PID in the name: a temp file of a killed runner is recognised and swept by recover.
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
+  const fh = await open(tmp, "wx", 0o600);
   try {
     await fh.writeFile(text);
     await fh.datasync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, file);
+  try {
+    if (exclusive) await link(tmp, file);
+    else await rename(tmp, file);
+  } finally {
+    if (exclusive) await unlink(tmp).catch(() => undefined);
+  }
 }
 
 export class Store {

@@ -98,7 +98,7 @@ const driver: NetnsDriver = {
   close: () => batch.close(),
   [Symbol.asyncDispose]: () => batch.close(),
 };
-const inner = netnsAdapter({ driver });
+const inner = netnsAdapter({ driver, dirs: ["/var/run/netns", config.customDir], prefix: config.prefix });
 // (netnsAdapter's operations return ResultAsyncs.)
 const ns: typeof inner = {
   ...inner,

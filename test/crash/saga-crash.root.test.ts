@@ -161,7 +161,7 @@ async function crashAndRecover(c: Case): Promise<void> {
   mkdirSync(runDir, { recursive: true });
   const config: CrashConfig = { ...c, runId, prefix: runPrefix, customDir, journalDir: path.join(runDir, "journal"), log: path.join(runDir, "fake.log") };
   const paths: Paths = { nsA: path.join(netnsDir, `${runPrefix}${runId}a`), nsB: path.join(customDir, `${runPrefix}${runId}b`) };
-  const ns = netnsAdapter();
+  const ns = netnsAdapter({ dirs: [netnsDir, customDir], prefix: runPrefix });
   const fake = fakeAdapter(config.log);
   try {
     createLog(config.log);
@@ -339,7 +339,7 @@ describeRoot("crash: a saga killed with SIGKILL anywhere is recovered by another
     const journalDir = path.join(runDir, "journal");
     const config: CrashConfig = { ...base, kill: "before:main/intent:nsA", runId, prefix: runPrefix, customDir, journalDir, log: path.join(runDir, "fake.log") };
     const paths: Paths = { nsA: path.join(netnsDir, `${runPrefix}${runId}a`), nsB: path.join(customDir, `${runPrefix}${runId}b`) };
-    const ns = netnsAdapter();
+    const ns = netnsAdapter({ dirs: [netnsDir, customDir], prefix: runPrefix });
     const fake = fakeAdapter(config.log);
     try {
       createLog(config.log);

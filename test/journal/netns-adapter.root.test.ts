@@ -19,7 +19,7 @@ const mounted = (p: string): boolean =>
 
 describeRoot("the netns adapter in a saga, recovered after a kill", () => {
   const dir = testDir("saga-netns");
-  const ns = netnsAdapter({ driver: createProcessDriver() });
+  const ns = netnsAdapter({ driver: createProcessDriver(), dirs: [dir], prefix: runPrefix });
   afterAll(() => {
     removeTestDir(dir);
   });
