@@ -22,6 +22,12 @@ describeSandbox("e. the state dir lock (root)", () => {
   const netns = (prefix: string) => readdirSync("/var/run/netns").filter((n) => n.startsWith(prefix));
 
   afterAll(() => {
+    // A failed assertion before `rm` must not leave a pause container running (its state dir goes).
+    for (const n of [0, 1]) {
+      const root = path.join(lane(n).stateDir, "runc");
+      if (!existsSync(root)) continue;
+      for (const id of readdirSync(root)) tryRun("runc", ["--root", root, "delete", "--force", id]);
+    }
     const left = netns(`${runPrefix}l`);
     for (const n of left) tryRun("ip", ["netns", "delete", n]);
     deleteLink(bridge);
