@@ -5,8 +5,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, it } from "vitest";
-import { describeRoot } from "../support/root.js";
 import { runPrefix } from "../support/run-prefix.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -104,31 +102,8 @@ export function tree(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
 }
 
-/** The sandbox root tests' prerequisites beyond describeRoot's: runc, busybox, the CNI plugins. */
-function sandboxProblem(): string | undefined {
-  const missing = [
-    ...["bridge", "host-local", "loopback"].map((p) => path.join("/usr/lib/cni", p)).filter((p) => !existsSync(p)),
-    ...(existsSync("/usr/bin/busybox") ? [] : ["/usr/bin/busybox (busybox-static)"]),
-  ];
-  if (!tryRun("runc", ["--version"])) missing.push("runc on PATH");
-  return missing.length === 0 ? undefined : `the sandbox-runner root tests need ${missing.join(", ")}`;
-}
-
-/** describeRoot, also requiring runc, busybox and the CNI plugins: with CI=true their absence fails. */
-export function describeSandbox(name: string, body: () => void): void {
-  const problem = sandboxProblem();
-  if (problem !== undefined) {
-    if (process.env.CI === "true") {
-      describe(name, () => {
-        it("has its prerequisites (CI=true: missing ones fail rather than skip)", () => {
-          throw new Error(problem);
-        });
-      });
-    } else describe.skip(name, body);
-    return;
-  }
-  describeRoot(name, body);
-}
+/** The sandbox root tests' gate (root, runc, busybox, the CNI plugins). */
+export { describeSandbox } from "../sandbox-runner/support/sandbox.js";
 
 /**
  * A subnet of this file's own: 10.251.X.0/24, X from the run prefix and `index`, so that

@@ -20,15 +20,19 @@ export function rootProblem(): string | undefined {
 
 const problem = rootProblem();
 
-/** Like describe, for tests against the real kernel; see the file comment for when it skips. */
-export function describeRoot(name: string, body: () => void): void {
-  if (problem !== undefined && process.env.CI === "true") {
+/**
+ * Like describe, for tests against the real kernel; see the file comment for when it skips.
+ * `also` names further prerequisites (runc, CNI plugins, ...), gated the same way.
+ */
+export function describeRoot(name: string, body: () => void, also?: string): void {
+  const missing = problem ?? also;
+  if (missing !== undefined && process.env.CI === "true") {
     describe(name, () => {
       test("has its prerequisites (CI=true: missing ones fail rather than skip)", () => {
-        throw new Error(problem);
+        throw new Error(missing);
       });
     });
     return;
   }
-  describe.skipIf(problem !== undefined)(name, body);
+  describe.skipIf(missing !== undefined)(name, body);
 }

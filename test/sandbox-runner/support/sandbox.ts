@@ -4,7 +4,6 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, it } from "vitest";
 import { removeTestDir, testDir } from "../../support/netns-dirs.js";
 import { describeRoot } from "../../support/root.js";
 import { runPrefix } from "../../support/run-prefix.js";
@@ -29,18 +28,7 @@ function sandboxProblem(): string | undefined {
 
 /** describeRoot, also requiring runc, busybox and the CNI plugins: with CI=true their absence fails. */
 export function describeSandbox(name: string, body: () => void): void {
-  const problem = sandboxProblem();
-  if (problem !== undefined) {
-    if (process.env.CI === "true") {
-      describe(name, () => {
-        it("has its prerequisites (CI=true: missing ones fail rather than skip)", () => {
-          throw new Error(problem);
-        });
-      });
-    } else describe.skip(name, body);
-    return;
-  }
-  describeRoot(name, body);
+  describeRoot(name, body, sandboxProblem());
 }
 
 export interface CliResult {
