@@ -2,8 +2,9 @@
 // reference model in ./model.ts (what ran, in which order and at which fake time, what each
 // cleanup saw, what was retained, the final Result).
 import { fc, test } from "@fast-check/vitest";
+import { flush, useRuleHarness } from "./harness.js";
 import { err, errAsync, ok, okAsync, ResultAsync, type Err, type Result } from "neverthrow";
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
 import {
   CleanupTimeoutError,
   TransactionClosedError,
@@ -174,25 +175,8 @@ interface Observed {
   };
 }
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on("unhandledRejection", onUnhandled);
-});
-afterAll(() => {
-  process.off("unhandledRejection", onUnhandled);
-});
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+const unhandled = useRuleHarness();
 
-/** One real macrotask: lets every pending microtask and rejection report run. */
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 let runCounter = 0;
 

@@ -11,8 +11,9 @@
 // on success, R9 is checked by the engine tests (a saga registers only while its body runs), R10
 // has no saga form (steps are not generators).
 import { fc, test } from "@fast-check/vitest";
+import { flush, useRuleHarness } from "../property/harness.js";
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from "neverthrow";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, vi } from "vitest";
+import { describe, expect, vi } from "vitest";
 import {
   CleanupTimeoutError,
   saga,
@@ -221,24 +222,8 @@ interface LooseSaga {
   run(input: undefined, options?: SagaRunOptions): ResultAsync<SagaSuccess<Record<string, unknown>>, TransactionError>;
 }
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on("unhandledRejection", onUnhandled);
-});
-afterAll(() => {
-  process.off("unhandledRejection", onUnhandled);
-});
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+const unhandled = useRuleHarness();
 
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 let runCounter = 0;
 
