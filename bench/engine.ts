@@ -301,8 +301,7 @@ async function memory(): Promise<void> {
     errdeferOp(errdeferAcquireBody(true)),
     errdeferOp(errdeferRegisterBody(true)),
   ];
-  const pick = (i: number): (() => Promise<void>) =>
-    ops[(i % 10 === 9 ? 2 : 0) + (i & 1)]!;
+  const pick = (i: number): (() => Promise<void>) => ops[(i % 10 === 9 ? 2 : 0) + (i & 1)]!;
   // Warm up first so the JIT's code and one-time allocations are in the "before" figure.
   for (let i = 0; i < 20_000; i++) await pick(i)();
   resetCounters();
@@ -399,17 +398,7 @@ export async function run(): Promise<void> {
   );
   console.log(
     formatTable(
-      [
-        "implementation",
-        "success ops/s",
-        "per op",
-        "ratio",
-        "target",
-        "failure ops/s",
-        "per op",
-        "ratio",
-        "target",
-      ],
+      ["implementation", "success ops/s", "per op", "ratio", "target", "failure ops/s", "per op", "ratio", "target"],
       rows,
     ),
   );
@@ -418,11 +407,7 @@ export async function run(): Promise<void> {
   console.log(
     formatTable(
       ["case", "batch", ...Array.from({ length: rounds }, (_, i) => `r${i + 1}`)],
-      results.map((r) => [
-        r.name,
-        formatInt(r.opsPerBatch),
-        ...r.secondsPerOp.map((s) => (s * 1e6).toFixed(2)),
-      ]),
+      results.map((r) => [r.name, formatInt(r.opsPerBatch), ...r.secondsPerOp.map((s) => (s * 1e6).toFixed(2))]),
     ),
   );
 

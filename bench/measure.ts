@@ -10,8 +10,7 @@ export function gc(): boolean {
   return true;
 }
 
-export const gcAvailable: boolean =
-  typeof (globalThis as { gc?: unknown }).gc === "function";
+export const gcAvailable: boolean = typeof (globalThis as { gc?: unknown }).gc === "function";
 
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return Number.NaN;
@@ -89,10 +88,7 @@ export interface CaseResult {
  * then `rounds` rounds, each running one batch of every case in a rotated order, each batch after
  * an untimed re-warm of a tenth of its size (the other cases' batches cool its caches and code).
  */
-export async function compare(
-  cases: readonly Case[],
-  opts: CompareOptions,
-): Promise<CaseResult[]> {
+export async function compare(cases: readonly Case[], opts: CompareOptions): Promise<CaseResult[]> {
   const sizes: number[] = [];
   gc();
   for (const c of cases) {

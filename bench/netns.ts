@@ -3,7 +3,13 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import { createBatchDriver, createNetns, createProcessDriver, sweepNetns, type NetnsDriver } from "../src/netns/index.js";
+import {
+  createBatchDriver,
+  createNetns,
+  createProcessDriver,
+  sweepNetns,
+  type NetnsDriver,
+} from "../src/netns/index.js";
 
 const execFileAsync = promisify(execFile);
 const prefix = `edb${randomBytes(3).toString("hex")}-`;
@@ -111,7 +117,9 @@ export async function run(): Promise<void> {
         "vs ip -batch (4 procs)": `${(c / floor4).toFixed(2)}x`,
       };
     });
-    console.log(`\nnetns: create+remove pairs/s, median of ${rounds} rounds (target: batch driver >= 0.75x of ip -batch)`);
+    console.log(
+      `\nnetns: create+remove pairs/s, median of ${rounds} rounds (target: batch driver >= 0.75x of ip -batch)`,
+    );
     console.table(table);
   } finally {
     await sweepNetns({ prefix, keep: () => false, driver: slow });

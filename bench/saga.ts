@@ -55,7 +55,8 @@ function cases(variants: readonly Variant[], width: number): Case[] {
       acquired = 0;
     },
     verify: (ops) => {
-      if (acquired !== ops * width * STEPS) throw new Error(`${v.name}: ${acquired} acquisitions for ${ops * width} sagas`);
+      if (acquired !== ops * width * STEPS)
+        throw new Error(`${v.name}: ${acquired} acquisitions for ${ops * width} sagas`);
     },
   }));
 }
@@ -87,7 +88,9 @@ export async function run(): Promise<void> {
     { name: "FileJournal, no group commit", journal: () => single },
   ];
   try {
-    console.log(`\nsaga: a ${STEPS}-step saga (in-memory resources, run to commit) per second; FileJournal in ${os.tmpdir()}`);
+    console.log(
+      `\nsaga: a ${STEPS}-step saga (in-memory resources, run to commit) per second; FileJournal in ${os.tmpdir()}`,
+    );
     const opts = { rounds: 5, batchMs: 200, warmupMs: 100 };
     const seq = await compare(cases(variants, 1), opts);
     const par = await compare(cases(variants, IN_FLIGHT), opts);
@@ -95,7 +98,8 @@ export async function run(): Promise<void> {
       ["FileJournal, group commit", [await syncsPerSaga(grouped, 64, 1), await syncsPerSaga(grouped, 256, IN_FLIGHT)]],
       ["FileJournal, no group commit", [await syncsPerSaga(single, 64, 1), await syncsPerSaga(single, 256, IN_FLIGHT)]],
     ]);
-    const ratio = (results: CaseResult[], i: number) => `${medianRatio(results[0]!.secondsPerOp, results[i]!.secondsPerOp).toFixed(3)}x`;
+    const ratio = (results: CaseResult[], i: number) =>
+      `${medianRatio(results[0]!.secondsPerOp, results[i]!.secondsPerOp).toFixed(3)}x`;
     const rows = variants.map((v, i) => {
       const [s1, s16] = syncs.get(v.name) ?? [0, 0];
       return [
@@ -110,11 +114,21 @@ export async function run(): Promise<void> {
     });
     console.log(
       formatTable(
-        ["journal", "sagas/s", "vs none", `sagas/s (${IN_FLIGHT} in flight)`, "vs none", "fsyncs/saga", `fsyncs/saga (${IN_FLIGHT})`],
+        [
+          "journal",
+          "sagas/s",
+          "vs none",
+          `sagas/s (${IN_FLIGHT} in flight)`,
+          "vs none",
+          "fsyncs/saga",
+          `fsyncs/saga (${IN_FLIGHT})`,
+        ],
         rows,
       ),
     );
-    console.log(`(median of ${opts.rounds} interleaved rounds; "vs none" is the paired median of throughput relative to no journal)`);
+    console.log(
+      `(median of ${opts.rounds} interleaved rounds; "vs none" is the paired median of throughput relative to no journal)`,
+    );
   } finally {
     await grouped.close();
     await single.close();

@@ -39,7 +39,10 @@ interface Ran {
 }
 
 /** Runs a command (no shell); stdio ignored when `quiet` (runc create: the container keeps it). */
-function sh(argv: readonly string[], opts: { env?: Record<string, string>; input?: string; quiet?: boolean } = {}): Promise<Ran> {
+function sh(
+  argv: readonly string[],
+  opts: { env?: Record<string, string>; input?: string; quiet?: boolean } = {},
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       env: opts.env === undefined ? process.env : { ...process.env, ...opts.env },
@@ -55,13 +58,24 @@ function sh(argv: readonly string[], opts: { env?: Record<string, string>; input
   });
 }
 
-async function must(argv: readonly string[], opts: { env?: Record<string, string>; input?: string; quiet?: boolean } = {}): Promise<Ran> {
+async function must(
+  argv: readonly string[],
+  opts: { env?: Record<string, string>; input?: string; quiet?: boolean } = {},
+): Promise<Ran> {
   const r = await sh(argv, opts);
   if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${(r.stdout + r.stderr).trim()}`);
   return r;
 }
 
-const FLOOR_PARTS = ["ip netns add", "CNI ADD", "runc create+start", "kill+wait", "runc delete", "CNI DEL", "ip netns del"] as const;
+const FLOOR_PARTS = [
+  "ip netns add",
+  "CNI ADD",
+  "runc create+start",
+  "kill+wait",
+  "runc delete",
+  "CNI DEL",
+  "ip netns del",
+] as const;
 type FloorPart = (typeof FLOOR_PARTS)[number];
 
 interface Floor {
@@ -75,7 +89,12 @@ let floorSerial = 0;
 
 /** Stdin of one plugin of the list, as libcni builds it. */
 function pluginConf(plugin: Record<string, unknown>, prevResult: unknown): string {
-  return JSON.stringify({ ...plugin, cniVersion: "1.0.0", name: NETWORK, ...(prevResult === undefined ? {} : { prevResult }) });
+  return JSON.stringify({
+    ...plugin,
+    cniVersion: "1.0.0",
+    name: NETWORK,
+    ...(prevResult === undefined ? {} : { prevResult }),
+  });
 }
 
 /** The pause process has exited (gone, or a zombie waiting for PID 1). */
@@ -95,7 +114,13 @@ async function floorCycle(f: Floor, parts: Map<FloorPart, number[]>): Promise<nu
   const nsPath = path.join(NETNS_DIR, ns);
   const cid = `${PREFIX}f${randomBytes(8).toString("hex")}`;
   const bundle = path.join(f.bundles, cid);
-  const cni = (command: string) => ({ CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: nsPath, CNI_IFNAME: "eth0", CNI_PATH: CNI_BIN });
+  const cni = (command: string) => ({
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: cid,
+    CNI_NETNS: nsPath,
+    CNI_IFNAME: "eth0",
+    CNI_PATH: CNI_BIN,
+  });
   const runc = ["runc", "--root", f.runcRoot];
   const times: [FloorPart, number][] = [];
   let t = performance.now();
@@ -109,7 +134,10 @@ async function floorCycle(f: Floor, parts: Map<FloorPart, number[]>): Promise<nu
   lap("ip netns add");
   let prev: unknown;
   for (const plugin of f.plugins) {
-    const r = await must([path.join(CNI_BIN, plugin.type as string)], { env: cni("ADD"), input: pluginConf(plugin, prev) });
+    const r = await must([path.join(CNI_BIN, plugin.type as string)], {
+      env: cni("ADD"),
+      input: pluginConf(plugin, prev),
+    });
     prev = JSON.parse(r.stdout);
   }
   lap("CNI ADD");
@@ -118,7 +146,15 @@ async function floorCycle(f: Floor, parts: Map<FloorPart, number[]>): Promise<nu
   await mkdir(bundle, { recursive: true, mode: 0o700 });
   await writeFile(
     path.join(bundle, "config.json"),
-    JSON.stringify(pauseConfig({ bundleDir: bundle, rootfs: f.rootfs, hostname: "edbench", netnsPath: nsPath, cgroupsPath: `/${cid}` })),
+    JSON.stringify(
+      pauseConfig({
+        bundleDir: bundle,
+        rootfs: f.rootfs,
+        hostname: "edbench",
+        netnsPath: nsPath,
+        cgroupsPath: `/${cid}`,
+      }),
+    ),
   );
   t = performance.now();
   const pidFile = path.join(bundle, "pid");
@@ -205,7 +241,12 @@ const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 
 function missing(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root";
-  for (const file of [path.join(CNI_BIN, "bridge"), path.join(CNI_BIN, "host-local"), path.join(CNI_BIN, "loopback"), "/usr/bin/busybox"]) {
+  for (const file of [
+    path.join(CNI_BIN, "bridge"),
+    path.join(CNI_BIN, "host-local"),
+    path.join(CNI_BIN, "loopback"),
+    "/usr/bin/busybox",
+  ]) {
     if (!existsSync(file)) return `${file} is missing`;
   }
   return undefined;
@@ -292,8 +333,8 @@ export async function run(): Promise<void> {
       parFloor.push(await rate(PAR_CYCLES / 2, WIDTH, () => floorCycle(floor, scratch)));
       parRunner.push(await rate(PAR_CYCLES / 2, WIDTH, async () => parCycles.push(await runnerCycle(r))));
     }
-    const parRate = PAR_CYCLES / parRunner.reduce((s, x) => s + (PAR_CYCLES / 2) / x, 0);
-    const parFloorRate = PAR_CYCLES / parFloor.reduce((s, x) => s + (PAR_CYCLES / 2) / x, 0);
+    const parRate = PAR_CYCLES / parRunner.reduce((s, x) => s + PAR_CYCLES / 2 / x, 0);
+    const parFloorRate = PAR_CYCLES / parFloor.reduce((s, x) => s + PAR_CYCLES / 2 / x, 0);
 
     // --- print ---
     const col = (xs: readonly number[]) => [fmt(median(xs)), fmt(p90(xs))];
@@ -301,7 +342,9 @@ export async function run(): Promise<void> {
     const floorMed = median(floors);
     const ratio = cycleMed / floorMed;
     const paired = median(cycles.map((c, i) => c.total / floors[i]!));
-    console.log(`\nsandbox: run -> stop -> remove through the library API vs the same work as bare commands (ms; ${SEQ_CYCLES} sequential cycles, interleaved)`);
+    console.log(
+      `\nsandbox: run -> stop -> remove through the library API vs the same work as bare commands (ms; ${SEQ_CYCLES} sequential cycles, interleaved)`,
+    );
     console.log(
       formatTable(
         ["", "median", "p90"],
@@ -326,8 +369,22 @@ export async function run(): Promise<void> {
       formatTable(
         ["", "runner", "floor", "ratio", "target", ""],
         [
-          ["sequential cycles/s", (1000 / cycleMed).toFixed(1), (1000 / floorMed).toFixed(1), `${ratio.toFixed(2)}x`, `<= ${TARGET_RATIO}x`, verdict(ratio <= TARGET_RATIO)],
-          [`${WIDTH} in parallel cycles/s`, parRate.toFixed(1), parFloorRate.toFixed(1), `${(parFloorRate / parRate).toFixed(2)}x`, `>= ${TARGET_PAR_RATE}/s`, verdict(parRate >= TARGET_PAR_RATE)],
+          [
+            "sequential cycles/s",
+            (1000 / cycleMed).toFixed(1),
+            (1000 / floorMed).toFixed(1),
+            `${ratio.toFixed(2)}x`,
+            `<= ${TARGET_RATIO}x`,
+            verdict(ratio <= TARGET_RATIO),
+          ],
+          [
+            `${WIDTH} in parallel cycles/s`,
+            parRate.toFixed(1),
+            parFloorRate.toFixed(1),
+            `${(parFloorRate / parRate).toFixed(2)}x`,
+            `>= ${TARGET_PAR_RATE}/s`,
+            verdict(parRate >= TARGET_PAR_RATE),
+          ],
         ],
       ),
     );
@@ -375,7 +432,8 @@ async function cleanup(tmp: string, floor: Floor, runner: Runner | undefined): P
     }
   }
   const link = await sh(["ip", "link", "del", BRIDGE]).catch(() => undefined);
-  if (link !== undefined && link.code !== 0 && !/Cannot find device/.test(link.stderr)) problems.push(`ip link del ${BRIDGE}: ${link.stderr.trim()}`);
+  if (link !== undefined && link.code !== 0 && !/Cannot find device/.test(link.stderr))
+    problems.push(`ip link del ${BRIDGE}: ${link.stderr.trim()}`);
   await rm(tmp, { recursive: true, force: true }).catch((e: unknown) => problems.push(`rm ${tmp}: ${String(e)}`));
   if (problems.length > 0) console.error(`sandbox: cleanup problems:\n  ${problems.join("\n  ")}`);
 }

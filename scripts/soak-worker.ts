@@ -43,7 +43,11 @@ function draw(): { target: string; action: FailAction } | undefined {
   const target = pick(random, targets);
   const roll = random();
   const action: FailAction =
-    roll < plan!.crashRate ? { type: "crash" } : roll < 0.75 ? { type: "error" } : { type: "delay", ms: 1 + Math.floor(random() * 30) };
+    roll < plan!.crashRate
+      ? { type: "crash" }
+      : roll < 0.75
+        ? { type: "error" }
+        : { type: "delay", ms: 1 + Math.floor(random() * 30) };
   return { target, action };
 }
 
@@ -73,7 +77,9 @@ async function lane(): Promise<void> {
     const fp = draw();
     const failpoints: Failpoints = fp === undefined ? new Map() : new Map([[fp.target, [fp.action]]]);
     const faultsBefore = journalFaults;
-    const config = parsePodConfig({ metadata: { name: `soak-${cycle}`, namespace: "soak", uid: `u${cycle}`, attempt: 0 } })._unsafeUnwrap();
+    const config = parsePodConfig({
+      metadata: { name: `soak-${cycle}`, namespace: "soak", uid: `u${cycle}`, attempt: 0 },
+    })._unsafeUnwrap();
     const ran = await runner.run(config, { failpoints });
     let retained = false;
     let removed = true;

@@ -50,12 +50,30 @@ const started = Date.now();
 console.log(`soak: seed ${seed} (reproduce: npm run soak -- --seed ${seed} --cycles ${cycles} --parallel ${parallel})`);
 console.log(`soak: state dir ${stateDir}, prefix ${prefix}, bridge ${bridge}, subnet ${subnet}`);
 
-const counts = { cycles: 0, runs: 0, successes: 0, rollbacks: 0, retained: 0, removeFailures: 0, crashes: 0, recoverCrashes: 0, recovers: 0, journalFaults: 0 };
+const counts = {
+  cycles: 0,
+  runs: 0,
+  successes: 0,
+  rollbacks: 0,
+  retained: 0,
+  removeFailures: 0,
+  crashes: 0,
+  recoverCrashes: 0,
+  recovers: 0,
+  journalFaults: 0,
+};
 const faults = new Map<string, number>();
 
-function runChild(file: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+function runChild(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn(process.execPath, ["--import", "tsx", file, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.on("exit", (code, signal) => resolve({ code, signal, stdout }));
@@ -67,7 +85,11 @@ async function recoverUntilDone(): Promise<void> {
     counts.recovers++;
     // Sometimes recover itself is killed part-way, at a cleanup chosen from the seed.
     const crash = random() < 0.25 ? [`--failpoint`, `${pick(random, [...FAILPOINT_TARGETS])}=crash`] : [];
-    const r = await runChild(cli, ["--state-dir", stateDir, "--prefix", prefix, "--bridge", bridge, "--subnet", subnet, "-q", ...crash, "recover"], {});
+    const r = await runChild(
+      cli,
+      ["--state-dir", stateDir, "--prefix", prefix, "--bridge", bridge, "--subnet", subnet, "-q", ...crash, "recover"],
+      {},
+    );
     if (r.signal === "SIGKILL") {
       counts.recoverCrashes++;
       continue;
@@ -83,7 +105,9 @@ execFileSync("ip", ["netns", "add", foreignNetns]);
 const sentinel = await (async () => {
   const runner = await Runner.open({ stateDir, prefix, bridge, subnet });
   try {
-    const config = parsePodConfig({ metadata: { name: "sentinel", namespace: "soak", uid: "sentinel", attempt: 0 } })._unsafeUnwrap();
+    const config = parsePodConfig({
+      metadata: { name: "sentinel", namespace: "soak", uid: "sentinel", attempt: 0 },
+    })._unsafeUnwrap();
     return (await runner.run(config))._unsafeUnwrap();
   } finally {
     await runner.close();
@@ -106,7 +130,10 @@ while (nextCycle < cycles && Date.now() - started < timeLimitMs) {
     journalFaultRate: Number(values["journal-fault-rate"]),
   };
   const r = await runChild(worker, [], { SOAK_PLAN: JSON.stringify(plan) });
-  const reports = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as CycleReport);
+  const reports = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as CycleReport);
   for (const c of reports) {
     counts.cycles++;
     counts.runs++;
@@ -115,7 +142,8 @@ while (nextCycle < cycles && Date.now() - started < timeLimitMs) {
     if (c.retained) counts.retained++;
     if (!c.removed) counts.removeFailures++;
     if (c.journalFault) counts.journalFaults++;
-    if (c.failpoint !== null) faults.set(c.failpoint.replace(/^.*=/, ""), (faults.get(c.failpoint.replace(/^.*=/, "")) ?? 0) + 1);
+    if (c.failpoint !== null)
+      faults.set(c.failpoint.replace(/^.*=/, ""), (faults.get(c.failpoint.replace(/^.*=/, "")) ?? 0) + 1);
   }
   // Cycles cut short by the crash count as run (and crashed); the rest of the batch is redrawn.
   nextCycle += reports.length;
@@ -130,7 +158,9 @@ while (nextCycle < cycles && Date.now() - started < timeLimitMs) {
     process.exitCode = 1;
     break;
   }
-  process.stderr.write(`\rsoak: ${counts.cycles} cycles, ${counts.crashes} crashes, ${Math.round((Date.now() - started) / 1000)} s`);
+  process.stderr.write(
+    `\rsoak: ${counts.cycles} cycles, ${counts.crashes} crashes, ${Math.round((Date.now() - started) / 1000)} s`,
+  );
 }
 process.stderr.write("\n");
 
@@ -142,8 +172,10 @@ const problems: string[] = [];
   try {
     const records = await runner.list();
     const s = records.find((x) => x.id === sentinel.id);
-    if (s?.state !== "READY") problems.push(`the sentinel sandbox (owned by the soak) was ${s === undefined ? "removed" : s.state}`);
-    if (!readdirSync(path.dirname(sentinel.netnsPath!)).includes(path.basename(sentinel.netnsPath!))) problems.push("the sentinel's netns was removed");
+    if (s?.state !== "READY")
+      problems.push(`the sentinel sandbox (owned by the soak) was ${s === undefined ? "removed" : s.state}`);
+    if (!readdirSync(path.dirname(sentinel.netnsPath!)).includes(path.basename(sentinel.netnsPath!)))
+      problems.push("the sentinel's netns was removed");
     for (const record of records) {
       const removed = await runner.remove(record.id);
       if (removed.isErr()) problems.push(`rm ${record.id}: ${removed.error.message}`);
@@ -151,12 +183,16 @@ const problems: string[] = [];
     const recovered = await runner.recover();
     if (recovered.isErr()) problems.push(`final recover: ${recovered.error.message}`);
     const gc = await runner.gc();
-    if (gc.isOk()) for (const [what, list] of Object.entries(gc.value)) if (Array.isArray(list) && list.length > 0 && what !== "failed") problems.push(`gc had to collect ${what}: ${list.join(", ")}`);
+    if (gc.isOk())
+      for (const [what, list] of Object.entries(gc.value))
+        if (Array.isArray(list) && list.length > 0 && what !== "failed")
+          problems.push(`gc had to collect ${what}: ${list.join(", ")}`);
   } finally {
     await runner.close();
   }
 }
-if (!execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).includes(foreignNetns)) problems.push(`the foreign namespace ${foreignNetns} was removed`);
+if (!execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).includes(foreignNetns))
+  problems.push(`the foreign namespace ${foreignNetns} was removed`);
 execFileSync("ip", ["netns", "del", foreignNetns]);
 
 // Leaks measured on the host.
@@ -168,22 +204,42 @@ const sh = (cmd: string, args: string[]): string => {
   }
 };
 const leaks: string[] = [];
-const netns = sh("ip", ["netns", "list"]).split("\n").filter((l) => l.startsWith(prefix));
+const netns = sh("ip", ["netns", "list"])
+  .split("\n")
+  .filter((l) => l.startsWith(prefix));
 leaks.push(...netns.map((l) => `netns ${l}`));
-leaks.push(...readFileSync("/proc/self/mounts", "utf8").split("\n").filter((l) => l.includes(" nsfs ") && l.includes(prefix)).map((l) => `mount ${l}`));
-leaks.push(...sh("ip", ["-o", "link", "show", "master", bridge]).split("\n").filter((l) => l.trim() !== "").map((l) => `veth ${l.split(":")[1]?.trim()}`));
-leaks.push(...sh("runc", ["--root", path.join(stateDir, "runc"), "list", "-q"]).split("\n").filter((l) => l !== "").map((l) => `runc container ${l}`));
+leaks.push(
+  ...readFileSync("/proc/self/mounts", "utf8")
+    .split("\n")
+    .filter((l) => l.includes(" nsfs ") && l.includes(prefix))
+    .map((l) => `mount ${l}`),
+);
+leaks.push(
+  ...sh("ip", ["-o", "link", "show", "master", bridge])
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => `veth ${l.split(":")[1]?.trim()}`),
+);
+leaks.push(
+  ...sh("runc", ["--root", path.join(stateDir, "runc"), "list", "-q"])
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => `runc container ${l}`),
+);
 const ipam = path.join(stateDir, "cni", "networks");
 for (const net of readdirSync(ipam)) {
-  for (const f of readdirSync(path.join(ipam, net))) if (!f.startsWith("last_reserved_ip") && f !== "lock") leaks.push(`IP allocation ${net}/${f}`);
+  for (const f of readdirSync(path.join(ipam, net)))
+    if (!f.startsWith("last_reserved_ip") && f !== "lock") leaks.push(`IP allocation ${net}/${f}`);
 }
-for (const dir of ["sandboxes", "names", "bundles"]) for (const f of readdirSync(path.join(stateDir, dir))) leaks.push(`state file ${dir}/${f}`);
+for (const dir of ["sandboxes", "names", "bundles"])
+  for (const f of readdirSync(path.join(stateDir, dir))) leaks.push(`state file ${dir}/${f}`);
 for (const f of readdirSync(path.join(stateDir, "journal"))) {
   if (statSync(path.join(stateDir, "journal", f)).size > 0) leaks.push(`journal segment ${f} still holds records`);
 }
 for (const controller of readdirSync("/sys/fs/cgroup")) {
   try {
-    for (const d of readdirSync(path.join("/sys/fs/cgroup", controller))) if (d.startsWith(prefix)) leaks.push(`cgroup ${controller}/${d}`);
+    for (const d of readdirSync(path.join("/sys/fs/cgroup", controller)))
+      if (d.startsWith(prefix)) leaks.push(`cgroup ${controller}/${d}`);
   } catch {
     // Not a directory.
   }
@@ -204,14 +260,20 @@ const summary = {
 if (values.json === true) console.log(JSON.stringify(summary));
 else {
   console.log(`soak: ${counts.cycles} cycles (${parallel} in parallel) in ${seconds} s`);
-  console.log(`  runs ${counts.runs}, successes ${counts.successes}, rollbacks ${counts.rollbacks}, retained ${counts.retained}, remove failures ${counts.removeFailures}`);
-  console.log(`  crashes ${counts.crashes} (recovered), recover runs ${counts.recovers} (${counts.recoverCrashes} killed part-way), journal write faults ${counts.journalFaults}`);
+  console.log(
+    `  runs ${counts.runs}, successes ${counts.successes}, rollbacks ${counts.rollbacks}, retained ${counts.retained}, remove failures ${counts.removeFailures}`,
+  );
+  console.log(
+    `  crashes ${counts.crashes} (recovered), recover runs ${counts.recovers} (${counts.recoverCrashes} killed part-way), journal write faults ${counts.journalFaults}`,
+  );
   console.log(`  faults injected: ${[...faults].map(([k, v]) => `${k} ${v}`).join(", ")}`);
   console.log(`  leaks: ${leaks.length}; resources released that we did not own: ${problems.length}`);
 }
 for (const l of leaks) console.error(`LEAK: ${l}`);
 for (const p of problems) console.error(`PROBLEM: ${p}`);
 if (leaks.length + problems.length > 0 || counts.removeFailures > 0) {
-  console.error(`soak: FAILED; reproduce with: npm run soak -- --seed ${seed} --cycles ${cycles} --parallel ${parallel}`);
+  console.error(
+    `soak: FAILED; reproduce with: npm run soak -- --seed ${seed} --cycles ${cycles} --parallel ${parallel}`,
+  );
   process.exitCode = 1;
 }

@@ -41,7 +41,9 @@ const kinds: ReadonlySet<unknown> = new Set<CleanupKind>(["always", "error", "su
 export function checkTimeout(where: string, name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`${where}: ${name} must be a finite number of ms >= 0, got ${typeof value === "number" ? value : typeof value}`);
+    throw new TypeError(
+      `${where}: ${name} must be a finite number of ms >= 0, got ${typeof value === "number" ? value : typeof value}`,
+    );
   }
   return value;
 }

@@ -64,11 +64,14 @@ export function settleWithin(
   signal: CleanupSignal,
 ): Promise<Settled> {
   return new Promise<Settled>((resolve) => {
-    const timer = setTimeout(() => {
-      const error = new CleanupTimeoutError(label, timeoutMs);
-      signal.abort(error);
-      resolve({ error });
-    }, Math.min(timeoutMs, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        const error = new CleanupTimeoutError(label, timeoutMs);
+        signal.abort(error);
+        resolve({ error });
+      },
+      Math.min(timeoutMs, MAX_TIMER_MS),
+    );
     try {
       pending.then(
         (value) => {

@@ -155,7 +155,9 @@ class TransactionHandle implements Transaction {
   errdefer(fn: Cleanup, opts?: Omit<CleanupOptions, "on">): CleanupHandle {
     const on = (opts as CleanupOptions | undefined)?.on;
     if (on !== undefined && on !== "error") {
-      throw new TypeError(`tx.errdefer: options.on cannot be ${JSON.stringify(on)} (errdefer runs on error; use tx.defer)`);
+      throw new TypeError(
+        `tx.errdefer: options.on cannot be ${JSON.stringify(on)} (errdefer runs on error; use tx.defer)`,
+      );
     }
     return this.push(makeEntry("tx.errdefer", fn, opts, "error", ++this.#registrations));
   }
@@ -172,7 +174,13 @@ class TransactionHandle implements Transaction {
       throw new TypeError(`tx.acquire: options.registerFirst must be a boolean, got ${typeof registerFirst}`);
     }
     const acquisition = new Acquisition(this, releaseFn, registerFirst);
-    const entry = makeEntry("tx.acquire", (ctx: CleanupContext) => acquisition.release(ctx), opts, "always", ++this.#registrations);
+    const entry = makeEntry(
+      "tx.acquire",
+      (ctx: CleanupContext) => acquisition.release(ctx),
+      opts,
+      "always",
+      ++this.#registrations,
+    );
     acquisition.entry = entry;
     if (this.closed) return errAsync(new TransactionClosedError(entry.label, "register"));
     if (registerFirst) this.push(entry);
@@ -265,7 +273,9 @@ class Acquisition {
   release(ctx: CleanupContext): CleanupReturn {
     this.invoked = true;
     const inFlight = this.inFlight;
-    return inFlight === undefined ? this.releaseFn(this.resource, ctx) : inFlight.then(() => this.releaseFn(this.resource, ctx));
+    return inFlight === undefined
+      ? this.releaseFn(this.resource, ctx)
+      : inFlight.then(() => this.releaseFn(this.resource, ctx));
   }
 
   settle(value: unknown): Result<unknown, unknown> {

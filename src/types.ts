@@ -7,11 +7,7 @@ export type CleanupKind = "always" | "error" | "success";
 
 /** What a cleanup may return: nothing, a Promise, a Result or a ResultAsync (an err is a failure). */
 export type CleanupReturn =
-  | void
-  | undefined
-  | PromiseLike<unknown>
-  | Result<unknown, unknown>
-  | ResultAsync<unknown, unknown>;
+  void | undefined | PromiseLike<unknown> | Result<unknown, unknown> | ResultAsync<unknown, unknown>;
 
 /** One failed cleanup, in the order the failures happened (R4). */
 export interface CleanupFailure {
@@ -74,8 +70,7 @@ export interface AcquireOptions extends CleanupOptions {
 }
 
 /** The resource an acquire function produces, unwrapping a Promise, Result or ResultAsync. */
-export type AcquiredOf<A> =
-  Awaited<A> extends infer X ? (X extends Result<infer T, unknown> ? T : X) : never;
+export type AcquiredOf<A> = Awaited<A> extends infer X ? (X extends Result<infer T, unknown> ? T : X) : never;
 
 /** The error an acquire function can produce: its err type, or `unknown` when it only throws. */
 export type AcquireErrorOf<A> =

@@ -45,7 +45,14 @@ function out(line: string): void {
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 async function readConfig(file: string): Promise<unknown> {
@@ -79,7 +86,15 @@ function failureMessage(error: Error): string {
 }
 
 function details(r: SandboxRecord) {
-  return { ...summary(r), hostname: r.hostname, labels: r.labels, annotations: r.annotations, resources: r.resources, steps: r.steps, error: r.error };
+  return {
+    ...summary(r),
+    hostname: r.hostname,
+    labels: r.labels,
+    annotations: r.annotations,
+    resources: r.resources,
+    steps: r.steps,
+    error: r.error,
+  };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -118,13 +133,16 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === undefined) throw new UsageError("a command is required");
   const expected = arity[command];
   if (expected === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-  if (args.length !== expected) throw new UsageError(`${command} takes ${expected === 0 ? "no arguments" : "one argument"}`);
+  if (args.length !== expected)
+    throw new UsageError(`${command} takes ${expected === 0 ? "no arguments" : "one argument"}`);
   if (o["dry-run"] === true && command !== "gc") throw new UsageError("--dry-run applies to gc only");
   for (const dir of ["state-dir", "netns-dir", "cni-conf-dir", "cni-bin-dir"] as const) {
     const value = o[dir];
-    if (value !== undefined && (!value.startsWith("/") || value.includes("\0"))) throw new UsageError(`--${dir} must be an absolute path`);
+    if (value !== undefined && (!value.startsWith("/") || value.includes("\0")))
+      throw new UsageError(`--${dir} must be an absolute path`);
   }
-  if (o.prefix !== undefined && !/^[A-Za-z0-9_.-]{1,24}$/.test(o.prefix)) throw new UsageError("--prefix must be 1-24 characters of A-Z a-z 0-9 _ . -");
+  if (o.prefix !== undefined && !/^[A-Za-z0-9_.-]{1,24}$/.test(o.prefix))
+    throw new UsageError("--prefix must be 1-24 characters of A-Z a-z 0-9 _ . -");
 
   if (command === "steps") {
     if (json) out(JSON.stringify(STEPS));
@@ -171,7 +189,9 @@ async function main(argv: readonly string[]): Promise<number> {
       case "rm": {
         const result = command === "stop" ? await runner.stop(args[0]!) : await runner.remove(args[0]!);
         if (result.isErr()) {
-          process.stderr.write(`sandbox-runner: failed to ${command === "stop" ? "stop" : "remove"} pod sandbox ${args[0]}: ${failureMessage(result.error)}\n`);
+          process.stderr.write(
+            `sandbox-runner: failed to ${command === "stop" ? "stop" : "remove"} pod sandbox ${args[0]}: ${failureMessage(result.error)}\n`,
+          );
           return 1;
         }
         if (json) out(JSON.stringify({ id: args[0], ok: true }));
@@ -186,7 +206,15 @@ async function main(argv: readonly string[]): Promise<number> {
           out(
             table([
               ["SANDBOX ID", "NAME", "NAMESPACE", "STATE", "IP", "NETNS", "CREATED"],
-              ...records.map((r) => [r.id.slice(0, 13), r.name, r.namespace, r.state, r.ip ?? "-", r.netnsPath ?? "(host)", r.createdAt]),
+              ...records.map((r) => [
+                r.id.slice(0, 13),
+                r.name,
+                r.namespace,
+                r.state,
+                r.ip ?? "-",
+                r.netnsPath ?? "(host)",
+                r.createdAt,
+              ]),
             ]),
           );
         }
@@ -211,7 +239,9 @@ async function main(argv: readonly string[]): Promise<number> {
         const r = report.value;
         if (json) out(JSON.stringify(r, (_k, v: unknown) => (v instanceof Error ? v.message : v)));
         else {
-          out(`recovered ${r.transactions} transaction(s): ${r.released.length} released, ${r.failed.length} failed, ${r.retained.length} retained`);
+          out(
+            `recovered ${r.transactions} transaction(s): ${r.released.length} released, ${r.failed.length} failed, ${r.retained.length} retained`,
+          );
           for (const f of r.failed) out(`  failed   ${f.step} (${f.saga}): ${describeError(f.error)}`);
           for (const k of r.retained) out(`  retained ${k.step} (${k.saga})`);
           for (const i of r.issues) out(`  ${i.type} ${i.source}:${i.line}: ${i.message}`);
@@ -228,7 +258,13 @@ async function main(argv: readonly string[]): Promise<number> {
         if (json) out(JSON.stringify(r));
         else {
           const verb = r.dryRun ? "would remove" : "removed";
-          for (const [what, list] of Object.entries({ netns: r.netns, allocations: r.allocations, containers: r.containers, bundles: r.bundles, names: r.names })) {
+          for (const [what, list] of Object.entries({
+            netns: r.netns,
+            allocations: r.allocations,
+            containers: r.containers,
+            bundles: r.bundles,
+            names: r.names,
+          })) {
             out(`${verb} ${list.length} ${what}${list.length > 0 ? `: ${list.join(", ")}` : ""}`);
           }
           for (const f of r.failed) out(`failed: ${f}`);

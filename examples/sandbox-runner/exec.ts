@@ -32,7 +32,8 @@ export type Exec = (request: ExecRequest) => Promise<ExecResult>;
 /** After SIGTERM (abort, timeout), SIGKILL if the process is still there this much later. */
 const FORCE_KILL_AFTER_MS = 5_000;
 
-const stripFinalNewline = (s: string): string => (s.endsWith("\r\n") ? s.slice(0, -2) : s.endsWith("\n") ? s.slice(0, -1) : s);
+const stripFinalNewline = (s: string): string =>
+  s.endsWith("\r\n") ? s.slice(0, -2) : s.endsWith("\n") ? s.slice(0, -1) : s;
 
 /**
  * The real runner, on node:child_process. Never rejects: every outcome is an ExecResult.
@@ -42,7 +43,8 @@ const stripFinalNewline = (s: string): string => (s.endsWith("\r\n") ? s.slice(0
 export const spawnExec: Exec = (request) => {
   const [file, ...args] = request.argv;
   const { signal, timeoutMs } = request;
-  if (signal?.aborted === true) return Promise.resolve({ exitCode: undefined, stdout: "", stderr: "", failure: `${file} was aborted` });
+  if (signal?.aborted === true)
+    return Promise.resolve({ exitCode: undefined, stdout: "", stderr: "", failure: `${file} was aborted` });
   return new Promise<ExecResult>((resolve) => {
     let stdout = "";
     let stderr = "";
@@ -50,7 +52,11 @@ export const spawnExec: Exec = (request) => {
     let startError: NodeJS.ErrnoException | undefined;
     const child = spawn(file, args, {
       env: request.env === undefined ? process.env : { ...process.env, ...request.env },
-      stdio: [request.input === undefined ? "ignore" : "pipe", request.detached === true ? "ignore" : "pipe", request.detached === true ? "ignore" : "pipe"],
+      stdio: [
+        request.input === undefined ? "ignore" : "pipe",
+        request.detached === true ? "ignore" : "pipe",
+        request.detached === true ? "ignore" : "pipe",
+      ],
     });
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
@@ -79,13 +85,31 @@ export const spawnExec: Exec = (request) => {
       clearTimeout(forceKill);
       const out = stripFinalNewline(stdout);
       const errText = stripFinalNewline(stderr);
-      if (ended === "aborted") return resolve({ exitCode: undefined, stdout: out, stderr: errText, failure: `${file} was aborted` });
-      if (ended === "timed-out") return resolve({ exitCode: undefined, stdout: out, stderr: errText, failure: `${file} timed out after ${timeoutMs} ms` });
+      if (ended === "aborted")
+        return resolve({ exitCode: undefined, stdout: out, stderr: errText, failure: `${file} was aborted` });
+      if (ended === "timed-out")
+        return resolve({
+          exitCode: undefined,
+          stdout: out,
+          stderr: errText,
+          failure: `${file} timed out after ${timeoutMs} ms`,
+        });
       // A process that never started: `close` still comes, with a negative errno as the code.
       if (startError !== undefined) {
-        return resolve({ exitCode: undefined, stdout: out, stderr: errText, failure: `Command failed with ${startError.code ?? "an error"}: ${request.argv.join(" ")}\n${startError.message}` });
+        return resolve({
+          exitCode: undefined,
+          stdout: out,
+          stderr: errText,
+          failure: `Command failed with ${startError.code ?? "an error"}: ${request.argv.join(" ")}\n${startError.message}`,
+        });
       }
-      if (code === null) return resolve({ exitCode: undefined, stdout: out, stderr: errText, failure: killedBy === null ? `${file} did not start` : `${file} was killed by ${killedBy}` });
+      if (code === null)
+        return resolve({
+          exitCode: undefined,
+          stdout: out,
+          stderr: errText,
+          failure: killedBy === null ? `${file} did not start` : `${file} was killed by ${killedBy}`,
+        });
       resolve({ exitCode: code, stdout: out, stderr: errText });
     });
   });

@@ -4,7 +4,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { err, ok, type Result } from "neverthrow";
 import { FAILPOINT_TARGETS, JOURNAL_WRITE } from "./steps.js";
 
-export type FailAction = { readonly type: "error" } | { readonly type: "delay"; readonly ms: number } | { readonly type: "crash" };
+export type FailAction =
+  { readonly type: "error" } | { readonly type: "delay"; readonly ms: number } | { readonly type: "crash" };
 
 export type Failpoints = ReadonlyMap<string, readonly FailAction[]>;
 
@@ -24,7 +25,9 @@ export function parseFailpoints(specs: readonly string[]): Result<Failpoints, st
     const target = eq === -1 ? spec : spec.slice(0, eq);
     const action = eq === -1 ? "" : spec.slice(eq + 1);
     if (!FAILPOINT_TARGETS.has(target)) {
-      return err(`--failpoint ${JSON.stringify(spec)}: unknown step or cleanup ${JSON.stringify(target)} (see \`sandbox-runner steps\`)`);
+      return err(
+        `--failpoint ${JSON.stringify(spec)}: unknown step or cleanup ${JSON.stringify(target)} (see \`sandbox-runner steps\`)`,
+      );
     }
     let parsed: FailAction;
     const delay = /^delay:(\d{1,7})$/.exec(action);
@@ -32,7 +35,8 @@ export function parseFailpoints(specs: readonly string[]): Result<Failpoints, st
     else if (action === "crash") parsed = { type: "crash" };
     else if (delay !== null) parsed = { type: "delay", ms: Number(delay[1]) };
     else return err(`--failpoint ${JSON.stringify(spec)}: the action must be error, delay:MS or crash`);
-    if (target === JOURNAL_WRITE && parsed.type === "delay") return err(`--failpoint ${JSON.stringify(spec)}: ${JOURNAL_WRITE} takes error or crash`);
+    if (target === JOURNAL_WRITE && parsed.type === "delay")
+      return err(`--failpoint ${JSON.stringify(spec)}: ${JOURNAL_WRITE} takes error or crash`);
     points.set(target, [...(points.get(target) ?? []), parsed]);
   }
   return ok(points);

@@ -5,10 +5,17 @@ import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 
 export interface PodConfig {
-  readonly metadata: { readonly name: string; readonly namespace: string; readonly uid: string; readonly attempt: number };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly uid: string;
+    readonly attempt: number;
+  };
   readonly hostname: string | undefined;
   readonly logDirectory: string | undefined;
-  readonly dnsConfig: { readonly servers: readonly string[]; readonly searches: readonly string[]; readonly options: readonly string[] } | undefined;
+  readonly dnsConfig:
+    | { readonly servers: readonly string[]; readonly searches: readonly string[]; readonly options: readonly string[] }
+    | undefined;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
   /** NODE (host network): no netns, no CNI. */
@@ -63,7 +70,8 @@ function dnsLabelProblem(value: unknown): string | undefined {
   if (typeof value !== "string") return `must be a string, got ${kind(value)}`;
   if (value.length === 0) return "must not be empty";
   if (value.length > 63) return `must be a DNS label of at most 63 characters (got ${value.length})`;
-  if (!dnsLabel.test(value)) return "must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit";
+  if (!dnsLabel.test(value))
+    return "must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit";
   return undefined;
 }
 
@@ -73,7 +81,8 @@ export function parsePodConfig(raw: unknown): Result<PodConfig, ConfigError> {
   const problem = (field: string, reason: string | undefined): void => {
     if (reason !== undefined) problems.push({ field, reason });
   };
-  if (!isObject(raw)) return err(new ConfigError([{ field: "(root)", reason: `must be a JSON object, got ${kind(raw)}` }]));
+  if (!isObject(raw))
+    return err(new ConfigError([{ field: "(root)", reason: `must be a JSON object, got ${kind(raw)}` }]));
 
   const md = raw.metadata;
   let name = "";
@@ -92,7 +101,12 @@ export function parsePodConfig(raw: unknown): Result<PodConfig, ConfigError> {
       if (typeof md.uid === "string") uid = md.uid;
     }
     if (md.attempt !== undefined) {
-      if (typeof md.attempt !== "number" || !Number.isInteger(md.attempt) || md.attempt < 0 || md.attempt > 0xffffffff) {
+      if (
+        typeof md.attempt !== "number" ||
+        !Number.isInteger(md.attempt) ||
+        md.attempt < 0 ||
+        md.attempt > 0xffffffff
+      ) {
         problem("metadata.attempt", "must be an integer from 0 to 4294967295");
       } else attempt = md.attempt;
     }
@@ -144,7 +158,10 @@ export function parsePodConfig(raw: unknown): Result<PodConfig, ConfigError> {
         return value.filter((v): v is string => typeof v === "string");
       };
       dnsConfig = {
-        servers: list("servers", (v) => textProblem(v, 64) ?? (isIP(v as string) === 0 ? "must be an IP address" : undefined)),
+        servers: list(
+          "servers",
+          (v) => textProblem(v, 64) ?? (isIP(v as string) === 0 ? "must be an IP address" : undefined),
+        ),
         searches: list("searches", (v) => textProblem(v, 253)),
         options: list("options", (v) => textProblem(v, 253)),
       };
@@ -172,21 +189,41 @@ export function parsePodConfig(raw: unknown): Result<PodConfig, ConfigError> {
   let hostNetwork = false;
   const linux = raw.linux;
   if (linux !== undefined && linux !== null) {
-    const network = isObject(linux) && isObject(linux.security_context) && isObject(linux.security_context.namespace_options)
-      ? linux.security_context.namespace_options.network
-      : undefined;
+    const network =
+      isObject(linux) && isObject(linux.security_context) && isObject(linux.security_context.namespace_options)
+        ? linux.security_context.namespace_options.network
+        : undefined;
     if (!isObject(linux)) problem("linux", `must be an object, got ${kind(linux)}`);
     else if (linux.security_context !== undefined && !isObject(linux.security_context)) {
       problem("linux.security_context", `must be an object, got ${kind(linux.security_context)}`);
-    } else if (isObject(linux.security_context) && linux.security_context.namespace_options !== undefined && !isObject(linux.security_context.namespace_options)) {
-      problem("linux.security_context.namespace_options", `must be an object, got ${kind(linux.security_context.namespace_options)}`);
+    } else if (
+      isObject(linux.security_context) &&
+      linux.security_context.namespace_options !== undefined &&
+      !isObject(linux.security_context.namespace_options)
+    ) {
+      problem(
+        "linux.security_context.namespace_options",
+        `must be an object, got ${kind(linux.security_context.namespace_options)}`,
+      );
     } else if (network !== undefined) {
       if (network === "POD" || network === 0) hostNetwork = false;
       else if (network === "NODE" || network === 2) hostNetwork = true;
-      else problem("linux.security_context.namespace_options.network", `must be "POD" (0) or "NODE" (2), got ${quote(network)}`);
+      else
+        problem(
+          "linux.security_context.namespace_options.network",
+          `must be "POD" (0) or "NODE" (2), got ${quote(network)}`,
+        );
     }
   }
 
   if (problems.length > 0) return err(new ConfigError(problems));
-  return ok({ metadata: { name, namespace, uid, attempt }, hostname, logDirectory, dnsConfig, labels, annotations, hostNetwork });
+  return ok({
+    metadata: { name, namespace, uid, attempt },
+    hostname,
+    logDirectory,
+    dnsConfig,
+    labels,
+    annotations,
+    hostNetwork,
+  });
 }

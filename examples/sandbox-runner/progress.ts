@@ -43,7 +43,13 @@ export function progress(write: (line: string) => void, header = "rollback:"): P
         log.push({ step: name, status: "released", durationMs: e.durationMs, at: at() });
         write(`   ↩ ${name.padEnd(16)} ${ms(e.durationMs)}`);
       } else if (e.type === "cleanup:failed") {
-        log.push({ step: name, status: "release-failed", durationMs: e.durationMs, error: describeError(e.error), at: at() });
+        log.push({
+          step: name,
+          status: "release-failed",
+          durationMs: e.durationMs,
+          error: describeError(e.error),
+          at: at(),
+        });
         write(`   ✘ ${name.padEnd(16)} ${ms(e.durationMs)}  ${describeError(e.error)}`);
       } else {
         log.push({ step: name, status: "retained", at: at() });

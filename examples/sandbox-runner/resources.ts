@@ -5,7 +5,15 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import type { ResourceAdapter } from "../../src/index.js";
-import { createNetns, netnsAdapter, type Netns, type NetnsDescription, type NetnsDriver, type NetnsError, type NetnsSpec } from "../../src/netns/index.js";
+import {
+  createNetns,
+  netnsAdapter,
+  type Netns,
+  type NetnsDescription,
+  type NetnsDriver,
+  type NetnsError,
+  type NetnsSpec,
+} from "../../src/netns/index.js";
 import { cniAdd, cniDel, validateNetworkList, type CniNetworkList, type CniResult } from "./cni/index.js";
 import type { Exec } from "./exec.js";
 import { hit, type Failpoints } from "./failpoints.js";
@@ -97,7 +105,9 @@ export function recordAdapter(parts: RunnerParts): ResourceAdapter<SandboxRecord
   };
 }
 
-export function sandboxNetnsAdapter(parts: RunnerParts): ResourceAdapter<NetnsSpec, Netns, NetnsDescription, NetnsError> {
+export function sandboxNetnsAdapter(
+  parts: RunnerParts,
+): ResourceAdapter<NetnsSpec, Netns, NetnsDescription, NetnsError> {
   const inner = netnsAdapter({
     dirs: [parts.netnsDir],
     prefix: parts.prefix,
@@ -109,14 +119,20 @@ export function sandboxNetnsAdapter(parts: RunnerParts): ResourceAdapter<NetnsSp
     plan: (spec) => inner.plan(spec),
     acquire: async (plan, ctx) => {
       await hit(failpoints, "create-netns", ctx.signal);
-      return createNetns({ dir: plan.dir, name: plan.name, signal: ctx.signal, ...(parts.netnsDriver === undefined ? {} : { driver: parts.netnsDriver }) });
+      return createNetns({
+        dir: plan.dir,
+        name: plan.name,
+        signal: ctx.signal,
+        ...(parts.netnsDriver === undefined ? {} : { driver: parts.netnsDriver }),
+      });
     },
     describe: (ns) => inner.describe(ns),
     release: async (desc, ctx) => {
       await hit(failpoints, "remove-netns", ctx.signal);
       // Only a namespace this runner names (<netns-dir>/<prefix><sandbox id>): a description from
       // a journal or a record never removes another runtime's namespace, nor any other file.
-      if (typeof desc.dir !== "string" || path.resolve(desc.dir) !== parts.netnsDir) throw new ForeignPathError("network namespace in", desc.dir);
+      if (typeof desc.dir !== "string" || path.resolve(desc.dir) !== parts.netnsDir)
+        throw new ForeignPathError("network namespace in", desc.dir);
       const name: unknown = desc.name;
       if (typeof name !== "string" || !name.startsWith(parts.prefix) || !isSandboxId(name.slice(parts.prefix.length))) {
         throw new ForeignPathError("network namespace", name);
@@ -156,12 +172,21 @@ export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc
       if (network.isErr()) return err(network.error);
       // DEL runs plugins as root inside CNI_NETNS: only our plugins, and only in this sandbox's own
       // namespace (or none), never a path a description chose (/proc/1/ns/net is the host's).
-      if (typeof desc.binDir !== "string" || path.resolve(desc.binDir) !== parts.cniBinDir) throw new ForeignPathError("CNI plugins in", desc.binDir);
+      if (typeof desc.binDir !== "string" || path.resolve(desc.binDir) !== parts.cniBinDir)
+        throw new ForeignPathError("CNI plugins in", desc.binDir);
       const ownNetns = path.join(parts.netnsDir, `${parts.prefix}${id}`);
       if (desc.netnsPath !== "" && (typeof desc.netnsPath !== "string" || path.resolve(desc.netnsPath) !== ownNetns)) {
         throw new ForeignPathError("CNI attachment in network namespace", desc.netnsPath);
       }
-      return cniDel({ ...desc, binDir: parts.cniBinDir, netnsPath: desc.netnsPath === "" ? "" : ownNetns, network: network.value, exec, signal, prevResult: desc.prevResult ?? undefined });
+      return cniDel({
+        ...desc,
+        binDir: parts.cniBinDir,
+        netnsPath: desc.netnsPath === "" ? "" : ownNetns,
+        network: network.value,
+        exec,
+        signal,
+        prevResult: desc.prevResult ?? undefined,
+      });
     },
   };
 }

@@ -4,12 +4,26 @@ import { randomUUID } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
-import { describeError, releaseHeld, saga, TransactionError, type AnyResourceAdapter, type HeldResource, type TransactionEvent } from "../../src/index.js";
+import {
+  describeError,
+  releaseHeld,
+  saga,
+  TransactionError,
+  type AnyResourceAdapter,
+  type HeldResource,
+  type TransactionEvent,
+} from "../../src/index.js";
 import { FileJournal, recover, type JournalError, type RecoveryReport } from "../../src/journal/index.js";
 import { listNetns, sweepNetns, type NetnsDriver } from "../../src/netns/index.js";
 import { selfIdentity } from "../../src/process/liveness.js";
 import { takeLockFile } from "../../src/process/lock-file.js";
-import { cniDel, ensureNetworkConfig, listAllocations, type CniNetworkList, type LoadedNetworkConfig } from "./cni/index.js";
+import {
+  cniDel,
+  ensureNetworkConfig,
+  listAllocations,
+  type CniNetworkList,
+  type LoadedNetworkConfig,
+} from "./cni/index.js";
 import { execaExec, type Exec } from "./exec.js";
 import { hit, hitSync, type Failpoints } from "./failpoints.js";
 import { JOURNAL_WRITE } from "./steps.js";
@@ -17,7 +31,15 @@ import type { PodConfig } from "./pod-config.js";
 import { progress, type Progress } from "./progress.js";
 import { runnerAdapters, type CniDesc, type RunnerParts } from "./resources.js";
 import { createRunc } from "./runc/index.js";
-import { prepareStateDir, sandboxKey, stateLayout, Store, sweepTempFiles, type SandboxRecord, type StateLayout } from "./store.js";
+import {
+  prepareStateDir,
+  sandboxKey,
+  stateLayout,
+  Store,
+  sweepTempFiles,
+  type SandboxRecord,
+  type StateLayout,
+} from "./store.js";
 
 export interface RunnerOptions {
   /** Default /var/lib/errdefer-sandbox-runner. */
@@ -181,7 +203,9 @@ export class Runner {
         subnet: o.subnet ?? DEFAULTS.subnet,
         dataDir: this.layout.cniData,
       });
-      return loaded.isErr() ? err<LoadedNetworkConfig, Error>(loaded.error) : ok<LoadedNetworkConfig, Error>(loaded.value);
+      return loaded.isErr()
+        ? err<LoadedNetworkConfig, Error>(loaded.error)
+        : ok<LoadedNetworkConfig, Error>(loaded.value);
     })();
     return this.#network;
   }
@@ -189,7 +213,9 @@ export class Runner {
   /** RunPodSandbox. On failure, everything is rolled back, or kept for a retry and reported. */
   /** The adapters for one call: the runner's, or ones with the call's own failpoints. */
   #adaptersFor(call: CallOptions) {
-    return call.failpoints === undefined ? this.#adapters : runnerAdapters({ ...this.#parts, failpoints: call.failpoints });
+    return call.failpoints === undefined
+      ? this.#adapters
+      : runnerAdapters({ ...this.#parts, failpoints: call.failpoints });
   }
 
   async run(config: PodConfig, call: CallOptions = {}): Promise<Result<SandboxRecord, TransactionError | Error>> {
@@ -232,15 +258,31 @@ export class Runner {
     const pipeline = saga("RunPodSandbox")
       .resource("reserve-name", a.name, { spec: () => ({ key: sandboxKey(md), id }), guard: true })
       .resource("create-record", a.record, { spec: () => initial, guard: true })
-      .resource("create-netns", a.netns, { spec: () => ({ dir: this.netnsDir, name: netnsName }), guard: true, when: () => !hostNetwork })
+      .resource("create-netns", a.netns, {
+        spec: () => ({ dir: this.netnsDir, name: netnsName }),
+        guard: true,
+        when: () => !hostNetwork,
+      })
       .resource("cni-add", a.cni, {
-        spec: (): CniDesc => ({ containerId: id, netnsPath: netnsPath ?? "", ifName: "eth0", binDir: this.cniBinDir, network: network! }),
+        spec: (): CniDesc => ({
+          containerId: id,
+          netnsPath: netnsPath ?? "",
+          ifName: "eth0",
+          binDir: this.cniBinDir,
+          network: network!,
+        }),
         // CNI ADD can allocate (veth, IP) and still fail: its DEL is registered before it runs.
         registerFirst: true,
         when: () => !hostNetwork,
       })
       .resource("create-bundle", a.bundle, {
-        spec: () => ({ id, dir: bundleDir, hostname: config.hostname ?? md.name, netnsPath, cgroupsPath: `/${this.prefix}${id}` }),
+        spec: () => ({
+          id,
+          dir: bundleDir,
+          hostname: config.hostname ?? md.name,
+          netnsPath,
+          cgroupsPath: `/${this.prefix}${id}`,
+        }),
         registerFirst: true, // a half-written bundle dir is removed too
       })
       // runc create can succeed and start fail: the container is stopped and deleted either way.
@@ -248,7 +290,13 @@ export class Runner {
       .step("mark-ready", {
         run: async (ctx) => {
           await hit(failpoints, "mark-ready");
-          const ready: SandboxRecord = { ...initial, state: "READY", ip: ctx["cni-add"]?.ip ?? null, resources: [...held], steps: [...report.log] };
+          const ready: SandboxRecord = {
+            ...initial,
+            state: "READY",
+            ip: ctx["cni-add"]?.ip ?? null,
+            resources: [...held],
+            steps: [...report.log],
+          };
           // The store takes ownership here (containerd: rollback = false).
           await this.store.write(ready);
           return ready;
@@ -300,14 +348,20 @@ export class Runner {
     const result =
       toRelease.length === 0
         ? ok(undefined)
-        : await releaseHeld({ saga: name, tx: record.id, resources: toRelease }, Object.values(this.#adaptersFor(call)) as AnyResourceAdapter[], {
-            journal: this.journal,
-            ...(this.#options.cleanupTimeoutMs === undefined ? {} : { cleanupTimeoutMs: this.#options.cleanupTimeoutMs }),
-            onEvent: (e: TransactionEvent) => {
-              report.onEvent(e);
-              if (e.type === "cleanup:succeeded") released.add(e.label);
+        : await releaseHeld(
+            { saga: name, tx: record.id, resources: toRelease },
+            Object.values(this.#adaptersFor(call)) as AnyResourceAdapter[],
+            {
+              journal: this.journal,
+              ...(this.#options.cleanupTimeoutMs === undefined
+                ? {}
+                : { cleanupTimeoutMs: this.#options.cleanupTimeoutMs }),
+              onEvent: (e: TransactionEvent) => {
+                report.onEvent(e);
+                if (e.type === "cleanup:succeeded") released.add(e.label);
+              },
             },
-          });
+          );
     const remaining = record.resources.filter((r) => !(toRelease.includes(r) && released.has(r.step)));
     const recordGone = toRelease.some((r) => r.kind === "sandbox-record" && released.has(r.step));
     // Everything released: a record that held only what is now gone (see run) is deleted too.
@@ -320,7 +374,14 @@ export class Runner {
       // The record was deleted and a later cleanup (release-name) failed: keep a record of what
       // is still held, so that the next rm retries it.
       if (remaining.length > 0) {
-        await this.store.write({ ...record, state: "NOTREADY", ip: null, resources: remaining, steps: [...record.steps, ...report.log], error: result.error.message });
+        await this.store.write({
+          ...record,
+          state: "NOTREADY",
+          ip: null,
+          resources: remaining,
+          steps: [...record.steps, ...report.log],
+          error: result.error.message,
+        });
       }
       return err(result.error);
     }
@@ -338,7 +399,10 @@ export class Runner {
   }
 
   /** StopPodSandbox: kill the pause process, CNI DEL, remove the netns. An unknown id is success. */
-  async stop(idOrPrefix: string, call: CallOptions = {}): Promise<Result<SandboxRecord | undefined, TransactionError | Error>> {
+  async stop(
+    idOrPrefix: string,
+    call: CallOptions = {},
+  ): Promise<Result<SandboxRecord | undefined, TransactionError | Error>> {
     const record = await this.store.resolve(idOrPrefix);
     if (record === "ambiguous") return err(new Error(`sandbox id prefix ${JSON.stringify(idOrPrefix)} is ambiguous`));
     if (record === undefined) return ok(undefined);
@@ -371,14 +435,22 @@ export class Runner {
     });
     if (report.isErr()) return report;
     // Records half-written by a killed runner (its temp file, never renamed into place).
-    await sweepTempFiles([this.layout.sandboxes, this.layout.names], async (pid) => pid === process.pid || (await pidAlive(pid)));
+    await sweepTempFiles(
+      [this.layout.sandboxes, this.layout.names],
+      async (pid) => pid === process.pid || (await pidAlive(pid)),
+    );
     // What recovery could not release stays with its sandbox, for rm to retry.
     const leftOver = [...report.value.failed, ...report.value.retained];
     for (const left of leftOver) {
       const id = sandboxIdOf(left.description);
       const record = id === undefined ? undefined : await this.store.read(id);
       if (record === undefined || record.resources.some((r) => r.step === left.step)) continue;
-      const resource: HeldResource = { step: left.step, kind: left.kind, guard: left.kind === "netns", description: left.description };
+      const resource: HeldResource = {
+        step: left.step,
+        kind: left.kind,
+        guard: left.kind === "netns",
+        description: left.description,
+      };
       const resources = [...record.resources, resource].sort((x, y) => stepOrder(x.step) - stepOrder(y.step));
       await this.store.write({ ...record, state: "NOTREADY", resources, error: `recovery left ${left.step} behind` });
     }
@@ -421,7 +493,14 @@ export class Runner {
         if (ids.has(a.containerId) || !/^[0-9a-f]{32}$/.test(a.containerId)) continue;
         allocations.push(`${a.ip} (${a.containerId})`);
         if (dryRun) continue;
-        const del = await cniDel({ network: config, containerId: a.containerId, netnsPath: "", ifName: a.ifName ?? "eth0", binDir: this.cniBinDir, exec: this.#parts.exec });
+        const del = await cniDel({
+          network: config,
+          containerId: a.containerId,
+          netnsPath: "",
+          ifName: a.ifName ?? "eth0",
+          binDir: this.cniBinDir,
+          exec: this.#parts.exec,
+        });
         if (del.isErr()) failed.push(`${a.ip}: ${del.error.message}`);
       }
     }

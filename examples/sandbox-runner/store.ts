@@ -131,7 +131,9 @@ export class Store {
 
   /** Idempotent. */
   async delete(id: string): Promise<void> {
-    await unlink(this.#recordFile(id)).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
+    await unlink(this.#recordFile(id)).catch((e: NodeJS.ErrnoException) =>
+      e.code === "ENOENT" ? undefined : Promise.reject(e),
+    );
   }
 
   /** Every record, oldest first; unreadable files are skipped (and reported through `problems`). */
@@ -190,7 +192,9 @@ export class Store {
   async releaseName(key: string, id: string): Promise<void> {
     const owner = await this.nameOwner(key);
     if (owner !== id) return;
-    await unlink(this.nameFile(key)).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
+    await unlink(this.nameFile(key)).catch((e: NodeJS.ErrnoException) =>
+      e.code === "ENOENT" ? undefined : Promise.reject(e),
+    );
   }
 
   /** Every reservation: (key, owner id, file). */
@@ -201,7 +205,8 @@ export class Store {
       const file = path.join(this.layout.names, name);
       try {
         const parsed = JSON.parse(await readFile(file, "utf8")) as { key?: unknown; id?: unknown };
-        if (typeof parsed.key === "string" && typeof parsed.id === "string") out.push({ key: parsed.key, id: parsed.id, file });
+        if (typeof parsed.key === "string" && typeof parsed.id === "string")
+          out.push({ key: parsed.key, id: parsed.id, file });
       } catch {
         // A reservation torn by a crash between create and write: owned by nobody.
         out.push({ key: "", id: "", file });
@@ -212,7 +217,10 @@ export class Store {
 }
 
 /** Removes temp files left by writers that died mid-write (a SIGKILL between write and rename). */
-export async function sweepTempFiles(dirs: readonly string[], isAlivePid: (pid: number) => Promise<boolean>): Promise<string[]> {
+export async function sweepTempFiles(
+  dirs: readonly string[],
+  isAlivePid: (pid: number) => Promise<boolean>,
+): Promise<string[]> {
   const removed: string[] = [];
   for (const dir of dirs) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {

@@ -38,10 +38,14 @@ interface Pending {
 
 function ioError(what: string, file: string, cause: unknown): JournalError {
   const e = cause as NodeJS.ErrnoException;
-  return new JournalError("io", `failed to ${what} ${file}: ${e.code ?? ""} ${e.message ?? String(cause)}`.replace("  ", " "), {
-    path: file,
-    cause,
-  });
+  return new JournalError(
+    "io",
+    `failed to ${what} ${file}: ${e.code ?? ""} ${e.message ?? String(cause)}`.replace("  ", " "),
+    {
+      path: file,
+      cause,
+    },
+  );
 }
 
 export class FileJournal implements Journal {
@@ -148,7 +152,9 @@ export class FileJournal implements Journal {
     if (this.#fh !== undefined) return Promise.resolve(this.#fh);
     this.#opening ??= (async () => {
       await ensurePrivateDir(this.dir);
-      const fh = await open(this.segmentPath, "ax", 0o600).catch((e: unknown) => Promise.reject(ioError("create", this.segmentPath, e)));
+      const fh = await open(this.segmentPath, "ax", 0o600).catch((e: unknown) =>
+        Promise.reject(ioError("create", this.segmentPath, e)),
+      );
       await syncDir(this.dir);
       this.#fh = fh;
       return fh;
@@ -198,7 +204,9 @@ export class FileJournal implements Journal {
     const release = await takeLockFile(path.join(this.dir, LOCK_FILE), this.#self).catch((e: unknown) =>
       Promise.reject(
         isLockBusy(e)
-          ? new JournalError("locked", `journal ${this.dir} is being recovered by process ${e.holder.pid}`, { path: e.file })
+          ? new JournalError("locked", `journal ${this.dir} is being recovered by process ${e.holder.pid}`, {
+              path: e.file,
+            })
           : ioError("lock", path.join(this.dir, LOCK_FILE), e),
       ),
     );
@@ -234,7 +242,11 @@ export class FileJournal implements Journal {
         if (parsed.newerTx.has(tx) || !Ledger.needsAdoption(tx, records)) continue;
         this.#ledger.adopt(tx, records);
         for (const r of records) {
-          copied.push(new Promise<void>((resolve, reject) => this.#queue.push({ line: `${JSON.stringify(r)}\n`, record: undefined, durable: true, resolve, reject })));
+          copied.push(
+            new Promise<void>((resolve, reject) =>
+              this.#queue.push({ line: `${JSON.stringify(r)}\n`, record: undefined, durable: true, resolve, reject }),
+            ),
+          );
         }
       }
       const keepFile = parsed.newerTx.size > 0;

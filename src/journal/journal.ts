@@ -1,6 +1,12 @@
 // The Journal interface the saga and `recover` write through, and the ledger both journals keep:
 // the records of every transaction that is not finished yet, and which of them are live here.
-import { foldTransaction, needsRecovery, type JournalIssue, type JournalRecord, type JournalledTransaction } from "./records.js";
+import {
+  foldTransaction,
+  needsRecovery,
+  type JournalIssue,
+  type JournalRecord,
+  type JournalledTransaction,
+} from "./records.js";
 
 export interface Journal {
   /**

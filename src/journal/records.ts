@@ -53,11 +53,14 @@ export interface JournalIssue {
 const isString = (v: unknown): v is string => typeof v === "string";
 
 /** Checks a parsed line; returns the record, or the reason it is not one. */
-export function checkRecord(value: unknown): { record: JournalRecord } | { problem: string; newer?: true; tx?: string } {
+export function checkRecord(
+  value: unknown,
+): { record: JournalRecord } | { problem: string; newer?: true; tx?: string } {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return { problem: "not a JSON object" };
   const r = value as Record<string, unknown>;
   const tx = isString(r.tx) && r.tx !== "" ? r.tx : undefined;
-  if (typeof r.v !== "number" || !Number.isInteger(r.v) || r.v < 1) return { problem: "field v must be a positive integer" };
+  if (typeof r.v !== "number" || !Number.isInteger(r.v) || r.v < 1)
+    return { problem: "field v must be a positive integer" };
   if (r.v > JOURNAL_FORMAT_VERSION) {
     return {
       problem: `record format version ${r.v} is newer than this errdefer reads (${JOURNAL_FORMAT_VERSION}); upgrade errdefer to recover it`,
@@ -79,7 +82,8 @@ export function checkRecord(value: unknown): { record: JournalRecord } | { probl
     case "release-failed":
       if (!isString(r.step) || r.step === "") return withTx(`${String(r.t)}: field step must be a non-empty string`);
       if ((r.t === "intent" || r.t === "acquired") && !("desc" in r)) return withTx(`${r.t}: field desc is missing`);
-      if (r.t === "intent" && (!isString(r.kind) || r.kind === "")) return withTx("intent: field kind must be a non-empty string");
+      if (r.t === "intent" && (!isString(r.kind) || r.kind === ""))
+        return withTx("intent: field kind must be a non-empty string");
       if (r.t === "intent" && typeof r.guard !== "boolean") return withTx("intent: field guard must be a boolean");
       if (r.t === "release-failed" && !isString(r.error)) return withTx("release-failed: field error must be a string");
       break;
@@ -122,7 +126,10 @@ export function foldTransaction(tx: string, records: readonly JournalRecord[]): 
   let name = "";
   let committed = false;
   let ended = false;
-  const resources = new Map<string, { step: string; kind: string; guard: boolean; desc: JsonValue; status: JournalledResource["status"] }>();
+  const resources = new Map<
+    string,
+    { step: string; kind: string; guard: boolean; desc: JsonValue; status: JournalledResource["status"] }
+  >();
   for (const r of records) {
     switch (r.t) {
       case "begin":
@@ -149,7 +156,10 @@ export function foldTransaction(tx: string, records: readonly JournalRecord[]): 
       case "commit":
         committed = true;
         for (const res of resources.values()) {
-          if ((res.status === "intent" || res.status === "acquired") && (r.held === undefined || r.held.includes(res.step))) {
+          if (
+            (res.status === "intent" || res.status === "acquired") &&
+            (r.held === undefined || r.held.includes(res.step))
+          ) {
             res.status = "handed-over";
           }
         }

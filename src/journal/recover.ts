@@ -95,10 +95,13 @@ export function recover(
             }
             return err(new AbandonedTransaction(t.tx));
           },
-          options.cleanupTimeoutMs === undefined ? { name: `recover:${t.name}` } : { name: `recover:${t.name}`, cleanupTimeoutMs: options.cleanupTimeoutMs },
+          options.cleanupTimeoutMs === undefined
+            ? { name: `recover:${t.name}` }
+            : { name: `recover:${t.name}`, cleanupTimeoutMs: options.cleanupTimeoutMs },
         );
         if (result.isOk()) continue;
-        for (const f of result.error.cleanupFailures) failed.push({ ...about(f.label, kindOf.get(f.label) ?? ""), error: f.error });
+        for (const f of result.error.cleanupFailures)
+          failed.push({ ...about(f.label, kindOf.get(f.label) ?? ""), error: f.error });
         for (const k of result.error.retained) {
           retained.push(about(k.label, kindOf.get(k.label) ?? ""));
           await journal.append({ v, tx: t.tx, t: "retained", step: k.label }, false);
@@ -111,6 +114,8 @@ export function recover(
     }
   };
   return ResultAsync.fromPromise(run(), (e) =>
-    e instanceof JournalError ? e : new JournalError("io", `recovery failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+    e instanceof JournalError
+      ? e
+      : new JournalError("io", `recovery failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
   );
 }

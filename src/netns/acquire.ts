@@ -23,7 +23,10 @@ export interface AcquireNetnsOptions extends CreateNetnsOptions {
  * still refers to it (a CNI DEL to retry) keeps working. The creation uses `tx.signal` unless
  * `options.signal` is given; the removal honours the cleanup's own signal.
  */
-export function acquireNetns(tx: Transaction, options: AcquireNetnsOptions = {}): ResultAsync<Netns, NetnsError | TransactionClosedError> {
+export function acquireNetns(
+  tx: Transaction,
+  options: AcquireNetnsOptions = {},
+): ResultAsync<Netns, NetnsError | TransactionClosedError> {
   const { on = "error", label = "remove-netns", timeoutMs, ...create } = options;
   return tx.acquire(
     (signal) => createNetns({ ...create, signal: create.signal ?? signal }),

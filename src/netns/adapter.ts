@@ -31,7 +31,9 @@ export interface NetnsAdapterOptions {
 }
 
 /** The adapter for kind `netns`. */
-export function netnsAdapter(options: NetnsAdapterOptions = {}): ResourceAdapter<NetnsSpec, Netns, NetnsDescription, NetnsError> {
+export function netnsAdapter(
+  options: NetnsAdapterOptions = {},
+): ResourceAdapter<NetnsSpec, Netns, NetnsDescription, NetnsError> {
   const driver = options.driver === undefined ? {} : { driver: options.driver };
   const dirs = new Set((options.dirs ?? [defaultDir, "/run/netns"]).map((d) => normalizeDir(d)));
   const prefix = options.prefix ?? "";
@@ -44,7 +46,9 @@ export function netnsAdapter(options: NetnsAdapterOptions = {}): ResourceAdapter
       const dir = typeof desc.dir === "string" ? normalizeDir(desc.dir) : "";
       if (!dirs.has(dir) || typeof desc.name !== "string" || !desc.name.startsWith(prefix)) {
         const reason = `refusing to release ${JSON.stringify(`${String(desc.dir)}/${String(desc.name)}`)}: not a namespace of this adapter's dirs (${[...dirs].join(", ")})${prefix === "" ? "" : ` and prefix ${prefix}`}`;
-        return errAsync(new NetnsError({ operation: "remove", code: "invalid-argument", reason, name: String(desc.name) }));
+        return errAsync(
+          new NetnsError({ operation: "remove", code: "invalid-argument", reason, name: String(desc.name) }),
+        );
       }
       const loaded = loadNetns(`${desc.dir}/${desc.name}`, driver);
       if (loaded.isErr()) return errAsync(loaded.error);

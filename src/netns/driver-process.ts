@@ -17,7 +17,12 @@ export function createProcessDriver(options: ProcessDriverOptions = {}): NetnsDr
         (result): IpOutcome =>
           result.exitCode === undefined
             ? { kind: "lost", reason: `ip was killed by ${result.signal}` }
-            : { kind: "answered", failed: result.exitCode !== 0, exitCode: result.exitCode, stderr: result.stderr.trim() },
+            : {
+                kind: "answered",
+                failed: result.exitCode !== 0,
+                exitCode: result.exitCode,
+                stderr: result.stderr.trim(),
+              },
         (failure): IpOutcome => ({ kind: "lost", reason: failure.message }),
       );
     },

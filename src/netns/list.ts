@@ -25,8 +25,13 @@ export function listNetns(options: ListNetnsOptions = {}): ResultAsync<Netns[], 
 }
 
 /** Shared by listNetns and sweepNetns, which words its errors as a sweep and needs a prefix. */
-export function listIn(operation: "list" | "sweep", options: ListNetnsOptions, prefixRequired: boolean): ResultAsync<Netns[], NetnsError> {
-  const invalid = (reason: string) => errAsync(new NetnsError({ operation, code: "invalid-argument", path: options.dir, reason }));
+export function listIn(
+  operation: "list" | "sweep",
+  options: ListNetnsOptions,
+  prefixRequired: boolean,
+): ResultAsync<Netns[], NetnsError> {
+  const invalid = (reason: string) =>
+    errAsync(new NetnsError({ operation, code: "invalid-argument", path: options.dir, reason }));
   const dirIssue = options.dir === undefined ? undefined : dirProblem(options.dir);
   if (dirIssue !== undefined) return invalid(`invalid dir ${JSON.stringify(options.dir)}: ${dirIssue}`);
   const prefix = options.prefix ?? "";

@@ -37,7 +37,13 @@ export async function dirPropagation(dir: string): Promise<"shared" | "other" | 
 
 export type PrepareFailure =
   | { readonly kind: "io"; readonly cause: unknown }
-  | { readonly kind: "command"; readonly argv: readonly string[]; readonly exitCode: number | undefined; readonly stderr: string; readonly message: string };
+  | {
+      readonly kind: "command";
+      readonly argv: readonly string[];
+      readonly exitCode: number | undefined;
+      readonly stderr: string;
+      readonly message: string;
+    };
 
 /**
  * Makes `dir` a shared mount of itself, as `ip netns add` does for /var/run/netns: namespace

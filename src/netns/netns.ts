@@ -69,7 +69,8 @@ function failure(operation: NetnsOperation, init: Fail): NetnsError {
 
 /** The code and reason a failed command's stderr means. */
 function fromStderr(stderr: string, fallback: string): { code: NetnsErrorCode; reason: string } {
-  if (/Operation not permitted|Permission denied/.test(stderr)) return { code: "permission", reason: `${needsRoot}: ${stderr}` };
+  if (/Operation not permitted|Permission denied/.test(stderr))
+    return { code: "permission", reason: `${needsRoot}: ${stderr}` };
   if (/File exists/.test(stderr)) return { code: "exists", reason: stderr };
   if (/Device or resource busy/.test(stderr)) return { code: "busy", reason: stderr };
   return { code: "command-failed", reason: stderr === "" ? fallback : stderr };
@@ -79,18 +80,25 @@ function fromStderr(stderr: string, fallback: string): { code: NetnsErrorCode; r
 function fromErrno(error: unknown, what: string): { code: NetnsErrorCode; reason: string; cause: unknown } {
   const e = error as NodeJS.ErrnoException;
   const detail = `${what}: ${e.code ?? "error"} ${e.message}`;
-  if (e.code === "EACCES" || e.code === "EPERM") return { code: "permission", reason: `${needsRoot}: ${detail}`, cause: error };
+  if (e.code === "EACCES" || e.code === "EPERM")
+    return { code: "permission", reason: `${needsRoot}: ${detail}`, cause: error };
   if (e.code === "EEXIST") return { code: "exists", reason: `${what}: the file already exists`, cause: error };
   if (e.code === "EBUSY") return { code: "busy", reason: detail, cause: error };
   return { code: "io", reason: detail, cause: error };
 }
 
 function fromRunFailure(f: RunFailure): { code: NetnsErrorCode; reason: string; cause: unknown } {
-  const code: NetnsErrorCode = f.reason === "aborted" ? "aborted" : f.reason === "timeout" ? "timeout" : "command-failed";
+  const code: NetnsErrorCode =
+    f.reason === "aborted" ? "aborted" : f.reason === "timeout" ? "timeout" : "command-failed";
   return { code, reason: f.message, cause: f.cause };
 }
 
-function abortedError(operation: NetnsOperation, name: string | undefined, p: string | undefined, signal: AbortSignal): NetnsError {
+function abortedError(
+  operation: NetnsOperation,
+  name: string | undefined,
+  p: string | undefined,
+  signal: AbortSignal,
+): NetnsError {
   return failure(operation, { code: "aborted", reason: "aborted", name, path: p, cause: signal.reason });
 }
 
@@ -185,7 +193,8 @@ export class Netns {
    */
   exec(argv: readonly string[], options: ExecOptions = {}): ResultAsync<ExecResult, NetnsError> {
     const bad = argvProblem(argv);
-    if (bad !== undefined) return errAsync(this.#error("exec", { code: "invalid-argument", reason: `invalid argv: ${bad}` }));
+    if (bad !== undefined)
+      return errAsync(this.#error("exec", { code: "invalid-argument", reason: `invalid argv: ${bad}` }));
     const [file, ...args] = argv as [string, ...string[]];
     const command = isIpDir(this.dir)
       ? (["ip", "netns", "exec", this.name, file, ...args] as const)
@@ -195,7 +204,12 @@ export class Netns {
       .andThen((state) =>
         state === "mounted"
           ? okAsync(undefined)
-          : errAsync(this.#error("exec", { code: "closed", reason: `${this.path} is ${state === "missing" ? "missing" : "not mounted"}` })),
+          : errAsync(
+              this.#error("exec", {
+                code: "closed",
+                reason: `${this.path} is ${state === "missing" ? "missing" : "not mounted"}`,
+              }),
+            ),
       )
       .andThen(() =>
         this.#driver.runner
@@ -228,11 +242,18 @@ function argvProblem(argv: unknown): string | undefined {
 function validate(options: CreateNetnsOptions): { name: string; generated: boolean; dir: string } | NetnsError {
   const dirIssue = options.dir === undefined ? undefined : dirProblem(options.dir);
   if (dirIssue !== undefined) {
-    return failure("create", { code: "invalid-argument", name: options.name, reason: `invalid dir ${JSON.stringify(options.dir)}: ${dirIssue}` });
+    return failure("create", {
+      code: "invalid-argument",
+      name: options.name,
+      reason: `invalid dir ${JSON.stringify(options.dir)}: ${dirIssue}`,
+    });
   }
   const nameIssue = options.name === undefined ? undefined : nameProblem(options.name);
   if (nameIssue !== undefined) {
-    return failure("create", { code: "invalid-argument", reason: `invalid name ${JSON.stringify(options.name)}: ${nameIssue}` });
+    return failure("create", {
+      code: "invalid-argument",
+      reason: `invalid name ${JSON.stringify(options.name)}: ${nameIssue}`,
+    });
   }
   return {
     name: options.name ?? generateName(),
@@ -277,7 +298,11 @@ async function createWithIp(ns: Netns, generated: boolean, driver: NetnsDriver):
     return fail({ code: "driver-lost", reason: outcome.reason });
   }
   if (!outcome.failed) return ok(undefined);
-  return fail({ ...fromStderr(outcome.stderr, "ip netns add failed"), exitCode: outcome.exitCode, stderr: outcome.stderr });
+  return fail({
+    ...fromStderr(outcome.stderr, "ip netns add failed"),
+    exitCode: outcome.exitCode,
+    stderr: outcome.stderr,
+  });
 }
 
 /** Concurrent creations in one dir share one propagation setup, so it is never bind-mounted twice. */
@@ -291,27 +316,35 @@ function prepareDir(dir: string, ns: Netns, driver: NetnsDriver): ResultAsync<vo
   )
     .andThen(() =>
       // mountinfo and the mount commands see through symlinks: refuse a dir that goes through one.
-      ResultAsync.fromPromise(realpath(dir), (e) => failure("create", { ...fromErrno(e, `realpath ${dir}`), name: ns.name, path: ns.path })).andThen(
-        (real) =>
-          real === dir
-            ? okAsync(undefined)
-            : errAsync(failure("create", { code: "invalid-argument", name: ns.name, path: ns.path, reason: `invalid dir ${JSON.stringify(dir)}: must not go through a symlink (it resolves to ${real})` })),
+      ResultAsync.fromPromise(realpath(dir), (e) =>
+        failure("create", { ...fromErrno(e, `realpath ${dir}`), name: ns.name, path: ns.path }),
+      ).andThen((real) =>
+        real === dir
+          ? okAsync(undefined)
+          : errAsync(
+              failure("create", {
+                code: "invalid-argument",
+                name: ns.name,
+                path: ns.path,
+                reason: `invalid dir ${JSON.stringify(dir)}: must not go through a symlink (it resolves to ${real})`,
+              }),
+            ),
       ),
     )
     .andThen(() =>
-    makeSharedMountDir(dir, driver.runner).mapErr((f) =>
-      f.kind === "io"
-        ? failure("create", { ...fromErrno(f.cause, "read /proc/self/mountinfo"), name: ns.name, path: ns.path })
-        : failure("create", {
-            ...fromStderr(f.stderr, f.message),
-            reason: `${f.argv.join(" ")}: ${fromStderr(f.stderr, f.message).reason}`,
-            exitCode: f.exitCode,
-            stderr: f.stderr,
-            name: ns.name,
-            path: ns.path,
-          }),
-    ),
-  );
+      makeSharedMountDir(dir, driver.runner).mapErr((f) =>
+        f.kind === "io"
+          ? failure("create", { ...fromErrno(f.cause, "read /proc/self/mountinfo"), name: ns.name, path: ns.path })
+          : failure("create", {
+              ...fromStderr(f.stderr, f.message),
+              reason: `${f.argv.join(" ")}: ${fromStderr(f.stderr, f.message).reason}`,
+              exitCode: f.exitCode,
+              stderr: f.stderr,
+              name: ns.name,
+              path: ns.path,
+            }),
+      ),
+    );
   const shared = new ResultAsync(
     (async () => {
       const result = await prepared;
@@ -344,7 +377,10 @@ async function createInDir(ns: Netns, driver: NetnsDriver): Promise<Result<void,
   if (failed === undefined) return ok(undefined);
   const removed = await ns.remove();
   if (removed.isErr()) {
-    return fail({ ...failed, reason: `${failed.reason} (and removing the half-made namespace failed: ${removed.error.reason})` });
+    return fail({
+      ...failed,
+      reason: `${failed.reason} (and removing the half-made namespace failed: ${removed.error.reason})`,
+    });
   }
   return fail(failed);
 }
@@ -358,7 +394,13 @@ export function loadNetns(nsPath: string, options: LoadNetnsOptions = {}): Resul
   const nameIssue = issue === undefined ? nameProblem(name) : undefined;
   if (nameIssue !== undefined) issue = `its file name ${nameIssue}`;
   if (issue !== undefined) {
-    return err(failure("load", { code: "invalid-argument", path: String(nsPath), reason: `invalid path ${JSON.stringify(nsPath)}: ${issue}` }));
+    return err(
+      failure("load", {
+        code: "invalid-argument",
+        path: String(nsPath),
+        reason: `invalid path ${JSON.stringify(nsPath)}: ${issue}`,
+      }),
+    );
   }
   return ok(new Netns(name, dir, options.driver ?? defaultDriver()));
 }

@@ -83,7 +83,11 @@ export function execaRunner(): CommandRunner {
         }
         if (result.exitCode === undefined && result.signal === undefined) {
           // Neither exited nor killed: it never started (ENOENT, EACCES).
-          return err({ reason: "spawn", message: `could not start ${file}: ${result.shortMessage}`, cause: result.cause ?? result });
+          return err({
+            reason: "spawn",
+            message: `could not start ${file}: ${result.shortMessage}`,
+            cause: result.cause ?? result,
+          });
         }
         return ok({
           exitCode: result.exitCode,

@@ -50,7 +50,17 @@ async function sweep(candidates: Netns[], options: SweepNetnsOptions): Promise<S
         claimed = await options.keep(ns.path);
       } catch (cause) {
         const reason = `keep(${ns.path}) threw, so it was kept: ${cause instanceof Error ? cause.message : String(cause)}`;
-        report.failed.push({ path: ns.path, error: new NetnsError({ operation: "sweep", code: "command-failed", name: ns.name, path: ns.path, reason, cause }) });
+        report.failed.push({
+          path: ns.path,
+          error: new NetnsError({
+            operation: "sweep",
+            code: "command-failed",
+            name: ns.name,
+            path: ns.path,
+            reason,
+            cause,
+          }),
+        });
         continue;
       }
       if (claimed) {

@@ -27,7 +27,11 @@ export interface TakeLockOptions {
 }
 
 /** Takes the lock; resolves to its release. Rejects with LockBusyError, or an fs error. */
-export async function takeLockFile(file: string, self: ProcessIdentity, options: TakeLockOptions = {}): Promise<() => Promise<void>> {
+export async function takeLockFile(
+  file: string,
+  self: ProcessIdentity,
+  options: TakeLockOptions = {},
+): Promise<() => Promise<void>> {
   const body = JSON.stringify({ pid: self.pid, startTime: self.startTime });
   const deadline = Date.now() + (options.waitMs ?? 0);
   for (let attempt = 0; ; attempt++) {
@@ -47,7 +51,8 @@ export async function takeLockFile(file: string, self: ProcessIdentity, options:
     let holder: ProcessIdentity | undefined;
     try {
       const parsed = JSON.parse(await readFile(file, "utf8")) as { pid?: unknown; startTime?: unknown };
-      if (typeof parsed.pid === "number" && typeof parsed.startTime === "string") holder = { pid: parsed.pid, startTime: parsed.startTime };
+      if (typeof parsed.pid === "number" && typeof parsed.startTime === "string")
+        holder = { pid: parsed.pid, startTime: parsed.startTime };
     } catch {
       // Unreadable or vanished: a holder killed between create and write, or one that just let go.
     }

@@ -31,7 +31,12 @@ export interface ResourceAdapter<Spec = never, Resource = unknown, Description =
   acquire(
     plan: Description,
     ctx: ResourceContext,
-  ): Resource | PromiseLike<Resource> | Result<Resource, E> | ResultAsync<Resource, E> | PromiseLike<Result<Resource, E>>;
+  ):
+    | Resource
+    | PromiseLike<Resource>
+    | Result<Resource, E>
+    | ResultAsync<Resource, E>
+    | PromiseLike<Result<Resource, E>>;
   /** Describes an acquired resource as JSON (at least what `plan` said, possibly more). */
   describe(resource: Resource): Description;
   /** Releases a described (or only planned) resource; idempotent. */
@@ -43,7 +48,9 @@ export interface ResourceAdapter<Spec = never, Resource = unknown, Description =
 export type AnyResourceAdapter = ResourceAdapter<any, any, any, any>;
 
 /** Indexes adapters by kind, refusing duplicates and bad kinds. */
-export function adapterMap(adapters: readonly AnyResourceAdapter[] | ReadonlyMap<string, AnyResourceAdapter>): ReadonlyMap<string, AnyResourceAdapter> {
+export function adapterMap(
+  adapters: readonly AnyResourceAdapter[] | ReadonlyMap<string, AnyResourceAdapter>,
+): ReadonlyMap<string, AnyResourceAdapter> {
   if (adapters instanceof Map) return adapters;
   const byKind = new Map<string, AnyResourceAdapter>();
   for (const [i, adapter] of (adapters as readonly AnyResourceAdapter[]).entries()) {
@@ -51,7 +58,8 @@ export function adapterMap(adapters: readonly AnyResourceAdapter[] | ReadonlyMap
       throw new TypeError(`adapters[${i}].kind must be a non-empty string`);
     }
     for (const op of ["plan", "acquire", "describe", "release"] as const) {
-      if (typeof adapter[op] !== "function") throw new TypeError(`adapters[${i}] (${adapter.kind}).${op} must be a function`);
+      if (typeof adapter[op] !== "function")
+        throw new TypeError(`adapters[${i}] (${adapter.kind}).${op} must be a function`);
     }
     if (byKind.has(adapter.kind)) throw new TypeError(`adapters[${i}]: kind "${adapter.kind}" is given twice`);
     byKind.set(adapter.kind, adapter);

@@ -37,10 +37,16 @@ export interface ReleaseTarget {
 }
 
 /** Releases `desc` and journals `released` or `release-failed`; a journal write failure is not a release failure. */
-export async function releaseResource(target: ReleaseTarget, desc: JsonValue, ctx: CleanupContext): Promise<Result<void, unknown>> {
+export async function releaseResource(
+  target: ReleaseTarget,
+  desc: JsonValue,
+  ctx: CleanupContext,
+): Promise<Result<void, unknown>> {
   const { adapter, kind, step, tx, journal } = target;
   const released =
-    adapter === undefined ? err(new MissingAdapterError(kind)) : await settleToResult(() => adapter.release(desc, { signal: ctx.signal }));
+    adapter === undefined
+      ? err(new MissingAdapterError(kind))
+      : await settleToResult(() => adapter.release(desc, { signal: ctx.signal }));
   if (journal !== undefined) {
     // Lazy: if this record is lost in a crash, recovery releases again, and release is idempotent.
     const record = released.isOk()

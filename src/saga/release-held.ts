@@ -33,7 +33,10 @@ export function releaseHeld(
     await j.append({ v, tx, t: "begin", name: `release:${held.saga}`, at: Date.now() }, false);
     const last = held.resources.length - 1;
     for (const [i, r] of held.resources.entries()) {
-      await j.append({ v, tx, t: "intent", step: r.step, kind: r.kind, guard: r.guard, desc: r.description }, i === last);
+      await j.append(
+        { v, tx, t: "intent", step: r.step, kind: r.kind, guard: r.guard, desc: r.description },
+        i === last,
+      );
     }
   };
   const run = async (): Promise<Result<void, TransactionError>> => {

@@ -68,11 +68,15 @@ export class Saga<I, C, E> {
   ): Saga<I, Add<C, N, StepOutput<R>>, E | StepError<R>>;
   step(name: string, def: StepDefinition<C, unknown, boolean>): Saga<I, unknown, unknown> {
     this.#check(name, def);
-    if (typeof def.run !== "function") throw new TypeError(`saga "${this.#name}": step "${name}": run must be a function`);
+    if (typeof def.run !== "function")
+      throw new TypeError(`saga "${this.#name}": step "${name}": run must be a function`);
     if (def.compensate !== undefined && typeof def.compensate !== "function") {
       throw new TypeError(`saga "${this.#name}": step "${name}": compensate must be a function`);
     }
-    return new Saga(this.#name, [...this.#steps, { type: "plain", name, def: def as unknown as StepDefinition<Ctx, unknown, boolean> }]);
+    return new Saga(this.#name, [
+      ...this.#steps,
+      { type: "plain", name, def: def as unknown as StepDefinition<Ctx, unknown, boolean> },
+    ]);
   }
 
   /** A resource step: planned, journalled (intent, then acquired), released through its adapter. */
@@ -86,12 +90,17 @@ export class Saga<I, C, E> {
     adapter: ResourceAdapter<S, Res, D, AE>,
     def: ResourceStepDefinition<C, S> & { readonly when?: undefined },
   ): Saga<I, Add<C, N, Res>, E | AE>;
-  resource(name: string, adapter: ResourceAdapter<unknown, unknown, JsonValue, unknown>, def: ResourceStepDefinition<C, unknown>): Saga<I, unknown, unknown> {
+  resource(
+    name: string,
+    adapter: ResourceAdapter<unknown, unknown, JsonValue, unknown>,
+    def: ResourceStepDefinition<C, unknown>,
+  ): Saga<I, unknown, unknown> {
     this.#check(name, def);
     if (typeof adapter !== "object" || adapter === null || typeof adapter.kind !== "string") {
       throw new TypeError(`saga "${this.#name}": resource "${name}": adapter must be a resource adapter with a kind`);
     }
-    if (typeof def.spec !== "function") throw new TypeError(`saga "${this.#name}": resource "${name}": spec must be a function`);
+    if (typeof def.spec !== "function")
+      throw new TypeError(`saga "${this.#name}": resource "${name}": spec must be a function`);
     return new Saga(this.#name, [
       ...this.#steps,
       { type: "resource", name, adapter, def: def as unknown as ResourceStepDefinition<Ctx, unknown> },
@@ -100,12 +109,15 @@ export class Saga<I, C, E> {
 
   #check(name: string, def: StepOptions<C> | undefined): void {
     const where = `saga "${this.#name}": step ${JSON.stringify(name)}`;
-    if (typeof name !== "string" || name === "") throw new TypeError(`saga "${this.#name}": a step name must be a non-empty string`);
+    if (typeof name !== "string" || name === "")
+      throw new TypeError(`saga "${this.#name}": a step name must be a non-empty string`);
     if (reserved.has(name)) throw new TypeError(`${where}: the name is reserved`);
     if (this.#steps.some((s) => s.name === name)) throw new TypeError(`${where}: the name is used twice`);
     if (typeof def !== "object" || def === null) throw new TypeError(`${where}: the definition must be an object`);
-    if (def.when !== undefined && typeof def.when !== "function") throw new TypeError(`${where}: when must be a function`);
-    if (def.on !== undefined && def.on !== "error" && def.on !== "always") throw new TypeError(`${where}: on must be "error" or "always"`);
+    if (def.when !== undefined && typeof def.when !== "function")
+      throw new TypeError(`${where}: when must be a function`);
+    if (def.on !== undefined && def.on !== "error" && def.on !== "always")
+      throw new TypeError(`${where}: on must be "error" or "always"`);
   }
 
   /** Runs the steps in a transaction; on success, ownership of the held resources passes to the caller. */
@@ -126,7 +138,10 @@ export class Saga<I, C, E> {
       const held: HeldResource[] = [];
       const described = new Map<string, HeldResource>();
       if (journal !== undefined) {
-        await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "begin", name: sagaName, at: Date.now() }, false);
+        await journal.append(
+          { v: JOURNAL_FORMAT_VERSION, tx: txId, t: "begin", name: sagaName, at: Date.now() },
+          false,
+        );
       }
       for (const step of steps) {
         const { name, def } = step;
@@ -144,12 +159,25 @@ export class Saga<I, C, E> {
         const durationMs = performance.now() - startedAt;
         if (outcome.isErr()) {
           const planned = step.type === "resource" ? described.get(name) : undefined;
-          emit({ type: "step:failed", saga: sagaName, step: name, durationMs, error: outcome.error, ...(planned === undefined ? {} : { resource: planned }) });
+          emit({
+            type: "step:failed",
+            saga: sagaName,
+            step: name,
+            durationMs,
+            error: outcome.error,
+            ...(planned === undefined ? {} : { resource: planned }),
+          });
           return err(outcome.error);
         }
         ctx[name] = outcome.value;
         const acquired = step.type === "resource" ? described.get(name) : undefined;
-        emit({ type: "step:succeeded", saga: sagaName, step: name, durationMs, ...(acquired === undefined ? {} : { resource: acquired }) });
+        emit({
+          type: "step:succeeded",
+          saga: sagaName,
+          step: name,
+          durationMs,
+          ...(acquired === undefined ? {} : { resource: acquired }),
+        });
       }
       // Commit before the transaction ends: if it cannot be made durable, the run rolls back.
       if (journal !== undefined) {
@@ -164,7 +192,9 @@ export class Saga<I, C, E> {
     const ended = (async () => {
       const r = await result;
       for (const kept of r.isErr() ? r.error.retained : []) {
-        await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "retained", step: kept.label }, false).catch(() => undefined);
+        await journal
+          .append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "retained", step: kept.label }, false)
+          .catch(() => undefined);
       }
       // The end of the run. After a commit it need not be durable: the commit already says who owns what.
       await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "end" }, r.isErr()).catch(() => undefined);
@@ -186,7 +216,8 @@ function cleanupOptions(name: string, def: StepOptions<Ctx>): CleanupOptions {
 async function runPlain(tx: Transaction, def: StepDefinition<Ctx, unknown, boolean>, name: string, ctx: Ctx) {
   let output: unknown;
   const register = (): void => {
-    if (def.compensate !== undefined) tx.defer((cleanup) => def.compensate?.(output, cleanup, ctx), cleanupOptions(name, def));
+    if (def.compensate !== undefined)
+      tx.defer((cleanup) => def.compensate?.(output, cleanup, ctx), cleanupOptions(name, def));
   };
   if (def.registerFirst === true) register();
   const outcome = await settleToResult(() => def.run(ctx, { signal: tx.signal, name }));
@@ -214,7 +245,10 @@ async function runResource(
   if (journal !== undefined) {
     // Durable before acquiring: after a crash, the plan names what may exist.
     const written = await settleToResult(() =>
-      journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "intent", step: name, kind: adapter.kind, guard, desc: plan }, true),
+      journal.append(
+        { v: JOURNAL_FORMAT_VERSION, tx: txId, t: "intent", step: name, kind: adapter.kind, guard, desc: plan },
+        true,
+      ),
     );
     if (written.isErr()) return written;
   }
@@ -222,7 +256,10 @@ async function runResource(
   const got: { resource?: unknown } = {};
   const target = { adapter, kind: adapter.kind, step: name, tx: txId, journal };
   const register = (): void => {
-    tx.defer((cleanup) => releaseResource(target, "resource" in got ? adapter.describe(got.resource) : plan, cleanup), cleanupOptions(name, def));
+    tx.defer(
+      (cleanup) => releaseResource(target, "resource" in got ? adapter.describe(got.resource) : plan, cleanup),
+      cleanupOptions(name, def),
+    );
   };
   if (def.registerFirst === true) {
     register();
@@ -233,7 +270,9 @@ async function runResource(
     // Without registerFirst, a failed acquisition holds nothing (the adapter cleans up after
     // itself); journal it so that recovery does not release the plan again and again.
     if (journal !== undefined && def.registerFirst !== true) {
-      await journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "released", step: name }, false).catch(() => undefined);
+      await journal
+        .append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "released", step: name }, false)
+        .catch(() => undefined);
     }
     return outcome;
   }
@@ -244,7 +283,10 @@ async function runResource(
   if (journal !== undefined) {
     // Not fsynced on its own (group commit): losing it leaves the intent, whose plan releases the same.
     const written = await settleToResult(() =>
-      journal.append({ v: JOURNAL_FORMAT_VERSION, tx: txId, t: "acquired", step: name, desc: description.value as JsonValue }, false),
+      journal.append(
+        { v: JOURNAL_FORMAT_VERSION, tx: txId, t: "acquired", step: name, desc: description.value as JsonValue },
+        false,
+      ),
     );
     if (written.isErr()) return written;
   }

@@ -35,7 +35,11 @@ export interface StepDefinition<C, R, F extends boolean> extends StepOptions<C> 
   readonly registerFirst?: F;
   run(ctx: C, step: StepRun): R;
   /** Undoes the step. With `registerFirst`, it also runs when `run` failed, with `undefined`. */
-  compensate?(output: F extends true ? StepOutput<R> | undefined : StepOutput<R>, cleanup: CleanupContext, ctx: C): CleanupReturn;
+  compensate?(
+    output: F extends true ? StepOutput<R> | undefined : StepOutput<R>,
+    cleanup: CleanupContext,
+    ctx: C,
+  ): CleanupReturn;
 }
 
 export interface ResourceStepDefinition<C, S> extends StepOptions<C> {

@@ -49,7 +49,8 @@ const file = new FileJournal(config.journalDir, {
 });
 
 function labelOf(r: JournalRecord): string | undefined {
-  if (r.t === "begin") roles.set(r.tx, r.name === "crash-main" ? "main" : r.name === "release:crash-main" ? "stop" : "side");
+  if (r.t === "begin")
+    roles.set(r.tx, r.name === "crash-main" ? "main" : r.name === "release:crash-main" ? "stop" : "side");
   const role = roles.get(r.tx);
   if (role === undefined || role === "side") return undefined;
   return `${role}/${r.t}${"step" in r ? `:${r.step}` : ""}`;
@@ -80,7 +81,8 @@ const runner: CommandRunner = {
   run(argv, options) {
     const running = real.run(argv, options);
     const target = argv[0] === "unshare" ? argv[1]?.replace(/^--net=/, "") : argv[0] === "umount" ? argv[2] : undefined;
-    if (target?.includes(config.prefix) === true) hit(`${argv[0] === "unshare" ? "acquire" : "release"}-cmd:${stepOfName(target)}`);
+    if (target?.includes(config.prefix) === true)
+      hit(`${argv[0] === "unshare" ? "acquire" : "release"}-cmd:${stepOfName(target)}`);
     return running;
   },
   start: (argv) => real.start(argv),
@@ -92,7 +94,8 @@ const driver: NetnsDriver = {
   ip(args) {
     const outcome = batch.ip(args);
     const [, op, name] = args;
-    if (name?.startsWith(config.prefix) === true) hit(`${op === "add" ? "acquire" : "release"}-cmd:${stepOfName(name)}`);
+    if (name?.startsWith(config.prefix) === true)
+      hit(`${op === "add" ? "acquire" : "release"}-cmd:${stepOfName(name)}`);
     return outcome;
   },
   close: () => batch.close(),
@@ -151,7 +154,9 @@ const main = saga<{ readonly runId: string; readonly withB: boolean }>("crash-ma
     when: (ctx) => ctx.input.withB,
   })
   .resource("fakeB", fake, { spec: (ctx) => ({ id: `${ctx.tag}:fakeB` }), guard: true, registerFirst: true })
-  .step("finish", { run: (ctx) => (config.failAt === "finish" ? err(new Error("injected step failure")) : ok(ctx.nsA.path)) });
+  .step("finish", {
+    run: (ctx) => (config.failAt === "finish" ? err(new Error("injected step failure")) : ok(ctx.nsA.path)),
+  });
 
 const result = await main.run({ runId: config.runId, withB: config.withB }, { journal });
 if (result.isOk() && config.stop) {

@@ -67,7 +67,10 @@ export interface FakeHooks {
 }
 
 /** A resource that is a line in the log: `acquire` makes it, `release` ends it (idempotent). */
-export function fakeAdapter(log: string, hooks: FakeHooks = {}): ResourceAdapter<{ id: string }, { id: string }, { id: string }> {
+export function fakeAdapter(
+  log: string,
+  hooks: FakeHooks = {},
+): ResourceAdapter<{ id: string }, { id: string }, { id: string }> {
   const stepOf = (id: string) => id.slice(id.lastIndexOf(":") + 1);
   return {
     kind: "fake",
@@ -98,7 +101,9 @@ const guarded = new Set(["nsB", "fakeB"]);
 const isNetns = (step: string) => step.startsWith("ns");
 
 /** Every hook point a run with this config passes, in order (the child checks the model: it must die where told). */
-export function hookPoints(config: Omit<CrashConfig, "kill" | "runId" | "prefix" | "customDir" | "journalDir" | "log">): string[] {
+export function hookPoints(
+  config: Omit<CrashConfig, "kill" | "runId" | "prefix" | "customDir" | "journalDir" | "log">,
+): string[] {
   const points: string[] = [];
   const record = (label: string) => points.push(`before:${label}`, `write:${label}`, `after:${label}`);
   const steps = resourceSteps(config);

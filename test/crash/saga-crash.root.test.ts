@@ -46,7 +46,9 @@ async function buildChild(): Promise<void> {
     target: "node20",
     logLevel: "silent",
     // Bundled CommonJS dependencies call require() for node builtins.
-    banner: { js: "import { createRequire as __errdeferRequire } from 'node:module'; const require = __errdeferRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __errdeferRequire } from 'node:module'; const require = __errdeferRequire(import.meta.url);",
+    },
   });
   await esbuild.stop();
   childArgv = [outfile];
@@ -62,7 +64,10 @@ interface ChildOutcome {
 
 /** Runs the child in its own process group and waits until nothing of that group runs on (ip, unshare). */
 async function runChild(config: CrashConfig): Promise<ChildOutcome> {
-  const child = spawn(process.execPath, [...childArgv, JSON.stringify(config)], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...childArgv, JSON.stringify(config)], {
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -130,7 +135,8 @@ function pendingInJournal(dir: string): string[] {
       if (r.step !== undefined && (r.t === "intent" || t.status.has(r.step))) t.status.set(r.step, r.t);
     }
     for (const [tx, t] of byTx) {
-      if (!t.committed && [...t.status.values()].some((s) => s !== "released")) pending.push(`${f}: ${tx} ${JSON.stringify([...t.status])}`);
+      if (!t.committed && [...t.status.values()].some((s) => s !== "released"))
+        pending.push(`${f}: ${tx} ${JSON.stringify([...t.status])}`);
     }
   }
   return pending;
@@ -143,7 +149,7 @@ function noting(adapters: readonly AnyResourceAdapter[], released: string[]): An
   return adapters.map((a) => ({
     ...a,
     release: async (desc: JsonValue, ctx: { signal: AbortSignal }) => {
-      const out = (await a.release(desc, ctx));
+      const out = await a.release(desc, ctx);
       const failed = typeof out === "object" && out !== null && "isErr" in out && (out as { isErr(): boolean }).isErr();
       if (!failed) released.push(stepOf(desc as { name?: string; id?: string }));
       return out as never;
@@ -159,8 +165,18 @@ async function crashAndRecover(c: Case): Promise<void> {
   const runId = `r${serial++}`;
   const runDir = path.join(workDir, runId);
   mkdirSync(runDir, { recursive: true });
-  const config: CrashConfig = { ...c, runId, prefix: runPrefix, customDir, journalDir: path.join(runDir, "journal"), log: path.join(runDir, "fake.log") };
-  const paths: Paths = { nsA: path.join(netnsDir, `${runPrefix}${runId}a`), nsB: path.join(customDir, `${runPrefix}${runId}b`) };
+  const config: CrashConfig = {
+    ...c,
+    runId,
+    prefix: runPrefix,
+    customDir,
+    journalDir: path.join(runDir, "journal"),
+    log: path.join(runDir, "fake.log"),
+  };
+  const paths: Paths = {
+    nsA: path.join(netnsDir, `${runPrefix}${runId}a`),
+    nsB: path.join(customDir, `${runPrefix}${runId}b`),
+  };
   const ns = netnsAdapter({ dirs: [netnsDir, customDir], prefix: runPrefix });
   const fake = fakeAdapter(config.log);
   try {
@@ -176,7 +192,10 @@ async function crashAndRecover(c: Case): Promise<void> {
       expect(seen.has("done"), context).toBe(true);
     } else {
       expect(child.signal, context).toBe("SIGKILL");
-      expect(events.filter((e) => e.ev === "killed").map((e) => e.at), context).toEqual([c.kill]);
+      expect(
+        events.filter((e) => e.ev === "killed").map((e) => e.at),
+        context,
+      ).toEqual([c.kill]);
       categories.set(category(c.kill), (categories.get(category(c.kill)) ?? 0) + 1);
     }
 
@@ -191,7 +210,10 @@ async function crashAndRecover(c: Case): Promise<void> {
       expect(report.released.map((r) => r.step).sort(), state).toEqual([...released].sort());
       expect(report.failed, state).toEqual([]);
       expect(report.retained, state).toEqual([]);
-      expect(report.issues.filter((i) => i.type !== "torn"), state).toEqual([]);
+      expect(
+        report.issues.filter((i) => i.type !== "torn"),
+        state,
+      ).toEqual([]);
       for (const r of report.released) expect(["crash-main", "release:crash-main"], state).toContain(r.saga);
       // The committed sibling saga's resource belongs to its caller: recovery never touches it.
       expect(released, state).not.toContain("fakeS");
@@ -221,7 +243,10 @@ async function crashAndRecover(c: Case): Promise<void> {
 
       // Recovering again releases nothing: with the same journal, and with a fresh one.
       const again = (await recover(journal, [ns, fake]))._unsafeUnwrap();
-      expect({ transactions: again.transactions, released: again.released }, state).toEqual({ transactions: 0, released: [] });
+      expect({ transactions: again.transactions, released: again.released }, state).toEqual({
+        transactions: 0,
+        released: [],
+      });
     } finally {
       await journal.close();
     }
@@ -248,7 +273,12 @@ async function crashAndRecover(c: Case): Promise<void> {
 }
 
 /** Releases every resource the run may have made, straight through the adapters; true for each success. */
-async function releasePlan(ns: AnyResourceAdapter, fake: AnyResourceAdapter, paths: Paths, runId: string): Promise<boolean[]> {
+async function releasePlan(
+  ns: AnyResourceAdapter,
+  fake: AnyResourceAdapter,
+  paths: Paths,
+  runId: string,
+): Promise<boolean[]> {
   const plan: [AnyResourceAdapter, JsonValue][] = [
     [fake, { id: `${runId}:fakeS` }],
     [fake, { id: `${runId}:fakeB` }],
@@ -258,7 +288,8 @@ async function releasePlan(ns: AnyResourceAdapter, fake: AnyResourceAdapter, pat
   ];
   const outcomes: boolean[] = [];
   for (const [adapter, desc] of plan) {
-    const out = (await adapter.release(desc, { signal: new AbortController().signal })) as { isErr?: () => boolean } | undefined;
+    const out = (await adapter.release(desc, { signal: new AbortController().signal })) as
+      { isErr?: () => boolean } | undefined;
     outcomes.push(!(out?.isErr?.() ?? false));
   }
   return outcomes;
@@ -317,7 +348,12 @@ describeRoot("crash: a saga killed with SIGKILL anywhere is recovered by another
       { numRuns: runs + examples.length, examples: examples.map((e) => [e]), endOnFailure: true },
     );
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    console.log(`crash: ${serial} runs in ${seconds} s; kill points by kind: ${[...categories].sort().map(([k, n]) => `${k} ${n}`).join(", ")}`);
+    console.log(
+      `crash: ${serial} runs in ${seconds} s; kill points by kind: ${[...categories]
+        .sort()
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")}`,
+    );
     // No namespace with the run's prefix is left, by ip's own listing either.
     const listed = await new Promise<string>((resolve, reject) => {
       const ip = spawn("ip", ["netns", "list"], { stdio: ["ignore", "pipe", "inherit"] });
@@ -337,8 +373,19 @@ describeRoot("crash: a saga killed with SIGKILL anywhere is recovered by another
     const runDir = path.join(workDir, runId);
     mkdirSync(runDir, { recursive: true });
     const journalDir = path.join(runDir, "journal");
-    const config: CrashConfig = { ...base, kill: "before:main/intent:nsA", runId, prefix: runPrefix, customDir, journalDir, log: path.join(runDir, "fake.log") };
-    const paths: Paths = { nsA: path.join(netnsDir, `${runPrefix}${runId}a`), nsB: path.join(customDir, `${runPrefix}${runId}b`) };
+    const config: CrashConfig = {
+      ...base,
+      kill: "before:main/intent:nsA",
+      runId,
+      prefix: runPrefix,
+      customDir,
+      journalDir,
+      log: path.join(runDir, "fake.log"),
+    };
+    const paths: Paths = {
+      nsA: path.join(netnsDir, `${runPrefix}${runId}a`),
+      nsB: path.join(customDir, `${runPrefix}${runId}b`),
+    };
     const ns = netnsAdapter({ dirs: [netnsDir, customDir], prefix: runPrefix });
     const fake = fakeAdapter(config.log);
     try {

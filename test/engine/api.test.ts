@@ -113,7 +113,11 @@ describe("events", () => {
     const ids = new Set(events.map((e) => e.transactionId));
     expect(ids.size).toBe(1);
     const brief = (e: TransactionEvent): string =>
-      e.type === "cleanup:skipped" ? `${e.type}:${e.label}:${e.reason}` : "label" in e ? `${e.type}:${e.label}` : e.type;
+      e.type === "cleanup:skipped"
+        ? `${e.type}:${e.label}:${e.reason}`
+        : "label" in e
+          ? `${e.type}:${e.label}`
+          : e.type;
     const dismissed = events.filter((e) => e.type === "cleanup:skipped" && e.reason === "dismissed");
     expect(dismissed.map(brief)).toEqual(["cleanup:skipped:X:dismissed"]);
     expect(events.filter((e) => !dismissed.includes(e)).map(brief)).toEqual([
@@ -285,7 +289,8 @@ describe("TransactionClosedError (R9)", () => {
 describe("body forms", () => {
   it("accepts a Result, a ResultAsync, a Promise of a Result and an async function", async () => {
     const v = { v: 1 };
-    const bodies: (() => Result<typeof v, never> | ResultAsync<typeof v, never> | PromiseLike<Result<typeof v, never>>)[] = [
+    const bodies: (() =>
+      Result<typeof v, never> | ResultAsync<typeof v, never> | PromiseLike<Result<typeof v, never>>)[] = [
       () => ok(v),
       () => okAsync(v),
       () => Promise.resolve(ok(v)),
@@ -524,14 +529,20 @@ describe("acquire", () => {
     const released: unknown[] = [];
     const outcomes: unknown[] = [];
     await transaction(async (tx) => {
-      const a = await tx.acquire(() => err(e1), () => void released.push("a"));
+      const a = await tx.acquire(
+        () => err(e1),
+        () => void released.push("a"),
+      );
       const b = await tx.acquire(
         () => {
           throw e2;
         },
         () => void released.push("b"),
       );
-      const c = await tx.acquire(() => Promise.reject(e2), () => void released.push("c"));
+      const c = await tx.acquire(
+        () => Promise.reject(e2),
+        () => void released.push("c"),
+      );
       outcomes.push(a.isErr() && a.error, b.isErr() && b.error, c.isErr() && c.error);
       return ok(1);
     });
@@ -559,8 +570,15 @@ describe("acquire", () => {
   it("respects `on` for the release", async () => {
     const released: string[] = [];
     await transaction(async (tx) => {
-      await tx.acquire(() => "x", () => void released.push("on error"), { on: "error" });
-      await tx.acquire(() => "y", () => void released.push("always"));
+      await tx.acquire(
+        () => "x",
+        () => void released.push("on error"),
+        { on: "error" },
+      );
+      await tx.acquire(
+        () => "y",
+        () => void released.push("always"),
+      );
       return ok(1);
     });
     expect(released).toEqual(["always"]);
@@ -646,10 +664,9 @@ describe("deadlines (fake timers)", () => {
       const p = transaction(
         (tx) => {
           tx.defer(() => new Promise((_, reject) => setTimeout(() => reject(late), 300)), { label: "rejects-late" });
-          tx.defer(
-            () => new ResultAsync(new Promise((_, reject) => setTimeout(() => reject(late), 250))),
-            { label: "result-async-rejects-late" },
-          );
+          tx.defer(() => new ResultAsync(new Promise((_, reject) => setTimeout(() => reject(late), 250))), {
+            label: "result-async-rejects-late",
+          });
           tx.defer(() => new ResultAsync(new Promise((resolve) => setTimeout(() => resolve(err(late)), 250))), {
             label: "err-late",
           });
@@ -710,4 +727,3 @@ describe("tx.acquire with registerFirst, when the body ends before the acquisiti
     expect(calls).toEqual(["netns-1"]);
   });
 });
-

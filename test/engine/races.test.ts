@@ -28,61 +28,69 @@ describe("races (fc.scheduler)", () => {
       fc.boolean(),
     ],
     { numRuns: 100 },
-  )("the caller aborts during the unwind: every cleanup still gets a live signal of its own", async (s, kinds, bodyOk) => {
-    const controller = new AbortController();
-    const reason = new Error("caller gave up");
-    const bodyError = new Error("body failed");
-    const runs: { label: string; callerAborted: boolean; liveAtStart: boolean; liveAfterWork: boolean; own: boolean }[] =
-      [];
-    let abort: Promise<void> | undefined;
-    const work = s.scheduleFunction(async (label: string) => label);
-    const pending = transaction(
-      async (tx) => {
-        kinds.forEach((on, k) =>
-          tx.defer(
-            async (ctx) => {
-              // The caller's abort is scheduled once the unwind has begun, and races the cleanups.
-              abort ??= s.schedule(Promise.resolve(), "caller aborts").then(() => controller.abort(reason));
-              const callerAborted = controller.signal.aborted;
-              const liveAtStart = !ctx.signal.aborted;
-              await work(ctx.label);
-              runs.push({
-                label: ctx.label,
-                callerAborted,
-                liveAtStart,
-                liveAfterWork: !ctx.signal.aborted,
-                own: ctx.signal !== controller.signal && ctx.signal !== tx.signal,
-              });
-            },
-            { on, label: `c${k + 1}` },
-          ),
-        );
-        await work("body");
-        return bodyOk ? ok("done") : err(bodyError);
-      },
-      { signal: controller.signal },
-    );
-    const result = await s.waitFor(Promise.resolve(pending));
-    await s.waitIdle();
-    await abort;
-    withReport(s, () => {
-      const expected = kinds
-        .map((on, k) => ({ on, label: `c${k + 1}` }))
-        .reverse()
-        .filter(({ on }) => on === "always" || (on === "error") === !bodyOk)
-        .map(({ label }) => label);
-      expect(runs.map((r) => r.label)).toEqual(expected);
-      for (const r of runs) {
-        expect(r.liveAtStart, `${r.label} live at start`).toBe(true);
-        expect(r.liveAfterWork, `${r.label} live after its work`).toBe(true);
-        expect(r.own, `${r.label} has its own signal`).toBe(true);
-      }
-      if (expected.length > 0) expect(controller.signal.aborted).toBe(true);
-      // The caller's abort changes nothing in the result.
-      if (bodyOk) expect(result.isOk() && result.value).toBe("done");
-      else expect(result.isErr() && result.error.cause).toBe(bodyError);
-    });
-  });
+  )(
+    "the caller aborts during the unwind: every cleanup still gets a live signal of its own",
+    async (s, kinds, bodyOk) => {
+      const controller = new AbortController();
+      const reason = new Error("caller gave up");
+      const bodyError = new Error("body failed");
+      const runs: {
+        label: string;
+        callerAborted: boolean;
+        liveAtStart: boolean;
+        liveAfterWork: boolean;
+        own: boolean;
+      }[] = [];
+      let abort: Promise<void> | undefined;
+      const work = s.scheduleFunction(async (label: string) => label);
+      const pending = transaction(
+        async (tx) => {
+          kinds.forEach((on, k) =>
+            tx.defer(
+              async (ctx) => {
+                // The caller's abort is scheduled once the unwind has begun, and races the cleanups.
+                abort ??= s.schedule(Promise.resolve(), "caller aborts").then(() => controller.abort(reason));
+                const callerAborted = controller.signal.aborted;
+                const liveAtStart = !ctx.signal.aborted;
+                await work(ctx.label);
+                runs.push({
+                  label: ctx.label,
+                  callerAborted,
+                  liveAtStart,
+                  liveAfterWork: !ctx.signal.aborted,
+                  own: ctx.signal !== controller.signal && ctx.signal !== tx.signal,
+                });
+              },
+              { on, label: `c${k + 1}` },
+            ),
+          );
+          await work("body");
+          return bodyOk ? ok("done") : err(bodyError);
+        },
+        { signal: controller.signal },
+      );
+      const result = await s.waitFor(Promise.resolve(pending));
+      await s.waitIdle();
+      await abort;
+      withReport(s, () => {
+        const expected = kinds
+          .map((on, k) => ({ on, label: `c${k + 1}` }))
+          .reverse()
+          .filter(({ on }) => on === "always" || (on === "error") === !bodyOk)
+          .map(({ label }) => label);
+        expect(runs.map((r) => r.label)).toEqual(expected);
+        for (const r of runs) {
+          expect(r.liveAtStart, `${r.label} live at start`).toBe(true);
+          expect(r.liveAfterWork, `${r.label} live after its work`).toBe(true);
+          expect(r.own, `${r.label} has its own signal`).toBe(true);
+        }
+        if (expected.length > 0) expect(controller.signal.aborted).toBe(true);
+        // The caller's abort changes nothing in the result.
+        if (bodyOk) expect(result.isOk() && result.value).toBe("done");
+        else expect(result.isErr() && result.error.cause).toBe(bodyError);
+      });
+    },
+  );
 
   test.prop([fc.scheduler(), fc.constantFrom<"ok" | "err" | "throw">("ok", "err", "throw")], { numRuns: 100 })(
     "an acquisition that resolves after the body ended is released at once, exactly once",

@@ -39,7 +39,10 @@ describe("transaction() inference", () => {
 
   it("infers through async bodies, ResultAsync bodies and Promises of Results", () => {
     const a = transaction(async (tx) => {
-      const c = await tx.acquire(() => connect(), () => undefined);
+      const c = await tx.acquire(
+        () => connect(),
+        () => undefined,
+      );
       if (c.isErr()) return err(c.error);
       return flag ? ok(c.value.id) : err(new SetupError("late"));
     });
@@ -56,7 +59,9 @@ describe("transaction() inference", () => {
     const r = await transaction(() => parse("3"));
     expectTypeOf(r).toEqualTypeOf<Result<number, TransactionError<SetupError>>>();
     if (r.isErr()) {
-      expectTypeOf(r.error.cleanupFailures).toEqualTypeOf<readonly { readonly label: string; readonly error: unknown }[]>();
+      expectTypeOf(r.error.cleanupFailures).toEqualTypeOf<
+        readonly { readonly label: string; readonly error: unknown }[]
+      >();
       expectTypeOf(r.error.retained).items.toHaveProperty("label").toEqualTypeOf<string>();
       expectTypeOf(r.error.origin).toEqualTypeOf<"err" | "throw" | "cleanup" | "set">();
     }
@@ -65,7 +70,7 @@ describe("transaction() inference", () => {
   it("infers through a generator body: yielded errs and the returned Result", () => {
     const r = transaction(function* () {
       const n = yield* parse("4");
-      const m = yield* (flag ? ok(n) : err(new ConnectError("c")));
+      const m = yield* flag ? ok(n) : err(new ConnectError("c"));
       return ok(String(n + m));
     });
     expectTypeOf(r).toEqualTypeOf<ResultAsync<string, TransactionError<SetupError | ConnectError>>>();
@@ -73,7 +78,10 @@ describe("transaction() inference", () => {
 
   it("infers through an async generator body with yield* of ResultAsync and tx.acquire", () => {
     const r = transaction(async function* (tx) {
-      const c = yield* tx.acquire(() => connect(), (conn) => void conn.id);
+      const c = yield* tx.acquire(
+        () => connect(),
+        (conn) => void conn.id,
+      );
       const n = yield* okAsync(c.id);
       if (n < 0) return err("negative" as const);
       return ok(n);
@@ -133,8 +141,11 @@ describe("tx.acquire inference", () => {
 
   it("rejects a release whose parameter is not the acquired resource", () => {
     void transaction((tx) => {
-      // @ts-expect-error the release takes a string, the acquisition produces a Conn
-      void tx.acquire(() => connect(), (s: string) => void s.length);
+      void tx.acquire(
+        () => connect(),
+        // @ts-expect-error the release takes a string, the acquisition produces a Conn
+        (s: string) => void s.length,
+      );
       return ok(1);
     });
   });
@@ -186,7 +197,11 @@ describe("misuse does not compile", () => {
   it("rejects a registerFirst release that does not accept undefined", () => {
     void transaction((tx) => {
       // @ts-expect-error with registerFirst the release must accept undefined
-      void tx.acquire(() => connect(), (c: Conn) => void c.id, { registerFirst: true });
+      void tx.acquire(
+        () => connect(),
+        (c: Conn) => void c.id,
+        { registerFirst: true },
+      );
       return ok(1);
     });
   });

@@ -4,7 +4,13 @@
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it, test } from "vitest";
 import { saga } from "../../src/index.js";
-import { FileJournal, isJournalError, recover, type JournalError, type JournalRecord } from "../../src/journal/index.js";
+import {
+  FileJournal,
+  isJournalError,
+  recover,
+  type JournalError,
+  type JournalRecord,
+} from "../../src/journal/index.js";
 import { fakeAdapter, removeTempDirs, tempDir } from "./helpers.js";
 
 afterAll(removeTempDirs);
@@ -175,10 +181,11 @@ describe("a failing acquisition record or commit", () => {
     fault.on = false;
     await journal.close();
     expect(onDiskAtRelease).toHaveLength(1);
-    expect(onDiskAtRelease[0]!.split("\n").filter((l) => l !== "").map((l) => (JSON.parse(l) as JournalRecord).t)).toEqual([
-      "begin",
-      "intent",
-      "acquired",
-    ]);
+    expect(
+      onDiskAtRelease[0]!
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => (JSON.parse(l) as JournalRecord).t),
+    ).toEqual(["begin", "intent", "acquired"]);
   });
 });

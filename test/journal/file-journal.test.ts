@@ -1,7 +1,17 @@
 // FileJournal in a temporary dir: durable order, fsyncs per saga with and without group commit,
 // private dir and file modes, unsafe dirs, compaction, the recovery lock, adoption of dead (and
 // only dead) processes' segments, idempotent recovery, and recovery beside a running saga.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from "node:fs";
 import path from "node:path";
 import { ok } from "neverthrow";
 import { afterAll, afterEach, beforeAll, describe, expect, it, test } from "vitest";
@@ -46,7 +56,10 @@ const describeRecord = (r: JournalRecord): string => ("step" in r ? `${r.t} ${r.
 function resources(n: number, adapter: ResourceAdapter<{ id: string }, FakeDesc, FakeDesc, Error>, fail = false) {
   let s = saga<string>("res");
   for (let i = 0; i < n; i++) {
-    s = s.resource(`r${i}`, adapter, { spec: (ctx) => ({ id: `${ctx.input}-r${i}` }), guard: i === 0 }) as unknown as typeof s;
+    s = s.resource(`r${i}`, adapter, {
+      spec: (ctx) => ({ id: `${ctx.input}-r${i}` }),
+      guard: i === 0,
+    }) as unknown as typeof s;
   }
   return s.step("last", { run: () => (fail ? Promise.reject(new Error("last step failed")) : ok(1)) });
 }
@@ -81,9 +94,14 @@ describe("writing", () => {
     });
     const r = await resources(3, adapter, true).run("o", { journal: j });
     expect(r.isErr()).toBe(true);
-    for (const { plan, last } of lastOnDisk) expect(last, `the intent of ${plan.id} is on disk before it is acquired`).toEqual(plan);
+    for (const { plan, last } of lastOnDisk)
+      expect(last, `the intent of ${plan.id} is on disk before it is acquired`).toEqual(plan);
     expect(lastOnDisk).toHaveLength(3);
-    expect(onDisk.map((d) => d.filter((x) => x.startsWith("intent")))).toEqual([["intent r0"], ["intent r0", "intent r1"], ["intent r0", "intent r1", "intent r2"]]);
+    expect(onDisk.map((d) => d.filter((x) => x.startsWith("intent")))).toEqual([
+      ["intent r0"],
+      ["intent r0", "intent r1"],
+      ["intent r0", "intent r1", "intent r2"],
+    ]);
     await j.flush();
     // r1's release failed, so the guarded r0 is retained: the transaction stays in the segment, whole.
     expect(parse(readFileSync(j.segmentPath, "utf8")).map(describeRecord)).toEqual([
@@ -112,7 +130,9 @@ describe("writing", () => {
     for (const n of [1, 3, 5]) {
       const without = await perSaga(false, n);
       const withGroup = await perSaga(true, n);
-      expect(without, `${n} steps: begin, ${n} intents, ${n} acquired, the commit and the end, one fsync each`).toBe(2 * n + 3);
+      expect(without, `${n} steps: begin, ${n} intents, ${n} acquired, the commit and the end, one fsync each`).toBe(
+        2 * n + 3,
+      );
       expect(withGroup, `${n} steps with group commit`).toBeLessThanOrEqual(n + 1);
       expect(withGroup).toBeLessThan(without);
     }
@@ -167,8 +187,12 @@ describe("unsafe journal dirs: JournalError unsafe-dir naming the dir, nothing r
     expect(log, "nothing released").toEqual([]);
     expect(existsSync(segment), "the segment is left alone").toBe(true);
     // A saga on it acquires nothing.
-    const s = await saga("s").resource("a", fakeAdapter("fake", log), { spec: () => ({ id: "a" }) }).run(undefined, { journal: journal(dir) });
-    expect(isJournalError(s._unsafeUnwrapErr().cause) && (s._unsafeUnwrapErr().cause as JournalError).code).toBe("unsafe-dir");
+    const s = await saga("s")
+      .resource("a", fakeAdapter("fake", log), { spec: () => ({ id: "a" }) })
+      .run(undefined, { journal: journal(dir) });
+    expect(isJournalError(s._unsafeUnwrapErr().cause) && (s._unsafeUnwrapErr().cause as JournalError).code).toBe(
+      "unsafe-dir",
+    );
     expect(log, "nothing acquired").toEqual([]);
     chmodSync(real, 0o700);
   }
@@ -286,7 +310,9 @@ describe("the recovery lock", () => {
 
   it("a lock naming a reused pid (same pid, other start time) is stale", async () => {
     const dir = tempDir("reused");
-    writeFileSync(path.join(dir, "recover.lock"), JSON.stringify({ pid: process.pid, startTime: "1" }), { mode: 0o600 });
+    writeFileSync(path.join(dir, "recover.lock"), JSON.stringify({ pid: process.pid, startTime: "1" }), {
+      mode: 0o600,
+    });
     expect((await recover(journal(dir), [])).isOk()).toBe(true);
   });
 });
@@ -329,7 +355,14 @@ describe("adoption of other processes' segments", () => {
     const j = journal(dir);
     const first = (await recover(j, [adapter]))._unsafeUnwrap();
     expect(first.transactions).toBe(3);
-    expect([...log].sort()).toEqual(["release p-a", "release p-b", "release q-a", "release q-b", "release r-a", "release r-b"]);
+    expect([...log].sort()).toEqual([
+      "release p-a",
+      "release p-b",
+      "release q-a",
+      "release q-b",
+      "release r-a",
+      "release r-b",
+    ]);
     for (const id of ["p", "q", "r"]) expect(log.indexOf(`release ${id}-b`)).toBe(log.indexOf(`release ${id}-a`) - 1);
     const second = (await recover(j, [adapter]))._unsafeUnwrap();
     expect(second).toMatchObject({ transactions: 0, released: [], failed: [], retained: [], issues: [] });

@@ -116,7 +116,9 @@ export function writeSegment(dir: string, who: Identity, text: string): string {
 }
 
 /** The journal lines a saga run writes (with a MemoryJournal), to play "killed after line N". */
-export async function journalLinesOf(run: (journal: MemoryJournal) => ResultAsync<unknown, unknown>): Promise<string[]> {
+export async function journalLinesOf(
+  run: (journal: MemoryJournal) => ResultAsync<unknown, unknown>,
+): Promise<string[]> {
   const journal = new MemoryJournal();
   await run(journal);
   return [...journal.lines()];

@@ -57,7 +57,13 @@ describeRoot("the netns adapter in a saga, recovered after a kill", () => {
     const journal = new MemoryJournal();
     // The process "dies" at the acquisition: the intent is written, the namespace never made.
     const dying = { ...ns, acquire: () => err(new Error("killed")) };
-    expect((await saga("pod").resource("netns", dying, { spec: () => ({ dir, name }) }).run(undefined, { journal })).isErr()).toBe(true);
+    expect(
+      (
+        await saga("pod")
+          .resource("netns", dying, { spec: () => ({ dir, name }) })
+          .run(undefined, { journal })
+      ).isErr(),
+    ).toBe(true);
     expect(existsSync(path.join(dir, name))).toBe(false);
     const lines = journal.lines().filter((l) => ["begin", "intent"].includes((JSON.parse(l) as JournalRecord).t));
     const report = (await recover(MemoryJournal.fromLines(lines), [ns]))._unsafeUnwrap();

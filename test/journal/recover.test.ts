@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it, test } from "vitest";
 import { MissingAdapterError, saga, type ResourceAdapter } from "../../src/index.js";
 import { FileJournal, MemoryJournal, recover, type JournalRecord } from "../../src/journal/index.js";
 import { foldTransaction, needsRecovery } from "../../src/journal/records.js";
-import { deadIdentity, fakeAdapter, journalLinesOf, removeTempDirs, tempDir, writeSegment, type FakeDesc, type Identity } from "./helpers.js";
+import {
+  deadIdentity,
+  fakeAdapter,
+  journalLinesOf,
+  removeTempDirs,
+  tempDir,
+  writeSegment,
+  type FakeDesc,
+  type Identity,
+} from "./helpers.js";
 
 afterAll(removeTempDirs);
 let dead: Identity;
@@ -81,7 +90,10 @@ describe("torn writes", () => {
         const report = (await recover(j, [descLogger("fake", log)]))._unsafeUnwrap();
         const where = `line ${n} cut at ${cut}/${last.length + 1}`;
         expect(log, `${where}: released`).toEqual(expectedReleases(complete));
-        expect(report.released.map((r) => r.step), `${where}: reported released`).toEqual(log.map((l) => l.split(":")[0]));
+        expect(
+          report.released.map((r) => r.step),
+          `${where}: reported released`,
+        ).toEqual(log.map((l) => l.split(":")[0]));
         expect(report.failed).toEqual([]);
         expect(
           report.issues.map((i) => ({ type: i.type, source: i.source, line: i.line })),
@@ -113,11 +125,18 @@ describe("torn writes", () => {
     ]);
     // After `begin` alone, nothing; after the commit (a successful run), nothing either.
     const none: string[] = [];
-    expect((await recover(MemoryJournal.fromLines(all.slice(0, 1)), [descLogger("fake", none)]))._unsafeUnwrap().transactions).toBe(0);
+    expect(
+      (await recover(MemoryJournal.fromLines(all.slice(0, 1)), [descLogger("fake", none)]))._unsafeUnwrap()
+        .transactions,
+    ).toBe(0);
     const committed = await journalLinesOf((j) =>
-      saga("ok").resource("a", fakeAdapter("fake", []), { spec: () => ({ id: "a" }) }).run(undefined, { journal: j }),
+      saga("ok")
+        .resource("a", fakeAdapter("fake", []), { spec: () => ({ id: "a" }) })
+        .run(undefined, { journal: j }),
     );
-    expect((await recover(MemoryJournal.fromLines(committed), [descLogger("fake", none)]))._unsafeUnwrap().transactions).toBe(0);
+    expect(
+      (await recover(MemoryJournal.fromLines(committed), [descLogger("fake", none)]))._unsafeUnwrap().transactions,
+    ).toBe(0);
     expect(none).toEqual([]);
   });
 });
@@ -125,7 +144,14 @@ describe("torn writes", () => {
 describe("bad records", () => {
   it("a corrupt middle line is reported and not fatal", async () => {
     const all = await unwoundLines();
-    const lines = [...all.slice(0, 3), "{not json", '{"v":1,"t":"intent"}', '{"v":1,"tx":"z","t":"nope"}', "[1]", ...all.slice(3, 7)];
+    const lines = [
+      ...all.slice(0, 3),
+      "{not json",
+      '{"v":1,"t":"intent"}',
+      '{"v":1,"tx":"z","t":"nope"}',
+      "[1]",
+      ...all.slice(3, 7),
+    ];
     const dir = tempDir("corrupt");
     const segment = writeSegment(dir, dead, lines.map((l) => `${l}\n`).join(""));
     const log: string[] = [];
@@ -152,7 +178,13 @@ describe("bad records", () => {
     const j = new FileJournal(dir);
     const report = (await recover(j, [descLogger("fake", log)]))._unsafeUnwrap();
     expect(report.issues).toEqual([
-      expect.objectContaining({ type: "newer-version", source: segment, line: 11, tx: newerTx, message: expect.stringMatching(/version 2 is newer/) }),
+      expect.objectContaining({
+        type: "newer-version",
+        source: segment,
+        line: 11,
+        tx: newerTx,
+        message: expect.stringMatching(/version 2 is newer/),
+      }),
     ]);
     expect(report.transactions).toBe(1);
     expect(log, "only the readable transaction is released").toEqual(["c:acquired", "b:acquired", "a:acquired"]);
@@ -196,7 +228,14 @@ describe("bad records", () => {
         .run(undefined, { journal: j }),
     );
     const dir = tempDir("missing");
-    writeSegment(dir, dead, lines.filter((l) => !l.includes('"commit"')).map((l) => `${l}\n`).join(""));
+    writeSegment(
+      dir,
+      dead,
+      lines
+        .filter((l) => !l.includes('"commit"'))
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
     const log: string[] = [];
     const mysteryLog: string[] = [];
     const j = new FileJournal(dir);
@@ -241,7 +280,9 @@ describe("recovery of what a finished saga left", () => {
     expect(log.slice(-2)).toEqual(["release b", "release a"]);
     // The same from the lines alone (a restart).
     const log2: string[] = [];
-    const restarted = (await recover(MemoryJournal.fromLines(journal.lines().slice(0, -3)), [fakeAdapter("fake", log2)]))._unsafeUnwrap();
+    const restarted = (
+      await recover(MemoryJournal.fromLines(journal.lines().slice(0, -3)), [fakeAdapter("fake", log2)])
+    )._unsafeUnwrap();
     expect(log2).toEqual(["release b", "release a"]);
     expect(restarted.transactions).toBe(1);
   });
@@ -285,7 +326,11 @@ describe("recovery of what a finished saga left", () => {
     const adapter = fakeAdapter("fake", log);
     const r = await saga("s")
       .resource("a", adapter, { spec: () => ({ id: "a" }), guard: true })
-      .step("post", { run: () => ok(1), on: "always", compensate: () => Promise.reject(new Error("post cleanup failed")) })
+      .step("post", {
+        run: () => ok(1),
+        on: "always",
+        compensate: () => Promise.reject(new Error("post cleanup failed")),
+      })
       .run(undefined, { journal });
     expect(r._unsafeUnwrapErr().retained).toEqual([{ label: "a" }]);
     const report = (await recover(journal, [adapter]))._unsafeUnwrap();
@@ -301,7 +346,9 @@ describe("recovery of what a finished saga left", () => {
   // holds j's segment with the copied records.
   test("adopted transactions with nothing to recover are compacted away", async () => {
     const committed = await journalLinesOf((j) =>
-      saga("done").resource("a", fakeAdapter("fake", []), { spec: () => ({ id: "a" }) }).run(undefined, { journal: j }),
+      saga("done")
+        .resource("a", fakeAdapter("fake", []), { spec: () => ({ id: "a" }) })
+        .run(undefined, { journal: j }),
     );
     const dir = tempDir("adopt-done");
     writeSegment(dir, dead, committed.map((l) => `${l}\n`).join(""));
@@ -354,7 +401,10 @@ describe("the netns adapter releases only namespaces of its own dirs", () => {
     const elsewhere = (await netnsAdapter().release({ dir, name: "canary" }, { signal })) as { isErr(): boolean };
     expect(elsewhere.isErr()).toBe(true);
     expect(existsSync(canary)).toBe(true);
-    const unprefixed = (await netnsAdapter({ dirs: [dir], prefix: "ours-" }).release({ dir, name: "canary" }, { signal })) as { isErr(): boolean };
+    const unprefixed = (await netnsAdapter({ dirs: [dir], prefix: "ours-" }).release(
+      { dir, name: "canary" },
+      { signal },
+    )) as { isErr(): boolean };
     expect(unprefixed.isErr()).toBe(true);
     expect(existsSync(canary)).toBe(true);
     rmSync(dir, { recursive: true, force: true });

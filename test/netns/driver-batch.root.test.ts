@@ -12,7 +12,9 @@ describeRoot("the ip -batch driver on the real kernel", () => {
 
   it("creates and removes 200 namespaces concurrently", async () => {
     const prefix = `${runPrefix}c200-`;
-    const created = await Promise.all(Array.from({ length: 200 }, (_, i) => createNetns({ name: `${prefix}${i}`, driver })));
+    const created = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => createNetns({ name: `${prefix}${i}`, driver })),
+    );
     const namespaces = created.map((r) => r._unsafeUnwrap());
     expect(driver.pids).toHaveLength(1);
     expect((await listNetns({ prefix }))._unsafeUnwrap()).toHaveLength(200);
@@ -33,11 +35,21 @@ describeRoot("the ip -batch driver on the real kernel", () => {
     expect(lost.length).toBeGreaterThan(0);
     for (const e of lost) {
       expect(e.code).toBe("driver-lost");
-      expect(e.message).toMatch(/^failed to create network namespace edt.*-kill-\d+: the ip -batch process was killed by SIGKILL with the operation in flight$/);
+      expect(e.message).toMatch(
+        /^failed to create network namespace edt.*-kill-\d+: the ip -batch process was killed by SIGKILL with the operation in flight$/,
+      );
     }
     // Those that failed left nothing; those that succeeded are there.
-    const left = (await listNetns({ prefix }))._unsafeUnwrap().map((n) => n.name).sort();
-    expect(left).toEqual(results.filter((r) => r.isOk()).map((r) => r._unsafeUnwrap().name).sort());
+    const left = (await listNetns({ prefix }))
+      ._unsafeUnwrap()
+      .map((n) => n.name)
+      .sort();
+    expect(left).toEqual(
+      results
+        .filter((r) => r.isOk())
+        .map((r) => r._unsafeUnwrap().name)
+        .sort(),
+    );
     // The next operation starts a new process.
     const next = (await createNetns({ name: `${prefix}after`, driver }))._unsafeUnwrap();
     expect(driver.pids[0]).not.toBe(first);
@@ -48,7 +60,10 @@ describeRoot("the ip -batch driver on the real kernel", () => {
   it("does not keep Node alive while idle", () => {
     const script = fileURLToPath(new URL("../support/idle-exit.ts", import.meta.url));
     const started = Date.now();
-    const child = spawnSync(process.execPath, ["--import", "tsx", script, `${runPrefix}idle`], { encoding: "utf8", timeout: 15_000 });
+    const child = spawnSync(process.execPath, ["--import", "tsx", script, `${runPrefix}idle`], {
+      encoding: "utf8",
+      timeout: 15_000,
+    });
     expect(child.stderr).toBe("");
     expect(child.stdout.trim()).toBe("created and removed");
     expect(child.status).toBe(0);

@@ -3,13 +3,20 @@ import { createBatchDriver } from "../../src/netns/index.js";
 import { FakeRunner } from "../support/fake-runner.js";
 
 const failing = (line: string) =>
-  line.startsWith("netns add bad") ? { fail: true as const, stderr: `Cannot create namespace file "/run/netns/${line.slice(10)}": File exists` } : {};
+  line.startsWith("netns add bad")
+    ? { fail: true as const, stderr: `Cannot create namespace file "/run/netns/${line.slice(10)}": File exists` }
+    : {};
 
 describe("the ip -batch driver", () => {
   it("starts one `ip -force -batch -` and writes each request followed by the sentinel", async () => {
     const runner = new FakeRunner(undefined, failing);
     const driver = createBatchDriver({ runner });
-    expect(await driver.ip(["netns", "add", "a"])).toEqual({ kind: "answered", failed: false, exitCode: undefined, stderr: "" });
+    expect(await driver.ip(["netns", "add", "a"])).toEqual({
+      kind: "answered",
+      failed: false,
+      exitCode: undefined,
+      stderr: "",
+    });
     expect(runner.calls).toEqual([["ip", "-force", "-batch", "-"]]);
     expect(runner.batches[0]!.lines).toEqual(["netns add a", "errdefer-sentinel"]);
   });
@@ -29,7 +36,12 @@ describe("the ip -batch driver", () => {
       const name = names[i]!;
       expect(o).toEqual(
         name.startsWith("bad")
-          ? { kind: "answered", failed: true, exitCode: undefined, stderr: `Cannot create namespace file "/run/netns/${name}": File exists` }
+          ? {
+              kind: "answered",
+              failed: true,
+              exitCode: undefined,
+              stderr: `Cannot create namespace file "/run/netns/${name}": File exists`,
+            }
           : { kind: "answered", failed: false, exitCode: undefined, stderr: "" },
       );
     });
@@ -44,7 +56,10 @@ describe("the ip -batch driver", () => {
     const pending = Promise.all([driver.ip(["netns", "add", "x"]), driver.ip(["netns", "del", "y"])]);
     runner.batches[0]!.crash("ip was killed by SIGKILL");
     for (const o of await pending) {
-      expect(o).toEqual({ kind: "lost", reason: "the ip -batch process was killed by SIGKILL with the operation in flight" });
+      expect(o).toEqual({
+        kind: "lost",
+        reason: "the ip -batch process was killed by SIGKILL with the operation in flight",
+      });
     }
     runner.hold = false;
     expect((await driver.ip(["netns", "add", "z"])).kind).toBe("answered");
@@ -57,7 +72,10 @@ describe("the ip -batch driver", () => {
     const driver = createBatchDriver({ runner });
     const pending = driver.ip(["netns", "add", "x"]);
     runner.batches[0]!.emit("Command failed -:77\n");
-    expect(await pending).toMatchObject({ kind: "lost", reason: expect.stringContaining("answered out of order (line 77)") });
+    expect(await pending).toMatchObject({
+      kind: "lost",
+      reason: expect.stringContaining("answered out of order (line 77)"),
+    });
     expect(runner.batches[0]!.exited).toBe(true);
   });
 
@@ -74,7 +92,10 @@ describe("the ip -batch driver", () => {
     const driver = createBatchDriver({ runner });
     const pending = driver.ip(["netns", "add", "x"]);
     await driver.close();
-    expect(await pending).toEqual({ kind: "lost", reason: "the ip -batch process was closed with the operation in flight" });
+    expect(await pending).toEqual({
+      kind: "lost",
+      reason: "the ip -batch process was closed with the operation in flight",
+    });
   });
 
   it("spreads requests over a pool when asked for more processes", async () => {

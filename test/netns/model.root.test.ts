@@ -14,7 +14,11 @@ const dirs = ["/var/run/netns", customDir] as const;
 type Model = { exists: Set<string> };
 type Real = { driver: ReturnType<typeof createBatchDriver> };
 
-const where = (dir: number, name: number) => ({ dir: dirs[dir]!, name: `${prefix}${name}`, path: `${dirs[dir]!}/${prefix}${name}` });
+const where = (dir: number, name: number) => ({
+  dir: dirs[dir]!,
+  name: `${prefix}${name}`,
+  path: `${dirs[dir]!}/${prefix}${name}`,
+});
 
 async function expectListing(model: Model, real: Real, dir: string): Promise<void> {
   const listed = (await listNetns({ dir, prefix, driver: real.driver }))._unsafeUnwrap().map((n) => n.path);
@@ -22,7 +26,10 @@ async function expectListing(model: Model, real: Real, dir: string): Promise<voi
 }
 
 class Create implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly dir: number, readonly name: number) {}
+  constructor(
+    readonly dir: number,
+    readonly name: number,
+  ) {}
   check = () => true;
   async run(model: Model, real: Real) {
     const w = where(this.dir, this.name);
@@ -39,7 +46,10 @@ class Create implements fc.AsyncCommand<Model, Real> {
 }
 
 class Remove implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly dir: number, readonly name: number) {}
+  constructor(
+    readonly dir: number,
+    readonly name: number,
+  ) {}
   check = () => true;
   async run(model: Model, real: Real) {
     const w = where(this.dir, this.name);
@@ -53,7 +63,10 @@ class Remove implements fc.AsyncCommand<Model, Real> {
 }
 
 class Exec implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly dir: number, readonly name: number) {}
+  constructor(
+    readonly dir: number,
+    readonly name: number,
+  ) {}
   check = () => true;
   async run(model: Model, real: Real) {
     const w = where(this.dir, this.name);
@@ -70,7 +83,10 @@ class Exec implements fc.AsyncCommand<Model, Real> {
 }
 
 class Sweep implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly dir: number, readonly keep: number[]) {}
+  constructor(
+    readonly dir: number,
+    readonly keep: number[],
+  ) {}
   check = () => true;
   async run(model: Model, real: Real) {
     const dir = dirs[this.dir]!;

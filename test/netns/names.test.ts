@@ -9,7 +9,7 @@ describe("validation, before any command runs", () => {
 
   it.each([
     ["", 'invalid name "": must not be empty'],
-    ["x".repeat(65), 'must be at most 64 characters (got 65)'],
+    ["x".repeat(65), "must be at most 64 characters (got 65)"],
     ["a/b", 'invalid name "a/b": must not contain "/"'],
     [".", 'invalid name ".": must not be "."'],
     ["..", 'invalid name "..": must not be ".."'],
@@ -34,7 +34,9 @@ describe("validation, before any command runs", () => {
   });
 
   it("rejects a relative path in loadNetns and in listNetns", async () => {
-    expect(loadNetns("netns/x")._unsafeUnwrapErr().message).toBe('failed to load network namespace netns/x: invalid path "netns/x": must be an absolute path');
+    expect(loadNetns("netns/x")._unsafeUnwrapErr().message).toBe(
+      'failed to load network namespace netns/x: invalid path "netns/x": must be an absolute path',
+    );
     expect(loadNetns("/run/netns/a b")._unsafeUnwrapErr().message).toContain("its file name may only contain");
     expect(loadNetns("/run/netns/../x")._unsafeUnwrapErr().message).toContain("must be a normalized absolute path");
     expect((await listNetns({ dir: "x" }))._unsafeUnwrapErr().message).toContain('invalid dir "x"');
@@ -42,9 +44,13 @@ describe("validation, before any command runs", () => {
 
   it("refuses a sweep without a prefix, or with a bad one, or without keep", async () => {
     const keep = () => false;
-    expect((await sweepNetns({ prefix: "", keep, driver }))._unsafeUnwrapErr().message).toContain('invalid prefix "": must not be empty');
+    expect((await sweepNetns({ prefix: "", keep, driver }))._unsafeUnwrapErr().message).toContain(
+      'invalid prefix "": must not be empty',
+    );
     expect((await sweepNetns({ prefix: "a/", keep, driver }))._unsafeUnwrapErr().message).toContain("invalid prefix");
-    expect((await sweepNetns({ prefix: "a", keep: undefined as never, driver }))._unsafeUnwrapErr().message).toContain("invalid keep");
+    expect((await sweepNetns({ prefix: "a", keep: undefined as never, driver }))._unsafeUnwrapErr().message).toContain(
+      "invalid keep",
+    );
   });
 
   it("ran no command for any of it", () => {

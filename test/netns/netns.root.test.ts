@@ -111,12 +111,17 @@ describeRoot("netns on the real kernel", () => {
 
   it("makes a custom dir a shared mount, so a namespace removed here is not pinned in another mount namespace", async () => {
     const ns = (await createNetns({ dir: custom, name: `${runPrefix}pinned` }))._unsafeUnwrap();
-    expect(mountsOf().split("\n").find((l) => l.split(" ")[4] === custom)).toMatch(/ shared:\d+/);
+    expect(
+      mountsOf()
+        .split("\n")
+        .find((l) => l.split(" ")[4] === custom),
+    ).toMatch(/ shared:\d+/);
     // A process in its own mount namespace whose copy of the mounts stays a peer of ours.
     const other = spawn("unshare", ["--mount", "--propagation", "unchanged", "--", "sleep", "30"], { stdio: "ignore" });
     try {
       const otherMounts = `/proc/${other.pid}/mountinfo`;
-      for (let i = 0; i < 100 && !mountsOf(otherMounts).includes(ns.path); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 100 && !mountsOf(otherMounts).includes(ns.path); i++)
+        await new Promise((r) => setTimeout(r, 10));
       expect(mountsOf(otherMounts)).toContain(ns.path);
       (await ns.remove())._unsafeUnwrap();
       expect(mountsOf(otherMounts)).not.toContain(ns.path);
@@ -128,7 +133,11 @@ describeRoot("netns on the real kernel", () => {
   it("says root (CAP_SYS_ADMIN) is needed when the commands run unprivileged", async () => {
     const real = execaRunner();
     const nobody: CommandRunner = {
-      run: (argv, options) => real.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--", ...argv], options),
+      run: (argv, options) =>
+        real.run(
+          ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--", ...argv],
+          options,
+        ),
       start: (argv) => real.start(argv),
     };
     const driver = createProcessDriver({ runner: nobody });
@@ -149,7 +158,9 @@ describeRoot("netns on the real kernel", () => {
     const sweepPrefix = `${runPrefix}sw-`;
     const foreign = (await createNetns({ name: `${runPrefix}other-survivor` }))._unsafeUnwrap();
     try {
-      const made = await Promise.all(["a", "b", "keep"].map(async (n) => (await createNetns({ name: `${sweepPrefix}${n}` }))._unsafeUnwrap()));
+      const made = await Promise.all(
+        ["a", "b", "keep"].map(async (n) => (await createNetns({ name: `${sweepPrefix}${n}` }))._unsafeUnwrap()),
+      );
       const half = `/var/run/netns/${sweepPrefix}half`;
       closeSync(openSync(half, "wx", 0));
       const listed = (await listNetns({ prefix: sweepPrefix }))._unsafeUnwrap().map((n) => n.name);
@@ -165,8 +176,17 @@ describeRoot("netns on the real kernel", () => {
       (await made[2]!.remove())._unsafeUnwrap();
       // a keep that throws keeps the namespace and reports it
       const again = (await createNetns({ name: `${sweepPrefix}c` }))._unsafeUnwrap();
-      const thrown = (await sweepNetns({ prefix: sweepPrefix, keep: () => { throw new Error("store down"); } }))._unsafeUnwrap();
-      expect(thrown.failed.map((f) => f.error.message)).toEqual([expect.stringContaining("threw, so it was kept: store down")]);
+      const thrown = (
+        await sweepNetns({
+          prefix: sweepPrefix,
+          keep: () => {
+            throw new Error("store down");
+          },
+        })
+      )._unsafeUnwrap();
+      expect(thrown.failed.map((f) => f.error.message)).toEqual([
+        expect.stringContaining("threw, so it was kept: store down"),
+      ]);
       (await again.remove())._unsafeUnwrap();
     } finally {
       (await foreign.remove())._unsafeUnwrap();
@@ -175,7 +195,9 @@ describeRoot("netns on the real kernel", () => {
 
   it("sweeps a custom dir", async () => {
     const dir = testDir("sweep");
-    await Promise.all([1, 2, 3].map(async (i) => (await createNetns({ dir, name: `${runPrefix}s${i}` }))._unsafeUnwrap()));
+    await Promise.all(
+      [1, 2, 3].map(async (i) => (await createNetns({ dir, name: `${runPrefix}s${i}` }))._unsafeUnwrap()),
+    );
     const report = (await sweepNetns({ dir, prefix: runPrefix, keep: () => false }))._unsafeUnwrap();
     expect(report.removed).toHaveLength(3);
     expect((await listNetns({ dir }))._unsafeUnwrap()).toEqual([]);

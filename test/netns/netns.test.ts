@@ -22,11 +22,17 @@ describe("createNetns and Netns with a fake runner", () => {
   });
 
   it("says root (CAP_SYS_ADMIN) is needed when ip is refused", async () => {
-    const stderr = 'mkdir /run/netns failed: Permission denied';
+    const stderr = "mkdir /run/netns failed: Permission denied";
     const driver = createProcessDriver({ runner: new FakeRunner(() => ({ exitCode: 1, stderr })) });
     const error = (await createNetns({ name: "pod-1", driver }))._unsafeUnwrapErr();
     expect(error.message).toBe(`failed to create network namespace pod-1: root (CAP_SYS_ADMIN) is needed: ${stderr}`);
-    expect(error).toMatchObject({ code: "permission", operation: "create", exitCode: 1, stderr, path: "/var/run/netns/pod-1" });
+    expect(error).toMatchObject({
+      code: "permission",
+      operation: "create",
+      exitCode: 1,
+      stderr,
+      path: "/var/run/netns/pod-1",
+    });
   });
 
   it("maps an existing file to `exists`", async () => {
@@ -60,13 +66,17 @@ describe("createNetns and Netns with a fake runner", () => {
     runner.batches[0]!.crash();
     const error = (await created)._unsafeUnwrapErr();
     expect(error.code).toBe("driver-lost");
-    expect(error.message).toMatch(/^failed to create network namespace cni-.*: the ip -batch process was killed by SIGKILL with the operation in flight$/);
+    expect(error.message).toMatch(
+      /^failed to create network namespace cni-.*: the ip -batch process was killed by SIGKILL with the operation in flight$/,
+    );
     expect(runner.batches[1]!.lines).toEqual([`netns del ${error.netnsName}`, "errdefer-sentinel"]);
   });
 
   it("does not run a command when the signal is already aborted", async () => {
     const runner = new FakeRunner();
-    const error = (await createNetns({ signal: AbortSignal.abort(), driver: createProcessDriver({ runner }) }))._unsafeUnwrapErr();
+    const error = (
+      await createNetns({ signal: AbortSignal.abort(), driver: createProcessDriver({ runner }) })
+    )._unsafeUnwrapErr();
     expect(error.code).toBe("aborted");
     expect(runner.calls).toEqual([]);
   });
@@ -95,7 +105,9 @@ describe("createNetns and Netns with a fake runner", () => {
     const dir = path.join(tmp, "custom2");
     const stderr = "unshare: unshare failed: Operation not permitted";
     const runner = new FakeRunner((argv) => (argv[0] === "unshare" ? { exitCode: 1, stderr } : {}));
-    const error = (await createNetns({ dir, name: "pod-3", driver: createProcessDriver({ runner }) }))._unsafeUnwrapErr();
+    const error = (
+      await createNetns({ dir, name: "pod-3", driver: createProcessDriver({ runner }) })
+    )._unsafeUnwrapErr();
     expect(error.message).toBe(`failed to create network namespace pod-3: root (CAP_SYS_ADMIN) is needed: ${stderr}`);
     expect(existsSync(path.join(dir, "pod-3"))).toBe(false);
   });
@@ -114,7 +126,10 @@ describe("createNetns and Netns with a fake runner", () => {
     const runner = new FakeRunner();
     const ns = loadNetns(path.join(tmp, "never"), { driver: createProcessDriver({ runner }) })._unsafeUnwrap();
     expect((await ns.isClosed())._unsafeUnwrap()).toBe(true);
-    expect((await ns.exec(["true"]))._unsafeUnwrapErr()).toMatchObject({ code: "closed", message: `failed to exec in network namespace never: ${tmp}/never is missing` });
+    expect((await ns.exec(["true"]))._unsafeUnwrapErr()).toMatchObject({
+      code: "closed",
+      message: `failed to exec in network namespace never: ${tmp}/never is missing`,
+    });
     expect(runner.calls).toEqual([]);
   });
 });

@@ -95,9 +95,7 @@ export interface ModelOutcome {
   readonly skippedByKind: readonly number[];
   readonly dismissed: readonly number[];
   readonly failures: readonly { readonly index: number; readonly label: string; readonly error: ValueRef }[];
-  readonly result:
-    | { readonly ok: true }
-    | { readonly ok: false; readonly cause: ValueRef; readonly origin: Origin };
+  readonly result: { readonly ok: true } | { readonly ok: false; readonly cause: ValueRef; readonly origin: Origin };
   /** Fake milliseconds the unwind takes. */
   readonly durationMs: number;
 }
@@ -147,8 +145,7 @@ function durationOf(b: Behaviour, timeoutMs: number): number {
 export function runModel(program: Program): ModelOutcome {
   const bodyFailed = program.end !== "ok";
   let retErr: ValueRef | undefined = bodyFailed ? { from: "body" } : undefined;
-  let origin: Origin | undefined =
-    program.end === "throw" ? "throw" : bodyFailed ? "err" : undefined;
+  let origin: Origin | undefined = program.end === "throw" ? "throw" : bodyFailed ? "err" : undefined;
   const turns: ModelTurn[] = [];
   const retained: { index: number; label: string }[] = [];
   const skippedByKind: number[] = [];

@@ -177,7 +177,6 @@ interface Observed {
 
 const unhandled = useRuleHarness();
 
-
 let runCounter = 0;
 
 async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
@@ -263,10 +262,13 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
           return undefined;
         case "slow":
           return new Promise<void>((resolve) =>
-            setTimeout(() => {
-              settled();
-              resolve();
-            }, slowDelay(timeoutMs, b.fraction)),
+            setTimeout(
+              () => {
+                settled();
+                resolve();
+              },
+              slowDelay(timeoutMs, b.fraction),
+            ),
           );
         case "throw": {
           const v = makeValue(b.shape, `throw-${run}-${i}`);
@@ -331,8 +333,7 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
   const registerSync = (tx: Transaction, i: number, spec: CleanupSpec): void => {
     const fn = cleanupOf(i, spec);
     const opts = optionsOf(i, spec);
-    const handle: CleanupHandle =
-      spec.via === "errdefer" ? tx.errdefer(fn, opts) : tx.defer(fn, opts);
+    const handle: CleanupHandle = spec.via === "errdefer" ? tx.errdefer(fn, opts) : tx.defer(fn, opts);
     handleLabels.set(i, handle.label);
     if (spec.dismissed) dismissResults.set(i, [handle.dismiss(), handle.dismiss()]);
   };
@@ -458,7 +459,7 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
         try {
           enter(tx);
           p.cleanups.forEach((c, k) => registerSync(tx, k + 1, c));
-        startLate(tx);
+          startLate(tx);
           const one = yield* ok(1);
           if (one !== 1) problems.push("yield* ok(1) did not give 1");
           if (p.end === "yieldErr") {
@@ -594,7 +595,10 @@ function messagePrefixes(cause: unknown): string[] {
 }
 
 function expectOrder(o: Observed, m: ModelOutcome): void {
-  expect(o.starts.map((s) => s.index), "cleanups that ran, in order").toEqual(m.turns.map((t) => t.index));
+  expect(
+    o.starts.map((s) => s.index),
+    "cleanups that ran, in order",
+  ).toEqual(m.turns.map((t) => t.index));
 }
 
 function expectTurns(p: Program, o: Observed, m: ModelOutcome): void {
@@ -641,7 +645,10 @@ function expectResult(p: Program, o: Observed, m: ModelOutcome): void {
   expect(isTransactionError(e)).toBe(true);
   expect(e).toBeInstanceOf(TransactionError);
   expect(e).toBeInstanceOf(Error);
-  expect(e.cleanupFailures.map((f) => f.label), "failure labels").toEqual(m.failures.map((f) => f.label));
+  expect(
+    e.cleanupFailures.map((f) => f.label),
+    "failure labels",
+  ).toEqual(m.failures.map((f) => f.label));
   m.failures.forEach((f, k) => {
     const actual = e.cleanupFailures[k]!.error;
     const spec = p.cleanups[f.index - 1]!;
@@ -654,7 +661,10 @@ function expectResult(p: Program, o: Observed, m: ModelOutcome): void {
       expect(actual, `failure value of ${f.label}`).toBe(o.failureValues.get(f.index));
     }
   });
-  expect(e.retained.map((r) => r.label), "retained").toEqual(m.retained.map((r) => r.label));
+  expect(
+    e.retained.map((r) => r.label),
+    "retained",
+  ).toEqual(m.retained.map((r) => r.label));
   expect(e.cause, "primary cause").toBe(valueOf(p, o, m.result.cause));
   expect(e.origin, "origin of the cause").toBe(m.result.origin);
   const prefixes = messagePrefixes(e.cause);
@@ -702,7 +712,10 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
     const { o, m } = await check(p);
     const ran = o.starts.map((s) => s.index);
     expect(new Set(ran).size, "each cleanup runs at most once").toBe(ran.length);
-    expect([...ran].sort((a, b) => b - a), "reverse order of registration").toEqual(ran);
+    expect(
+      [...ran].sort((a, b) => b - a),
+      "reverse order of registration",
+    ).toEqual(ran);
     const endMark = GENERATOR_FORMS.includes(p.form) ? o.sequence.indexOf("finally") : -1;
     if (endMark >= 0) {
       const firstStart = o.sequence.findIndex((s) => s.startsWith("start:"));
@@ -762,7 +775,12 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
   });
 
   test.prop(
-    [programArb({ behaviours: [...SUCCEEDING, "setRetErr", "setRetErr", "setRetErrThenThrow", "throw"], timeouts: false })],
+    [
+      programArb({
+        behaviours: [...SUCCEEDING, "setRetErr", "setRetErr", "setRetErrThenThrow", "throw"],
+        timeouts: false,
+      }),
+    ],
     { numRuns: RUNS },
   )("R5: a cleanup reads retErr and may replace it; setting it is not a failure", async (p) => {
     const { o, m } = await check(p);
@@ -787,7 +805,10 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
     { numRuns: RUNS },
   )("R6: each cleanup has its own signal and deadline; the unwind moves on at the deadline", async (p) => {
     const { o, m } = await check(p);
-    if (p.cleanups.some((c) => c.behaviour.kind === "abortCaller") && o.starts.some((s) => p.cleanups[s.index - 1]!.behaviour.kind === "abortCaller")) {
+    if (
+      p.cleanups.some((c) => c.behaviour.kind === "abortCaller") &&
+      o.starts.some((s) => p.cleanups[s.index - 1]!.behaviour.kind === "abortCaller")
+    ) {
       expect(o.callerSignal.aborted).toBe(true);
     }
     expectMatchesModel(p, o, m);
@@ -808,7 +829,10 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
     const { o, m } = await check(p);
     for (const i of m.dismissed) {
       expect(o.dismissResults.get(i), `dismiss() results of cleanup ${i}`).toEqual([true, false]);
-      expect(o.starts.some((s) => s.index === i), `dismissed cleanup ${i} did not run`).toBe(false);
+      expect(
+        o.starts.some((s) => s.index === i),
+        `dismissed cleanup ${i} did not run`,
+      ).toBe(false);
     }
     p.cleanups.forEach((c, k) => {
       if (c.via === "defer" || c.via === "errdefer") expect(o.handleLabels.get(k + 1)).toBe(labelOf(c, k + 1));
@@ -845,9 +869,12 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
     expectMatchesModel(p, o, m);
   });
 
-  test.prop([programArb({ forms: GENERATOR_FORMS, ends: ["yieldErr", "yieldErr", "ok", "err", "throw"], behaviours: ALL })], {
-    numRuns: RUNS,
-  })("R10: a generator body that yields an err is closed (its finally runs) before the unwind", async (p) => {
+  test.prop(
+    [programArb({ forms: GENERATOR_FORMS, ends: ["yieldErr", "yieldErr", "ok", "err", "throw"], behaviours: ALL })],
+    {
+      numRuns: RUNS,
+    },
+  )("R10: a generator body that yields an err is closed (its finally runs) before the unwind", async (p) => {
     const { o, m } = await check(p);
     const fin = o.sequence.indexOf("finally");
     expect(fin, "the generator's finally ran").toBeGreaterThanOrEqual(0);

@@ -27,7 +27,12 @@ import {
   type TransactionError,
 } from "../../src/index.js";
 import { MemoryJournal, recover } from "../../src/journal/index.js";
-import { foldTransaction, needsRecovery, type JournalRecord, type JournalledResource } from "../../src/journal/records.js";
+import {
+  foldTransaction,
+  needsRecovery,
+  type JournalRecord,
+  type JournalledResource,
+} from "../../src/journal/records.js";
 import {
   labelOf,
   runModel,
@@ -74,7 +79,6 @@ interface SagaProgram {
 /** A release gets no CleanupContext, so it cannot set retErr or see the caller's controller. */
 const CONTEXT_ONLY: readonly BehaviourKind[] = ["setRetErr", "setRetErrThenThrow", "abortCaller"];
 
-
 function chance(rate: number): fc.Arbitrary<boolean> {
   if (rate <= 0) return fc.constant(false);
   if (rate >= 1) return fc.constant(true);
@@ -93,7 +97,10 @@ interface Config {
 }
 
 function sagaArb(config: Config): fc.Arbitrary<SagaProgram> {
-  const timeoutArb = config.timeouts === false ? fc.constant(undefined) : fc.option(fc.integer({ min: 2, max: 5000 }), { nil: undefined, freq: 2 });
+  const timeoutArb =
+    config.timeouts === false
+      ? fc.constant(undefined)
+      : fc.option(fc.integer({ min: 2, max: 5000 }), { nil: undefined, freq: 2 });
   const stepArb: fc.Arbitrary<StepSpec> = fc.record({
     type: chance(config.resourceRate ?? 0.4).map((r): StepSpec["type"] => (r ? "resource" : "plain")),
     on: fc.constantFrom(...(config.ons ?? ["error", "error", "always"])),
@@ -113,7 +120,9 @@ function sagaArb(config: Config): fc.Arbitrary<SagaProgram> {
       failShape: shapeArb,
       cleanupTimeoutMs: timeoutArb,
     })
-    .map(({ steps, fail, failAt, ...rest }) => normalize({ ...rest, steps, failAt: fail && steps.length > 0 ? failAt % steps.length : undefined }));
+    .map(({ steps, fail, failAt, ...rest }) =>
+      normalize({ ...rest, steps, failAt: fail && steps.length > 0 ? failAt % steps.length : undefined }),
+    );
 }
 
 /** What a step cannot do is turned into what it can. */
@@ -193,7 +202,8 @@ interface Start {
   readonly label: string;
   readonly at: number;
   /** Only plain compensations see the CleanupContext. */
-  readonly ctx: { readonly retErr: unknown; readonly failed: boolean; readonly failuresSoFar: readonly string[] } | undefined;
+  readonly ctx:
+    { readonly retErr: unknown; readonly failed: boolean; readonly failuresSoFar: readonly string[] } | undefined;
   readonly signalAbortedAtStart: boolean;
 }
 
@@ -224,7 +234,6 @@ interface LooseSaga {
 
 const unhandled = useRuleHarness();
 
-
 let runCounter = 0;
 
 async function execute(p: SagaProgram, mapped: Mapped, journal?: MemoryJournal): Promise<Observed> {
@@ -249,7 +258,10 @@ async function execute(p: SagaProgram, mapped: Mapped, journal?: MemoryJournal):
       index: i,
       label: labelOf(program.cleanups[i - 1]!, i),
       at: Date.now(),
-      ctx: ctx === undefined ? undefined : { retErr: ctx.retErr, failed: ctx.failed, failuresSoFar: ctx.cleanupFailures.map((f) => f.label) },
+      ctx:
+        ctx === undefined
+          ? undefined
+          : { retErr: ctx.retErr, failed: ctx.failed, failuresSoFar: ctx.cleanupFailures.map((f) => f.label) },
       signalAbortedAtStart: signal.aborted,
     });
     if (signal === controller.signal) problems.push(`cleanup ${i} got the caller's signal`);
@@ -279,7 +291,9 @@ async function execute(p: SagaProgram, mapped: Mapped, journal?: MemoryJournal):
         if (b.kind === "reject") return Promise.reject(v);
         if (b.kind === "err") return err(v);
         if (b.kind === "errAsync") return errAsync(v);
-        return new ResultAsync<never, unknown>(new Promise((resolve) => setTimeout(() => resolve(err(v)), slowDelay(timeoutMs, b.fraction))));
+        return new ResultAsync<never, unknown>(
+          new Promise((resolve) => setTimeout(() => resolve(err(v)), slowDelay(timeoutMs, b.fraction))),
+        );
       }
       case "setRetErr":
       case "setRetErrThenThrow": {
@@ -443,13 +457,17 @@ function expectMatchesModel(p: SagaProgram, mapped: Mapped, o: Observed, m: Mode
   const { program } = mapped;
   expect(o.problems).toEqual([]);
   // R1: what ran, in which order (LIFO, each at most once).
-  expect(o.starts.map((s) => s.label), "compensations that ran, in order").toEqual(m.turns.map((t) => t.label));
+  expect(
+    o.starts.map((s) => s.label),
+    "compensations that ran, in order",
+  ).toEqual(m.turns.map((t) => t.label));
   m.turns.forEach((t, k) => {
     const s = o.starts[k]!;
     // R6: at which fake time, each with a live signal of its own that aborts at its deadline.
     expect(s.at - o.t0, `fake time at which ${t.label} starts`).toBe(t.startsAt);
     expect(s.signalAbortedAtStart, `${t.label}'s signal is live at its start`).toBe(false);
-    if (t.timesOut) expect(o.aborts.get(t.index), `${t.label}'s signal aborts at its deadline`).toBe(s.at + t.timeoutMs);
+    if (t.timesOut)
+      expect(o.aborts.get(t.index), `${t.label}'s signal aborts at its deadline`).toBe(s.at + t.timeoutMs);
     // R2, R5: what a plain compensation sees.
     if (s.ctx !== undefined) {
       expect(s.ctx.failed, `ctx.failed at ${t.label}`).toBe(t.failed);
@@ -468,7 +486,10 @@ function expectMatchesModel(p: SagaProgram, mapped: Mapped, o: Observed, m: Mode
     if (o.result.isErr()) {
       const e = o.result.error;
       // R4: every failure, in order, with its value; R3: the retained labels.
-      expect(e.cleanupFailures.map((f) => f.label), "failure labels").toEqual(m.failures.map((f) => f.label));
+      expect(
+        e.cleanupFailures.map((f) => f.label),
+        "failure labels",
+      ).toEqual(m.failures.map((f) => f.label));
       m.failures.forEach((f, k) => {
         const actual = e.cleanupFailures[k]!.error;
         const spec = program.cleanups[f.index - 1]!;
@@ -479,7 +500,10 @@ function expectMatchesModel(p: SagaProgram, mapped: Mapped, o: Observed, m: Mode
           expect(actual, `failure value of ${f.label}`).toBe(o.failureValues.get(f.index));
         }
       });
-      expect(e.retained.map((r) => r.label), "retained").toEqual(m.retained.map((r) => r.label));
+      expect(
+        e.retained.map((r) => r.label),
+        "retained",
+      ).toEqual(m.retained.map((r) => r.label));
       expect(e.cause, "primary cause").toBe(valueOf(program, o, m.result.cause));
       expect(e.origin, "origin of the cause").toBe(m.result.origin);
     }
@@ -491,12 +515,19 @@ function expectMatchesModel(p: SagaProgram, mapped: Mapped, o: Observed, m: Mode
 /** On success the context holds every output, and the error-kind resources are handed over (R8). */
 function expectSuccess(p: SagaProgram, mapped: Mapped, o: Observed, value: SagaSuccess<Record<string, unknown>>): void {
   p.steps.forEach((s, k) => {
-    expect(value.context[mapped.names[k]!], `context.${mapped.names[k]!}`).toBe(s.skipped ? undefined : o.outputs.get(k));
+    expect(value.context[mapped.names[k]!], `context.${mapped.names[k]!}`).toBe(
+      s.skipped ? undefined : o.outputs.get(k),
+    );
   });
   const held: HeldResource[] = [];
   p.steps.forEach((s, k) => {
     if (s.type !== "resource" || s.skipped || s.on !== "error") return;
-    held.push({ step: mapped.names[k]!, kind: "fake", guard: s.guard, description: { id: (o.outputs.get(k) as Desc).id, acquired: true } });
+    held.push({
+      step: mapped.names[k]!,
+      kind: "fake",
+      guard: s.guard,
+      description: { id: (o.outputs.get(k) as Desc).id, acquired: true },
+    });
   });
   expect(value.held.resources, "held resources").toEqual(held);
 }
@@ -509,11 +540,18 @@ function expectStepEvents(p: SagaProgram, mapped: Mapped, o: Observed): void {
     if (p.steps[k]!.skipped) expected.push(`step:skipped ${name}`);
     else expected.push(`step:started ${name}`, `${k === p.failAt ? "step:failed" : "step:succeeded"} ${name}`);
   }
-  expect(o.stepEvents.map((e) => `${e.type} ${e.step}`), "step events").toEqual(expected);
+  expect(
+    o.stepEvents.map((e) => `${e.type} ${e.step}`),
+    "step events",
+  ).toEqual(expected);
 }
 
 /** What the journal must say of each resource step once everything (late settlements too) is over. */
-function expectedJournal(p: SagaProgram, mapped: Mapped, m: ModelOutcome): { step: string; status: JournalledResource["status"]; acquired: boolean }[] {
+function expectedJournal(
+  p: SagaProgram,
+  mapped: Mapped,
+  m: ModelOutcome,
+): { step: string; status: JournalledResource["status"]; acquired: boolean }[] {
   const out: { step: string; status: JournalledResource["status"]; acquired: boolean }[] = [];
   p.steps.forEach((s, k) => {
     if (s.type !== "resource" || s.skipped || (p.failAt !== undefined && k > p.failAt)) return;
@@ -521,7 +559,13 @@ function expectedJournal(p: SagaProgram, mapped: Mapped, m: ModelOutcome): { ste
     // A committed saga hands its on-error resources over; on-always ones are released after.
     const handedOver = acquired && p.failAt === undefined && s.on === "error";
     // A failed acquisition without registerFirst holds nothing: journalled as released at once.
-    let status: JournalledResource["status"] = handedOver ? "handed-over" : acquired ? "acquired" : s.registerFirst ? "intent" : "released";
+    let status: JournalledResource["status"] = handedOver
+      ? "handed-over"
+      : acquired
+        ? "acquired"
+        : s.registerFirst
+          ? "intent"
+          : "released";
     const i = mapped.cleanupOf.get(k);
     const b = s.behaviour;
     if (i !== undefined && m.turns.some((t) => t.index === i)) {
@@ -577,8 +621,12 @@ async function checkProgram(p: SagaProgram, withJournal = false): Promise<void> 
   };
   const report = await recover(journal, [recovering]);
   expect(report.isOk()).toBe(true);
-  const pending = needsRecovery(folded) ? folded.resources.filter((r) => r.status !== "released" && r.status !== "handed-over").reverse() : [];
-  expect(released, "recover releases what the journal says is still held, in reverse").toEqual(pending.map((r) => (r.desc as Desc).id));
+  const pending = needsRecovery(folded)
+    ? folded.resources.filter((r) => r.status !== "released" && r.status !== "handed-over").reverse()
+    : [];
+  expect(released, "recover releases what the journal says is still held, in reverse").toEqual(
+    pending.map((r) => (r.desc as Desc).id),
+  );
   expect(report._unsafeUnwrap().released.map((r) => r.step)).toEqual(pending.map((r) => r.step));
   const again = await recover(journal, [recovering]);
   expect(again._unsafeUnwrap().transactions, "a second recover finds nothing").toBe(0);
@@ -595,33 +643,34 @@ describe("sagas obey R1-R10 like transaction (random sagas against the reference
     },
   );
 
-  test.prop([sagaArb({ behaviours: [...SUCCEEDING, ...FAILING, "setRetErr", "hang"], timeouts: false })], { numRuns: RUNS })(
-    "R2: on-error compensations run iff the saga is failing at their turn; on-always ones always",
-    async (p) => {
-      await checkProgram(p);
-    },
-  );
+  test.prop([sagaArb({ behaviours: [...SUCCEEDING, ...FAILING, "setRetErr", "hang"], timeouts: false })], {
+    numRuns: RUNS,
+  })("R2: on-error compensations run iff the saga is failing at their turn; on-always ones always", async (p) => {
+    await checkProgram(p);
+  });
 
-  test.prop([sagaArb({ behaviours: [...SUCCEEDING, ...FAILING, ...FAILING, "hang"], guardRate: 0.6, failRate: 0.7 })], { numRuns: RUNS })(
-    "R3: a guarded compensation after a failed one is skipped and retained",
-    async (p) => {
-      await checkProgram(p);
-    },
-  );
+  test.prop([sagaArb({ behaviours: [...SUCCEEDING, ...FAILING, ...FAILING, "hang"], guardRate: 0.6, failRate: 0.7 })], {
+    numRuns: RUNS,
+  })("R3: a guarded compensation after a failed one is skipped and retained", async (p) => {
+    await checkProgram(p);
+  });
 
-  test.prop([sagaArb({ behaviours: [...SUCCEEDING, ...FAILING, "slowErr", "hang", "setRetErrThenThrow"], guardRate: 0.2 })], { numRuns: RUNS })(
+  test.prop(
+    [sagaArb({ behaviours: [...SUCCEEDING, ...FAILING, "slowErr", "hang", "setRetErrThenThrow"], guardRate: 0.2 })],
+    { numRuns: RUNS },
+  )(
     "R4, R5: a failing compensation never stops the unwind nor replaces the step's error; setRetErr is not a failure",
     async (p) => {
       await checkProgram(p);
     },
   );
 
-  test.prop([sagaArb({ behaviours: ["hang", "hang", "slow", "slowErr", "abortCaller", "void", "throw"], maxSteps: 5 })], { numRuns: RUNS })(
-    "R6: each compensation has its own signal and deadline (the step's timeoutMs); the unwind moves on",
-    async (p) => {
-      await checkProgram(p);
-    },
-  );
+  test.prop(
+    [sagaArb({ behaviours: ["hang", "hang", "slow", "slowErr", "abortCaller", "void", "throw"], maxSteps: 5 })],
+    { numRuns: RUNS },
+  )("R6: each compensation has its own signal and deadline (the step's timeoutMs); the unwind moves on", async (p) => {
+    await checkProgram(p);
+  });
 
   test.prop([sagaArb({ behaviours: ALL, guardRate: 0.3, skipRate: 0.3 })], { numRuns: RUNS })(
     "R7, R8: the Result is ok iff retErr is unset at the end; on success the context and held resources are handed over",

@@ -2,13 +2,7 @@
 // handed over on success, and releaseHeld (reverse order, guards, retained ones recoverable).
 import { err, ok } from "neverthrow";
 import { describe, expect, it, test } from "vitest";
-import {
-  MissingAdapterError,
-  releaseHeld,
-  saga,
-  type ResourceAdapter,
-  type StepEvent,
-} from "../../src/index.js";
+import { MissingAdapterError, releaseHeld, saga, type ResourceAdapter, type StepEvent } from "../../src/index.js";
 import { MemoryJournal, recover } from "../../src/journal/index.js";
 import { foldTransaction, type JournalRecord } from "../../src/journal/records.js";
 import { fakeAdapter } from "../journal/helpers.js";
@@ -23,21 +17,47 @@ describe("bad builder input is a TypeError naming the field", () => {
   it.each([
     ["an empty saga name", () => saga(""), /saga: name must be a non-empty string/],
     ["a saga name that is not a string", () => saga(loose(42)), /saga: name must be a non-empty string/],
-    ["an empty step name", () => saga("s").step("", { run: () => 1 }), /saga "s": a step name must be a non-empty string/],
-    ["a step name that is not a string", () => saga("s").step(loose(1), { run: () => 1 }), /a step name must be a non-empty string/],
-    ["the reserved step name input", () => saga("s").step("input", { run: () => 1 }), /saga "s": step "input": the name is reserved/],
-    ["a reserved resource name", () => saga("s").resource("input", adapter, { spec: () => ({ id: "x" }) }), /step "input": the name is reserved/],
+    [
+      "an empty step name",
+      () => saga("s").step("", { run: () => 1 }),
+      /saga "s": a step name must be a non-empty string/,
+    ],
+    [
+      "a step name that is not a string",
+      () => saga("s").step(loose(1), { run: () => 1 }),
+      /a step name must be a non-empty string/,
+    ],
+    [
+      "the reserved step name input",
+      () => saga("s").step("input", { run: () => 1 }),
+      /saga "s": step "input": the name is reserved/,
+    ],
+    [
+      "a reserved resource name",
+      () => saga("s").resource("input", adapter, { spec: () => ({ id: "x" }) }),
+      /step "input": the name is reserved/,
+    ],
     [
       "a step name used twice",
-      () => saga("s").step("a", { run: () => 1 }).step("a", { run: () => 2 }),
+      () =>
+        saga("s")
+          .step("a", { run: () => 1 })
+          .step("a", { run: () => 2 }),
       /saga "s": step "a": the name is used twice/,
     ],
     [
       "a resource named like a step",
-      () => saga("s").step("a", { run: () => 1 }).resource("a", adapter, { spec: () => ({ id: "x" }) }),
+      () =>
+        saga("s")
+          .step("a", { run: () => 1 })
+          .resource("a", adapter, { spec: () => ({ id: "x" }) }),
       /step "a": the name is used twice/,
     ],
-    ["a definition that is not an object", () => saga("s").step("a", loose(null)), /step "a": the definition must be an object/],
+    [
+      "a definition that is not an object",
+      () => saga("s").step("a", loose(null)),
+      /step "a": the definition must be an object/,
+    ],
     ["a run that is not a function", () => saga("s").step("a", loose({ run: 1 })), /step "a": run must be a function/],
     ["a missing run", () => saga("s").step("a", loose({})), /step "a": run must be a function/],
     [
@@ -45,11 +65,31 @@ describe("bad builder input is a TypeError naming the field", () => {
       () => saga("s").step("a", loose({ run: () => 1, compensate: "undo" })),
       /step "a": compensate must be a function/,
     ],
-    ["a when that is not a function", () => saga("s").step("a", loose({ run: () => 1, when: true })), /step "a": when must be a function/],
-    ["an on that is not error or always", () => saga("s").step("a", loose({ run: () => 1, on: "success" })), /step "a": on must be "error" or "always"/],
-    ["a spec that is not a function", () => saga("s").resource("r", adapter, loose({ spec: { id: "x" } })), /resource "r": spec must be a function/],
-    ["an adapter without a kind", () => saga("s").resource("r", loose({}), { spec: () => ({}) }), /resource "r": adapter must be a resource adapter/],
-    ["an adapter that is null", () => saga("s").resource("r", loose(null), { spec: () => ({}) }), /resource "r": adapter must be a resource adapter/],
+    [
+      "a when that is not a function",
+      () => saga("s").step("a", loose({ run: () => 1, when: true })),
+      /step "a": when must be a function/,
+    ],
+    [
+      "an on that is not error or always",
+      () => saga("s").step("a", loose({ run: () => 1, on: "success" })),
+      /step "a": on must be "error" or "always"/,
+    ],
+    [
+      "a spec that is not a function",
+      () => saga("s").resource("r", adapter, loose({ spec: { id: "x" } })),
+      /resource "r": spec must be a function/,
+    ],
+    [
+      "an adapter without a kind",
+      () => saga("s").resource("r", loose({}), { spec: () => ({}) }),
+      /resource "r": adapter must be a resource adapter/,
+    ],
+    [
+      "an adapter that is null",
+      () => saga("s").resource("r", loose(null), { spec: () => ({}) }),
+      /resource "r": adapter must be a resource adapter/,
+    ],
   ])("%s", (_, build, message) => {
     expect(build).toThrow(TypeError);
     expect(build).toThrow(message);
@@ -70,7 +110,9 @@ describe("bad builder input is a TypeError naming the field", () => {
     expect(() => releaseHeld(held, [loose({ kind: "" })])).toThrow(/adapters\[0\]\.kind must be a non-empty string/);
     const a = fakeAdapter("fake", []);
     expect(() => releaseHeld(held, [a, a])).toThrow(/kind "fake" is given twice/);
-    expect(() => recover(new MemoryJournal(), [{ ...a, release: loose(1) }])).toThrow(/\(fake\)\.release must be a function/);
+    expect(() => recover(new MemoryJournal(), [{ ...a, release: loose(1) }])).toThrow(
+      /\(fake\)\.release must be a function/,
+    );
   });
 
   // Was a bug (fixed): a step named "__proto__" is accepted, but the context is a plain object, so
@@ -226,7 +268,12 @@ describe("releaseHeld", () => {
     // The journal keeps b (release-failed) and a (retained); a later recover finishes the job.
     const records = journal.lines().map((l) => JSON.parse(l) as JournalRecord);
     const releaseTx = records.find((x) => x.t === "begin" && x.name === "release:pod")!.tx;
-    expect(foldTransaction(releaseTx, records.filter((x) => x.tx === releaseTx)).resources.map((x) => [x.step, x.status])).toEqual([
+    expect(
+      foldTransaction(
+        releaseTx,
+        records.filter((x) => x.tx === releaseTx),
+      ).resources.map((x) => [x.step, x.status]),
+    ).toEqual([
       ["a", "retained"],
       ["b", "release-failed"],
       ["c", "released"],

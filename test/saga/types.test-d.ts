@@ -135,14 +135,18 @@ describe("saga() error inference", () => {
     const r = saga("s")
       .step("a", { run: () => 1 })
       .run();
-    expectTypeOf(r).toEqualTypeOf<ResultAsync<SagaSuccess<{ readonly input: void } & { readonly a: number }>, TransactionError<never>>>();
+    expectTypeOf(r).toEqualTypeOf<
+      ResultAsync<SagaSuccess<{ readonly input: void } & { readonly a: number }>, TransactionError<never>>
+    >();
   });
 
   it("infers the union of a run returning ok or err", () => {
     const r = saga("s")
       .step("a", { run: () => (flag ? ok(1) : err("busy" as const)) })
       .run();
-    expectTypeOf(r).toEqualTypeOf<ResultAsync<SagaSuccess<{ readonly input: void } & { readonly a: number }>, TransactionError<"busy">>>();
+    expectTypeOf(r).toEqualTypeOf<
+      ResultAsync<SagaSuccess<{ readonly input: void } & { readonly a: number }>, TransactionError<"busy">>
+    >();
   });
 });
 

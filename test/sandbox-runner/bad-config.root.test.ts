@@ -6,25 +6,57 @@ import { afterAll, expect, it } from "vitest";
 import { describeSandbox, SandboxEnv, show } from "./support/sandbox.js";
 
 const md = { name: "web", namespace: "default" };
-const network = (value: unknown) => ({ metadata: md, linux: { security_context: { namespace_options: { network: value } } } });
+const network = (value: unknown) => ({
+  metadata: md,
+  linux: { security_context: { namespace_options: { network: value } } },
+});
 
 /** [what, the config (a string is written as is), what stderr must name (every problem is reported)]. */
 const cases: [string, unknown, string[]][] = [
-  ["wrong types", { metadata: { name: 5, namespace: "default", attempt: -1 }, hostname: ["web"], labels: ["a"] }, ["metadata.name: must be a string", "metadata.attempt: must be an integer", "hostname: must be a string", "labels: must be an object"]],
+  [
+    "wrong types",
+    { metadata: { name: 5, namespace: "default", attempt: -1 }, hostname: ["web"], labels: ["a"] },
+    [
+      "metadata.name: must be a string",
+      "metadata.attempt: must be an integer",
+      "hostname: must be a string",
+      "labels: must be an object",
+    ],
+  ],
   ["metadata of the wrong type", { metadata: "web" }, ["metadata: must be an object"]],
   ["no metadata", { hostname: "web" }, ["metadata: is required"]],
   ["no metadata.name", { metadata: { namespace: "default" } }, ["metadata.name: is required"]],
   ["no metadata.namespace", { metadata: { name: "web" } }, ["metadata.namespace: is required"]],
-  ["names that are not DNS labels", { metadata: { name: "Web_1", namespace: "a.b" } }, ["metadata.name: must be a DNS label", "metadata.namespace: must be a DNS label"]],
-  ["path tricks in the names", { metadata: { name: "../../etc", namespace: "a/b" } }, ["metadata.name: must be a DNS label", "metadata.namespace: must be a DNS label"]],
+  [
+    "names that are not DNS labels",
+    { metadata: { name: "Web_1", namespace: "a.b" } },
+    ["metadata.name: must be a DNS label", "metadata.namespace: must be a DNS label"],
+  ],
+  [
+    "path tricks in the names",
+    { metadata: { name: "../../etc", namespace: "a/b" } },
+    ["metadata.name: must be a DNS label", "metadata.namespace: must be a DNS label"],
+  ],
   ["a relative log_directory", { metadata: md, log_directory: "../logs" }, ["log_directory: must be an absolute path"]],
-  ["a log_directory with ..", { metadata: md, log_directory: "/var/log/pods/../../../etc" }, ["log_directory: must not contain '..' segments"]],
+  [
+    "a log_directory with ..",
+    { metadata: md, log_directory: "/var/log/pods/../../../etc" },
+    ["log_directory: must not contain '..' segments"],
+  ],
   [
     "NUL bytes",
     { metadata: { name: "we\u0000b", namespace: "default", uid: "u\u00001" }, log_directory: "/var/log/\u0000x" },
-    ["metadata.name: must be a DNS label", "metadata.uid: must not contain control characters", "log_directory: must not contain control characters"],
+    [
+      "metadata.name: must be a DNS label",
+      "metadata.uid: must not contain control characters",
+      "log_directory: must not contain control characters",
+    ],
   ],
-  ["an unknown network mode", network("HOST"), ['linux.security_context.namespace_options.network: must be "POD" (0) or "NODE" (2), got "HOST"']],
+  [
+    "an unknown network mode",
+    network("HOST"),
+    ['linux.security_context.namespace_options.network: must be "POD" (0) or "NODE" (2), got "HOST"'],
+  ],
   ["an unknown numeric network mode", network(1), ["linux.security_context.namespace_options.network: must be"]],
   ["a JSON array", "[]", ["(root): must be a JSON object"]],
   ["invalid JSON", '{"metadata": {"name": "web",', ["is not valid JSON"]],

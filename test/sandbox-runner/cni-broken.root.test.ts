@@ -15,14 +15,19 @@ describeSandbox("sandbox-runner with broken CNI configs (root, through the CLI)"
   function confDir(lane: Lane, plugins: unknown[]): string {
     const dir = path.join(env.work, `net.d-${path.basename(lane.stateDir)}`);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "10-broken.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "broken", plugins }));
+    writeFileSync(
+      path.join(dir, "10-broken.conflist"),
+      JSON.stringify({ cniVersion: "1.0.0", name: "broken", plugins }),
+    );
     return dir;
   }
 
   // Sequential: the second checks that no veth is left on the file's bridge.
   it("a plugin type that does not exist: exit 1, nothing left", async () => {
     const lane = env.lane();
-    const r = await lane.cli(["--cni-conf-dir", confDir(lane, [{ type: "errdefer-no-such-plugin" }]), "run", pod], { progress: true });
+    const r = await lane.cli(["--cni-conf-dir", confDir(lane, [{ type: "errdefer-no-such-plugin" }]), "run", pod], {
+      progress: true,
+    });
     expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toContain("errdefer-no-such-plugin");
     expect(r.stderr).toMatch(/✘ cni-add/);
@@ -37,9 +42,16 @@ describeSandbox("sandbox-runner with broken CNI configs (root, through the CLI)"
       bridge: env.bridge,
       isGateway: false,
       ipMasq: false,
-      ipam: { type: "host-local", ranges: [[{ subnet: env.subnet }]], dataDir: path.join(lane.stateDir, "cni", "networks") },
+      ipam: {
+        type: "host-local",
+        ranges: [[{ subnet: env.subnet }]],
+        dataDir: path.join(lane.stateDir, "cni", "networks"),
+      },
     };
-    const r = await lane.cli(["--cni-conf-dir", confDir(lane, [bridge, { type: "errdefer-no-such-plugin" }]), "run", pod], { progress: true });
+    const r = await lane.cli(
+      ["--cni-conf-dir", confDir(lane, [bridge, { type: "errdefer-no-such-plugin" }]), "run", pod],
+      { progress: true },
+    );
     expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toContain("errdefer-no-such-plugin");
     // The rollback ran the bridge's DEL.

@@ -22,7 +22,9 @@ const scenario: fc.Arbitrary<Scenario> = fc.oneof(
   fc.constantFrom(...steps).map((crash) => ({ crash, fail: undefined })),
   fc
     .constantFrom(...STEPS.flatMap((s, i) => (s.cleanup === undefined ? [] : [{ cleanup: s.cleanup, index: i }])))
-    .chain(({ cleanup, index }) => fc.constantFrom(...steps.slice(index + 1)).map((fail) => ({ crash: cleanup, fail }))),
+    .chain(({ cleanup, index }) =>
+      fc.constantFrom(...steps.slice(index + 1)).map((fail) => ({ crash: cleanup, fail })),
+    ),
 );
 
 // Three lanes in parallel, five runs each: 15 crashes.
@@ -39,7 +41,11 @@ describeSandbox("sandbox-runner: SIGKILL at random points, then recover (root, t
 
   async function crashThenRecover(lane: Lane, s: Scenario): Promise<void> {
     seen.push(s.crash);
-    const failpoints = ["--failpoint", `${s.crash}=crash`, ...(s.fail === undefined ? [] : ["--failpoint", `${s.fail}=error`])];
+    const failpoints = [
+      "--failpoint",
+      `${s.crash}=crash`,
+      ...(s.fail === undefined ? [] : ["--failpoint", `${s.fail}=error`]),
+    ];
     const run = await lane.cli(["run", ...failpoints, pod]);
     expect(run.signal, show(run)).toBe("SIGKILL");
 
@@ -50,7 +56,12 @@ describeSandbox("sandbox-runner: SIGKILL at random points, then recover (root, t
     expect(report.retained).toEqual([]);
 
     // Contract point 2: a killed run is rolled back and no longer listed, unless it was READY.
-    const records = lane.held().records.map((f) => JSON.parse(readFileSync(path.join(lane.stateDir, "sandboxes", f), "utf8")) as { id: string; state: string });
+    const records = lane
+      .held()
+      .records.map(
+        (f) =>
+          JSON.parse(readFileSync(path.join(lane.stateDir, "sandboxes", f), "utf8")) as { id: string; state: string },
+      );
     for (const r of records) {
       expect(r.state, `after a crash at ${s.crash}`).toBe("READY");
       const rm = await lane.cli(["rm", r.id]);
@@ -60,16 +71,22 @@ describeSandbox("sandbox-runner: SIGKILL at random points, then recover (root, t
     const again = await lane.cli(["--json", "recover"]);
     expect(again.code, show(again)).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ transactions: 0, released: [], failed: [], retained: [] });
-    expect(lane.held(), `after a crash at ${s.crash}${s.fail === undefined ? "" : ` (${s.fail} failing)`}`).toEqual(nothingHeld);
+    expect(lane.held(), `after a crash at ${s.crash}${s.fail === undefined ? "" : ` (${s.fail} failing)`}`).toEqual(
+      nothingHeld,
+    );
   }
 
-  it.concurrent.each(Array.from({ length: LANES }, (_, i) => i))("lane %i: crash, recover, nothing left", async () => {
-    const lane = env.lane();
-    await fc.assert(
-      fc.asyncProperty(scenario, (s) => crashThenRecover(lane, s)),
-      { numRuns: RUNS, endOnFailure: true },
-    );
-  }, 150_000);
+  it.concurrent.each(Array.from({ length: LANES }, (_, i) => i))(
+    "lane %i: crash, recover, nothing left",
+    async () => {
+      const lane = env.lane();
+      await fc.assert(
+        fc.asyncProperty(scenario, (s) => crashThenRecover(lane, s)),
+        { numRuns: RUNS, endOnFailure: true },
+      );
+    },
+    150_000,
+  );
 
   it("hit both steps and cleanups", () => {
     expect(seen).toHaveLength(LANES * RUNS);

@@ -4,7 +4,15 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { STEPS } from "../../examples/sandbox-runner/steps.js";
-import { cli, describeSandbox, nothingHeld, SandboxEnv, show, type Lane, type SandboxDetails } from "./support/sandbox.js";
+import {
+  cli,
+  describeSandbox,
+  nothingHeld,
+  SandboxEnv,
+  show,
+  type Lane,
+  type SandboxDetails,
+} from "./support/sandbox.js";
 
 const steps = STEPS.map((s) => s.step);
 const cleanups = STEPS.flatMap((s) => (s.cleanup === undefined ? [] : [s.cleanup]));
@@ -55,37 +63,59 @@ describeSandbox("sandbox-runner failpoints (root, through the CLI)", () => {
     await expectEmpty(lane);
   });
 
-  it.concurrent.each(cleanups)("a failure at cleanup %s: listed NOTREADY with what it holds; rm finishes", async (cleanup) => {
-    const lane = env.lane();
-    const r = await lane.cli(["run", "--failpoint", "mark-ready=error", "--failpoint", `${cleanup}=error`, pod]);
-    expect(r.code, show(r)).toBe(1);
-    expect(r.stderr).toContain(`injected failure at ${cleanup}`);
-    const [sandbox, ...others] = await lane.ls();
-    expect(others).toEqual([]);
-    expect(sandbox).toMatchObject({ name: "web", namespace: "default", state: "NOTREADY", netnsPath: `/var/run/netns/${lane.prefix}${sandbox!.id}` });
-    // What `inspect` prints (the record), read directly: one CLI start less per case.
-    const details = JSON.parse(readFileSync(path.join(lane.stateDir, "sandboxes", `${sandbox!.id}.json`), "utf8")) as SandboxDetails;
-    const expected = retained[cleanup]!;
-    expect(details.resources.map((x) => x.step)).toEqual(expected);
-    expect(details.error).toContain(`injected failure at ${cleanup}`);
-    // The host agrees with the record.
-    const held = lane.held();
-    expect(held.records).toEqual([`${sandbox!.id}.json`]);
-    expect(held.names.length).toBe(expected.includes("reserve-name") ? 1 : 0);
-    expect(held.netns).toEqual(expected.includes("create-netns") ? [lane.netnsName(sandbox!.id)] : []);
-    expect(held.ipFiles.length).toBe(expected.includes("cni-add") ? 1 : 0);
-    expect(held.bundles).toEqual(expected.includes("create-bundle") ? [sandbox!.id] : []);
-    expect(held.containers).toEqual(expected.includes("start-container") ? [sandbox!.id] : []);
+  it.concurrent.each(cleanups)(
+    "a failure at cleanup %s: listed NOTREADY with what it holds; rm finishes",
+    async (cleanup) => {
+      const lane = env.lane();
+      const r = await lane.cli(["run", "--failpoint", "mark-ready=error", "--failpoint", `${cleanup}=error`, pod]);
+      expect(r.code, show(r)).toBe(1);
+      expect(r.stderr).toContain(`injected failure at ${cleanup}`);
+      const [sandbox, ...others] = await lane.ls();
+      expect(others).toEqual([]);
+      expect(sandbox).toMatchObject({
+        name: "web",
+        namespace: "default",
+        state: "NOTREADY",
+        netnsPath: `/var/run/netns/${lane.prefix}${sandbox!.id}`,
+      });
+      // What `inspect` prints (the record), read directly: one CLI start less per case.
+      const details = JSON.parse(
+        readFileSync(path.join(lane.stateDir, "sandboxes", `${sandbox!.id}.json`), "utf8"),
+      ) as SandboxDetails;
+      const expected = retained[cleanup]!;
+      expect(details.resources.map((x) => x.step)).toEqual(expected);
+      expect(details.error).toContain(`injected failure at ${cleanup}`);
+      // The host agrees with the record.
+      const held = lane.held();
+      expect(held.records).toEqual([`${sandbox!.id}.json`]);
+      expect(held.names.length).toBe(expected.includes("reserve-name") ? 1 : 0);
+      expect(held.netns).toEqual(expected.includes("create-netns") ? [lane.netnsName(sandbox!.id)] : []);
+      expect(held.ipFiles.length).toBe(expected.includes("cni-add") ? 1 : 0);
+      expect(held.bundles).toEqual(expected.includes("create-bundle") ? [sandbox!.id] : []);
+      expect(held.containers).toEqual(expected.includes("start-container") ? [sandbox!.id] : []);
 
-    // The fault lifted, rm finishes the job.
-    const rm = await lane.cli(["rm", sandbox!.id]);
-    expect(rm.code, show(rm)).toBe(0);
-    await expectEmpty(lane);
-  });
+      // The fault lifted, rm finishes the job.
+      const rm = await lane.cli(["rm", sandbox!.id]);
+      expect(rm.code, show(rm)).toBe(0);
+      await expectEmpty(lane);
+    },
+  );
 
   it.concurrent("delay:MS failpoints on a step and a cleanup show in the durations; nothing left", async () => {
     const lane = env.lane();
-    const r = await lane.cli(["run", "--failpoint", "cni-add=delay:300", "--failpoint", "remove-bundle=delay:200", "--failpoint", "start-container=error", pod], { progress: true });
+    const r = await lane.cli(
+      [
+        "run",
+        "--failpoint",
+        "cni-add=delay:300",
+        "--failpoint",
+        "remove-bundle=delay:200",
+        "--failpoint",
+        "start-container=error",
+        pod,
+      ],
+      { progress: true },
+    );
     expect(r.code, show(r)).toBe(1);
     const duration = (name: string): number => {
       const m = new RegExp(`${name} +([0-9.]+) (ms|s)`).exec(r.stderr);

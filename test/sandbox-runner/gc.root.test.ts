@@ -41,7 +41,11 @@ describeSandbox("sandbox-runner gc (root, through the CLI)", () => {
     mkdirSync(path.join(lane.stateDir, "bundles", orphanId));
     writeFileSync(path.join(lane.stateDir, "bundles", orphanId, "config.json"), "{}");
     const key = `ghost_default__0`;
-    const nameFile = path.join(lane.stateDir, "names", `${createHash("sha256").update(key).digest("hex").slice(0, 40)}.json`);
+    const nameFile = path.join(
+      lane.stateDir,
+      "names",
+      `${createHash("sha256").update(key).digest("hex").slice(0, 40)}.json`,
+    );
     writeFileSync(nameFile, JSON.stringify({ key, id: orphanId }));
     const orphanIp = `${env.subnetBase}.250`;
     const ipFile = path.join(lane.stateDir, "cni", "networks", "errdefer", orphanIp);
@@ -62,7 +66,8 @@ describeSandbox("sandbox-runner gc (root, through the CLI)", () => {
     });
     // Nothing removed yet.
     expect(netnsNames()).toEqual(expect.arrayContaining([orphanNetns, foreign, lane.netnsName(live.id)]));
-    for (const f of [path.join(lane.stateDir, "bundles", orphanId), nameFile, ipFile]) expect(existsSync(f), f).toBe(true);
+    for (const f of [path.join(lane.stateDir, "bundles", orphanId), nameFile, ipFile])
+      expect(existsSync(f), f).toBe(true);
 
     const gc = await lane.cli(["--json", "gc"]);
     expect(gc.code, show(gc)).toBe(0);
@@ -71,7 +76,8 @@ describeSandbox("sandbox-runner gc (root, through the CLI)", () => {
     expect(names).not.toContain(orphanNetns);
     expect(names).toContain(foreign);
     expect(names).toContain(lane.netnsName(live.id));
-    for (const f of [path.join(lane.stateDir, "bundles", orphanId), nameFile, ipFile]) expect(existsSync(f), f).toBe(false);
+    for (const f of [path.join(lane.stateDir, "bundles", orphanId), nameFile, ipFile])
+      expect(existsSync(f), f).toBe(false);
 
     // The live sandbox is untouched.
     expect(runcStatus(lane.stateDir, live.id)).toBe("running");
@@ -80,7 +86,15 @@ describeSandbox("sandbox-runner gc (root, through the CLI)", () => {
     // A second gc finds nothing.
     const again = await lane.cli(["--json", "gc"]);
     expect(again.code, show(again)).toBe(0);
-    expect(JSON.parse(again.stdout)).toEqual({ dryRun: false, netns: [], allocations: [], containers: [], bundles: [], names: [], failed: [] });
+    expect(JSON.parse(again.stdout)).toEqual({
+      dryRun: false,
+      netns: [],
+      allocations: [],
+      containers: [],
+      bundles: [],
+      names: [],
+      failed: [],
+    });
 
     const rm = await lane.cli(["rm", live.id]);
     expect(rm.code, show(rm)).toBe(0);

@@ -13,7 +13,12 @@ describeSandbox("sandbox-runner lifecycle (root, through the CLI)", () => {
 
   it.concurrent("run, ls, inspect, stop and rm a pod-network sandbox; stop/rm of an unknown id succeed", async () => {
     const lane = env.lane();
-    const webConfig = env.podConfig({ metadata: { name: "web", namespace: "default", uid: "u-1", attempt: 0 }, hostname: "web-host", labels: { app: "web" }, unknownField: 1 });
+    const webConfig = env.podConfig({
+      metadata: { name: "web", namespace: "default", uid: "u-1", attempt: 0 },
+      hostname: "web-host",
+      labels: { app: "web" },
+      unknownField: 1,
+    });
     const dbConfig = env.podConfig({ metadata: { name: "db", namespace: "team-a" } });
     // The two runs share the state dir (the second waits for the lock): text and --json output.
     const [text, json] = await Promise.all([lane.cli(["run", webConfig]), lane.cli(["--json", "run", dbConfig])]);
@@ -37,17 +42,39 @@ describeSandbox("sandbox-runner lifecycle (root, through the CLI)", () => {
     const listed = await lane.ls();
     expect(listed).toHaveLength(2);
     const web = listed.find((s) => s.id === webId)!;
-    expect(web).toMatchObject({ name: "web", namespace: "default", state: "READY", netnsPath: `/var/run/netns/${lane.prefix}${webId}`, ip: webIp, hostNetwork: false });
+    expect(web).toMatchObject({
+      name: "web",
+      namespace: "default",
+      state: "READY",
+      netnsPath: `/var/run/netns/${lane.prefix}${webId}`,
+      ip: webIp,
+      hostNetwork: false,
+    });
     expect(Number.isNaN(Date.parse(web.createdAt))).toBe(false);
     expect(web.ip).not.toContain("/");
-    expect(listed.find((s) => s.id === db.id)).toMatchObject({ name: "db", namespace: "team-a", state: "READY", ip: db.ip });
+    expect(listed.find((s) => s.id === db.id)).toMatchObject({
+      name: "db",
+      namespace: "team-a",
+      state: "READY",
+      ip: db.ip,
+    });
 
     // inspect: the resources held and the step log.
     const details = await lane.inspect(webId.slice(0, 8));
     expect(details.id).toBe(webId);
-    expect(details.resources.map((r) => r.step)).toEqual(["reserve-name", "create-record", "create-netns", "cni-add", "create-bundle", "start-container"]);
+    expect(details.resources.map((r) => r.step)).toEqual([
+      "reserve-name",
+      "create-record",
+      "create-netns",
+      "cni-add",
+      "create-bundle",
+      "start-container",
+    ]);
     expect(details.steps.map((s) => [s.step, s.status])).toEqual(
-      ["reserve-name", "create-record", "create-netns", "cni-add", "create-bundle", "start-container"].map((s) => [s, "ok"]),
+      ["reserve-name", "create-record", "create-netns", "cni-add", "create-bundle", "start-container"].map((s) => [
+        s,
+        "ok",
+      ]),
     );
 
     // The address inside the netns, the IP file, the running pause container.
@@ -76,33 +103,54 @@ describeSandbox("sandbox-runner lifecycle (root, through the CLI)", () => {
 
     // CRI: stopping or removing what does not exist is success.
     const unknown = "0123456789abcdef0123456789abcdef";
-    const [stopUnknown, rmUnknown] = await Promise.all([lane.cli(["stop", unknown]), lane.cli(["--json", "rm", unknown])]);
+    const [stopUnknown, rmUnknown] = await Promise.all([
+      lane.cli(["stop", unknown]),
+      lane.cli(["--json", "rm", unknown]),
+    ]);
     expect(stopUnknown.code, show(stopUnknown)).toBe(0);
     expect(rmUnknown.code, show(rmUnknown)).toBe(0);
     expect(JSON.parse(rmUnknown.stdout)).toEqual({ id: unknown, ok: true });
   });
 
-  it.concurrent("runs host-network pods (NODE and 2): no netns, no IP, the container runs, rm leaves nothing", async () => {
-    const lane = env.lane();
-    const node = env.podConfig({ metadata: { name: "host-a", namespace: "default" }, linux: { security_context: { namespace_options: { network: "NODE" } } } });
-    const two = env.podConfig({ metadata: { name: "host-b", namespace: "default" }, linux: { security_context: { namespace_options: { network: 2 } } } });
-    const runs = await Promise.all([lane.cli(["--json", "run", node]), lane.cli(["--json", "run", two])]);
-    for (const r of runs) expect(r.code, show(r)).toBe(0);
-    const sandboxes = runs.map((r) => JSON.parse(r.stdout) as { id: string; netnsPath: string | null; ip: string | null; hostNetwork: boolean; state: string });
-    for (const s of sandboxes) {
-      expect(s).toMatchObject({ state: "READY", netnsPath: null, ip: null, hostNetwork: true });
-      expect(runcStatus(lane.stateDir, s.id)).toBe("running");
-    }
-    expect(lane.netns()).toEqual([]);
-    expect(lane.held().ipFiles).toEqual([]);
-    const listed = await lane.ls();
-    expect(listed.map((s) => [s.name, s.state, s.netnsPath, s.ip]).sort()).toEqual([
-      ["host-a", "READY", null, null],
-      ["host-b", "READY", null, null],
-    ]);
-    const removed = await Promise.all(sandboxes.map((s) => lane.cli(["rm", s.id])));
-    for (const r of removed) expect(r.code, show(r)).toBe(0);
-    expect(await lane.ls()).toEqual([]);
-    expect(lane.held()).toEqual(nothingHeld);
-  });
+  it.concurrent(
+    "runs host-network pods (NODE and 2): no netns, no IP, the container runs, rm leaves nothing",
+    async () => {
+      const lane = env.lane();
+      const node = env.podConfig({
+        metadata: { name: "host-a", namespace: "default" },
+        linux: { security_context: { namespace_options: { network: "NODE" } } },
+      });
+      const two = env.podConfig({
+        metadata: { name: "host-b", namespace: "default" },
+        linux: { security_context: { namespace_options: { network: 2 } } },
+      });
+      const runs = await Promise.all([lane.cli(["--json", "run", node]), lane.cli(["--json", "run", two])]);
+      for (const r of runs) expect(r.code, show(r)).toBe(0);
+      const sandboxes = runs.map(
+        (r) =>
+          JSON.parse(r.stdout) as {
+            id: string;
+            netnsPath: string | null;
+            ip: string | null;
+            hostNetwork: boolean;
+            state: string;
+          },
+      );
+      for (const s of sandboxes) {
+        expect(s).toMatchObject({ state: "READY", netnsPath: null, ip: null, hostNetwork: true });
+        expect(runcStatus(lane.stateDir, s.id)).toBe("running");
+      }
+      expect(lane.netns()).toEqual([]);
+      expect(lane.held().ipFiles).toEqual([]);
+      const listed = await lane.ls();
+      expect(listed.map((s) => [s.name, s.state, s.netnsPath, s.ip]).sort()).toEqual([
+        ["host-a", "READY", null, null],
+        ["host-b", "READY", null, null],
+      ]);
+      const removed = await Promise.all(sandboxes.map((s) => lane.cli(["rm", s.id])));
+      for (const r of removed) expect(r.code, show(r)).toBe(0);
+      expect(await lane.ls()).toEqual([]);
+      expect(lane.held()).toEqual(nothingHeld);
+    },
+  );
 });

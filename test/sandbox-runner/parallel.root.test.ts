@@ -2,7 +2,14 @@
 import { afterAll, expect, it } from "vitest";
 import { parsePodConfig } from "../../examples/sandbox-runner/pod-config.js";
 import { Runner } from "../../examples/sandbox-runner/runner.js";
-import { describeSandbox, linksWithMaster, netnsAddresses, nothingHeld, runcStatus, SandboxEnv } from "./support/sandbox.js";
+import {
+  describeSandbox,
+  linksWithMaster,
+  netnsAddresses,
+  nothingHeld,
+  runcStatus,
+  SandboxEnv,
+} from "./support/sandbox.js";
 
 const COUNT = 20;
 
@@ -14,9 +21,16 @@ describeSandbox("sandbox-runner: 20 sandboxes in parallel (root, library API)", 
 
   it(`runs ${COUNT} sandboxes concurrently with distinct IPs, and removes them all`, async () => {
     const lane = env.lane();
-    const runner = await Runner.open({ stateDir: lane.stateDir, prefix: lane.prefix, bridge: env.bridge, subnet: env.subnet });
+    const runner = await Runner.open({
+      stateDir: lane.stateDir,
+      prefix: lane.prefix,
+      bridge: env.bridge,
+      subnet: env.subnet,
+    });
     try {
-      const configs = Array.from({ length: COUNT }, (_, i) => parsePodConfig({ metadata: { name: `pod-${i}`, namespace: "parallel", uid: `u${i}` } })._unsafeUnwrap());
+      const configs = Array.from({ length: COUNT }, (_, i) =>
+        parsePodConfig({ metadata: { name: `pod-${i}`, namespace: "parallel", uid: `u${i}` } })._unsafeUnwrap(),
+      );
       const results = await Promise.all(configs.map((c) => runner.run(c)));
       const records = results.map((r) => r._unsafeUnwrap());
       const ips = records.map((r) => r.ip);

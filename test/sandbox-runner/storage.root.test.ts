@@ -58,7 +58,12 @@ describeSandbox("storage faults", () => {
 
   it("a journal write that fails: the run fails with the journal's error and releases what it acquired", async () => {
     const lane = env.lane();
-    const r = await lane.cli(["run", env.podConfig({ ...pod, metadata: { ...pod.metadata, uid: "u2" } }), "--failpoint", "journal-write=error"]);
+    const r = await lane.cli([
+      "run",
+      env.podConfig({ ...pod, metadata: { ...pod.metadata, uid: "u2" } }),
+      "--failpoint",
+      "journal-write=error",
+    ]);
     expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toMatch(/journal/);
     expect(r.stderr).toMatch(/injected failure at journal-write/);

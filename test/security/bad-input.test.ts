@@ -33,8 +33,14 @@ function expectSafe(config: PodConfig): void {
     expect(path.isAbsolute(config.logDirectory)).toBe(true);
     expect(config.logDirectory.split("/")).not.toContain("..");
   }
-  const texts = [uid, config.logDirectory ?? "", ...Object.entries(config.labels).flat(), ...Object.entries(config.annotations).flat()];
-  if (config.dnsConfig !== undefined) texts.push(...config.dnsConfig.servers, ...config.dnsConfig.searches, ...config.dnsConfig.options);
+  const texts = [
+    uid,
+    config.logDirectory ?? "",
+    ...Object.entries(config.labels).flat(),
+    ...Object.entries(config.annotations).flat(),
+  ];
+  if (config.dnsConfig !== undefined)
+    texts.push(...config.dnsConfig.servers, ...config.dnsConfig.searches, ...config.dnsConfig.options);
   for (const t of texts) {
     expect(typeof t).toBe("string");
     expect(t).not.toMatch(control);
@@ -95,7 +101,12 @@ describe("parsePodConfig on hostile input (in-process, fast-check)", () => {
         expect(r._unsafeUnwrapErr().problems.map((p) => p.field)).toEqual([field]);
       }
       if (t !== "" && t.split(".").some((p) => !dnsLabel.test(p))) {
-        expect(parsePodConfig({ ...base, hostname: t })._unsafeUnwrapErr().problems.map((p) => p.field), `hostname ${JSON.stringify(t)}`).toEqual(["hostname"]);
+        expect(
+          parsePodConfig({ ...base, hostname: t })
+            ._unsafeUnwrapErr()
+            .problems.map((p) => p.field),
+          `hostname ${JSON.stringify(t)}`,
+        ).toEqual(["hostname"]);
       }
       if (control.test(t)) {
         for (const [field, config] of [
@@ -104,14 +115,28 @@ describe("parsePodConfig on hostile input (in-process, fast-check)", () => {
           [`labels["a"]`, { ...base, labels: { a: t } }],
           ["dns_config.searches[0]", { ...base, dns_config: { searches: [t] } }],
         ] as const) {
-          expect(parsePodConfig(config)._unsafeUnwrapErr().problems.map((p) => p.field), `${field} = ${JSON.stringify(t)}`).toEqual([field]);
+          expect(
+            parsePodConfig(config)
+              ._unsafeUnwrapErr()
+              .problems.map((p) => p.field),
+            `${field} = ${JSON.stringify(t)}`,
+          ).toEqual([field]);
         }
       }
     }
     // DEL and C1 controls (CSI is U+009B), which JSON.stringify leaves raw, in a label key and a value quoted back.
-    check({ ...base, labels: { "\u009b31m\u007f": "\n" }, linux: { security_context: { namespace_options: { network: "\u009b2J\u2028" } } } });
+    check({
+      ...base,
+      labels: { "\u009b31m\u007f": "\n" },
+      linux: { security_context: { namespace_options: { network: "\u009b2J\u2028" } } },
+    });
     for (const dir of ["relative", "../x", "/var/log/../../etc", "/a/..", "/a\0b"]) {
-      expect(parsePodConfig({ ...base, log_directory: dir })._unsafeUnwrapErr().problems.map((p) => p.field), dir).toEqual(["log_directory"]);
+      expect(
+        parsePodConfig({ ...base, log_directory: dir })
+          ._unsafeUnwrapErr()
+          .problems.map((p) => p.field),
+        dir,
+      ).toEqual(["log_directory"]);
     }
   });
 });
@@ -130,7 +155,11 @@ describe("bad CLI arguments: exit 2 and a message, nothing created", () => {
     ["a relative --state-dir", ["--state-dir", "relative/state", "ls"], /--state-dir must be an absolute path/],
     ["a --prefix with a slash", ["--prefix", "../x", "ls"], /--prefix must be 1-24 characters/],
     ["a --failpoint on an unknown step", ["--failpoint", "nope=error", "run", pod], /unknown step or cleanup "nope"/],
-    ["a --failpoint with a bad action", ["--failpoint", "cni-add=explode", "run", pod], /the action must be error, delay:MS or crash/],
+    [
+      "a --failpoint with a bad action",
+      ["--failpoint", "cni-add=explode", "run", pod],
+      /the action must be error, delay:MS or crash/,
+    ],
     ["--dry-run off gc", ["--dry-run", "ls"], /--dry-run applies to gc only/],
   ];
   it.concurrent.each(cases)("%s", async (_what, args, message) => {
@@ -158,7 +187,20 @@ describe("bad sandbox ids for stop / rm / inspect: no crash, nothing outside the
   mkdirSync(path.join(work, "etc"));
   writeFileSync(path.join(work, "etc", "passwd"), "canary\n");
   const before = tree(work);
-  const ids = ["../../canary", "../../etc/passwd", "/etc/passwd", path.join(work, "canary"), "", "a".repeat(4000), "ü😀\u202e", "0123456789abcdef0123456789abcdef", "abcd", "-rf", "--", ".."];
+  const ids = [
+    "../../canary",
+    "../../etc/passwd",
+    "/etc/passwd",
+    path.join(work, "canary"),
+    "",
+    "a".repeat(4000),
+    "ü😀\u202e",
+    "0123456789abcdef0123456789abcdef",
+    "abcd",
+    "-rf",
+    "--",
+    "..",
+  ];
 
   afterAll(() => {
     expect(readFileSync(canary, "utf8")).toBe(canaryText);
@@ -177,7 +219,9 @@ describe("bad sandbox ids for stop / rm / inspect: no crash, nothing outside the
     ["rm", "ü😀\u202e"],
     ["rm", "-rf"],
   ];
-  it.concurrent.each(cliCases.map(([c, id]) => [c, JSON.stringify(id.length > 40 ? `${id.slice(0, 8)}...(${id.length})` : id), id]))("%s %s", async (command, _label, id) => {
+  it.concurrent.each(
+    cliCases.map(([c, id]) => [c, JSON.stringify(id.length > 40 ? `${id.slice(0, 8)}...(${id.length})` : id), id]),
+  )("%s %s", async (command, _label, id) => {
     // `--` first: an id that looks like an option is still an id.
     const r = await cli(["--state-dir", stateDir, "-q", command, "--", id]);
     expect(stackLines(r.stderr), show(r)).toEqual([]);
@@ -195,7 +239,13 @@ describe("bad sandbox ids for stop / rm / inspect: no crash, nothing outside the
   it("in-process, with ids no argv can carry (NUL): unknown, and nothing outside the state dir touched", async () => {
     const runner = await Runner.open({ stateDir, lockWaitMs: 15_000 });
     try {
-      for (const id of [...ids, "\0", "../\0../canary", "0123456789abcdef0123456789abcde\0", "0123456789ABCDEF0123456789ABCDEF"]) {
+      for (const id of [
+        ...ids,
+        "\0",
+        "../\0../canary",
+        "0123456789abcdef0123456789abcde\0",
+        "0123456789ABCDEF0123456789ABCDEF",
+      ]) {
         expect((await runner.stop(id))._unsafeUnwrap(), JSON.stringify(id)).toBeUndefined();
         expect((await runner.remove(id))._unsafeUnwrap(), JSON.stringify(id)).toBeUndefined();
         expect(await runner.store.resolve(id), JSON.stringify(id)).toBeUndefined();

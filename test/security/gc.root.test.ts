@@ -9,7 +9,19 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createNetns, listNetns, sweepNetns } from "../../src/netns/index.js";
 import { Runner, type GcReport } from "../../examples/sandbox-runner/runner.js";
 import type { SandboxRecord } from "../../examples/sandbox-runner/store.js";
-import { cli, deleteLink, describeSandbox, linkExists, removeWorkDirs, runPrefix, show, subnetBase, tree, tryRun, workDir } from "./support.js";
+import {
+  cli,
+  deleteLink,
+  describeSandbox,
+  linkExists,
+  removeWorkDirs,
+  runPrefix,
+  show,
+  subnetBase,
+  tree,
+  tryRun,
+  workDir,
+} from "./support.js";
 
 const hex32 = () => randomUUID().replaceAll("-", "");
 
@@ -22,7 +34,19 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
   // An interface of someone else's (no dummy module here: a veth pair).
   const dummy = `${runPrefix}gv`;
   const base = subnetBase(1);
-  const opts = ["--state-dir", stateDir, "--netns-dir", netnsDir, "--prefix", prefix, "--bridge", bridge, "--subnet", `${base}.0/24`, "-q"];
+  const opts = [
+    "--state-dir",
+    stateDir,
+    "--netns-dir",
+    netnsDir,
+    "--prefix",
+    prefix,
+    "--bridge",
+    bridge,
+    "--subnet",
+    `${base}.0/24`,
+    "-q",
+  ];
   const [unowned, owned, orphanAlloc, orphanBundle, orphanName] = [hex32(), hex32(), hex32(), hex32(), hex32()];
   const foreignId = randomUUID().replaceAll("-", "").repeat(2);
   const ns = {
@@ -117,14 +141,20 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     expect(JSON.parse(gc.stdout)).toEqual(expected(false));
     expect(namespaces()).toEqual([ns.owned, ns.foreign, ns.lookalike].sort());
     expect(existsSync(alloc.orphan), "our orphaned IP is released").toBe(false);
-    for (const file of [alloc.foreign, alloc.containerd, alloc.owned]) expect(existsSync(file), `${file} was released`).toBe(true);
+    for (const file of [alloc.foreign, alloc.containerd, alloc.owned])
+      expect(existsSync(file), `${file} was released`).toBe(true);
     expect(readFileSync(alloc.containerd, "utf8")).toBe(`${foreignId}\r\neth0`);
     expect(readdirSync(path.join(stateDir, "bundles")).sort()).toEqual(["not-a-sandbox"]);
     expect(readdirSync(path.join(stateDir, "sandboxes"))).toEqual([`${owned}.json`]);
     expect(readdirSync(path.join(stateDir, "names")).length).toBe(1);
     expect(linkExists(dummy), `interface ${dummy} was removed`).toBe(true);
     // The kept namespaces are still namespaces (mounted), not just files.
-    for (const name of [ns.owned, ns.foreign, ns.lookalike]) expect(tryRun("ip", ["--netns", path.join(netnsDir, name), "link", "show", "lo"]) || tryRun("nsenter", [`--net=${path.join(netnsDir, name)}`, "true"]), name).toBe(true);
+    for (const name of [ns.owned, ns.foreign, ns.lookalike])
+      expect(
+        tryRun("ip", ["--netns", path.join(netnsDir, name), "link", "show", "lo"]) ||
+          tryRun("nsenter", [`--net=${path.join(netnsDir, name)}`, "true"]),
+        name,
+      ).toBe(true);
 
     // A second gc finds nothing more.
     const again = await cli([...opts, "--json", "gc", "--dry-run"]);

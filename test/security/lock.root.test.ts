@@ -6,7 +6,17 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, expect, it } from "vitest";
 import { Runner } from "../../examples/sandbox-runner/runner.js";
-import { cli, deleteLink, describeSandbox, removeWorkDirs, runPrefix, show, subnetBase, tryRun, workDir } from "./support.js";
+import {
+  cli,
+  deleteLink,
+  describeSandbox,
+  removeWorkDirs,
+  runPrefix,
+  show,
+  subnetBase,
+  tryRun,
+  workDir,
+} from "./support.js";
 
 describeSandbox("e. the state dir lock (root)", () => {
   const work = workDir("lock");
@@ -17,7 +27,11 @@ describeSandbox("e. the state dir lock (root)", () => {
   const lane = (n: number) => {
     const stateDir = path.join(work, `state-${n}`);
     const prefix = `${runPrefix}l${n}-`;
-    return { stateDir, prefix, opts: ["--state-dir", stateDir, "--prefix", prefix, "--bridge", bridge, "--subnet", `${base}.${n * 64}/26`, "-q"] };
+    return {
+      stateDir,
+      prefix,
+      opts: ["--state-dir", stateDir, "--prefix", prefix, "--bridge", bridge, "--subnet", `${base}.${n * 64}/26`, "-q"],
+    };
   };
   const netns = (prefix: string) => readdirSync("/var/run/netns").filter((n) => n.startsWith(prefix));
 
@@ -44,66 +58,85 @@ describeSandbox("e. the state dir lock (root)", () => {
     }
   }
 
-  it.concurrent("a second runner (in-process and a CLI ls) waits for a run in progress, and sees it finished", async () => {
-    const { stateDir, prefix, opts } = lane(0);
-    const running = cli([...opts, "--json", "--failpoint", "start-container=delay:1500", "run", pod]);
-    // The run holds the lock and is about to start the container (its bundle is written).
-    const bundles = path.join(stateDir, "bundles");
-    await until("the run to reach start-container", () => existsSync(bundles) && readdirSync(bundles).length > 0);
-    const waitedFrom = Date.now();
-    const ls = cli([...opts, "--json", "ls"]);
-    const second = await Runner.open({ stateDir, prefix, lockWaitMs: 20_000 });
-    const waited = Date.now() - waitedFrom;
-    let listed;
-    try {
-      listed = await second.list();
-    } finally {
-      await second.close();
-    }
-    const run = await running;
-    expect(run.code, show(run)).toBe(0);
-    const { id } = JSON.parse(run.stdout) as { id: string };
-    // It got the lock only once the run had let go: after the delay, with the sandbox READY.
-    expect(waited, "Runner.open did not wait for the run's lock").toBeGreaterThanOrEqual(1000);
-    expect(listed.map((r) => [r.id, r.state])).toEqual([[id, "READY"]]);
-    const l = await ls;
-    expect(l.code, show(l)).toBe(0);
-    expect((JSON.parse(l.stdout) as { id: string; state: string }[]).map((r) => [r.id, r.state])).toEqual([[id, "READY"]]);
-    expect(l.endedAt).toBeGreaterThanOrEqual(run.endedAt - 200);
-    const rm = await cli([...opts, "rm", id]);
-    expect(rm.code, show(rm)).toBe(0);
-    expect(netns(prefix)).toEqual([]);
-  });
+  it.concurrent(
+    "a second runner (in-process and a CLI ls) waits for a run in progress, and sees it finished",
+    async () => {
+      const { stateDir, prefix, opts } = lane(0);
+      const running = cli([...opts, "--json", "--failpoint", "start-container=delay:1500", "run", pod]);
+      // The run holds the lock and is about to start the container (its bundle is written).
+      const bundles = path.join(stateDir, "bundles");
+      await until("the run to reach start-container", () => existsSync(bundles) && readdirSync(bundles).length > 0);
+      const waitedFrom = Date.now();
+      const ls = cli([...opts, "--json", "ls"]);
+      const second = await Runner.open({ stateDir, prefix, lockWaitMs: 20_000 });
+      const waited = Date.now() - waitedFrom;
+      let listed;
+      try {
+        listed = await second.list();
+      } finally {
+        await second.close();
+      }
+      const run = await running;
+      expect(run.code, show(run)).toBe(0);
+      const { id } = JSON.parse(run.stdout) as { id: string };
+      // It got the lock only once the run had let go: after the delay, with the sandbox READY.
+      expect(waited, "Runner.open did not wait for the run's lock").toBeGreaterThanOrEqual(1000);
+      expect(listed.map((r) => [r.id, r.state])).toEqual([[id, "READY"]]);
+      const l = await ls;
+      expect(l.code, show(l)).toBe(0);
+      expect((JSON.parse(l.stdout) as { id: string; state: string }[]).map((r) => [r.id, r.state])).toEqual([
+        [id, "READY"],
+      ]);
+      expect(l.endedAt).toBeGreaterThanOrEqual(run.endedAt - 200);
+      const rm = await cli([...opts, "rm", id]);
+      expect(rm.code, show(rm)).toBe(0);
+      expect(netns(prefix)).toEqual([]);
+    },
+  );
 
-  it.concurrent("a runner killed holding the lock (SIGKILL mid-run): the next command proceeds at once; recover rolls the run back", async () => {
-    const { stateDir, prefix, opts } = lane(1);
-    const killed = await cli([...opts, "--failpoint", "start-container=crash", "run", pod]);
-    expect(killed.signal, show(killed)).toBe("SIGKILL");
-    const lock = path.join(stateDir, "lock");
-    expect(existsSync(lock), "the killed runner left its lock").toBe(true);
-    const holder = JSON.parse(readFileSync(lock, "utf8")) as { pid: number };
-    expect(holder.pid).toBeGreaterThan(0);
-    expect(netns(prefix).length, "the killed run left its netns").toBe(1);
+  it.concurrent(
+    "a runner killed holding the lock (SIGKILL mid-run): the next command proceeds at once; recover rolls the run back",
+    async () => {
+      const { stateDir, prefix, opts } = lane(1);
+      const killed = await cli([...opts, "--failpoint", "start-container=crash", "run", pod]);
+      expect(killed.signal, show(killed)).toBe("SIGKILL");
+      const lock = path.join(stateDir, "lock");
+      expect(existsSync(lock), "the killed runner left its lock").toBe(true);
+      const holder = JSON.parse(readFileSync(lock, "utf8")) as { pid: number };
+      expect(holder.pid).toBeGreaterThan(0);
+      expect(netns(prefix).length, "the killed run left its netns").toBe(1);
 
-    // Proceeds at once: not the 30 s a live holder would be waited for.
-    const ls = await cli([...opts, "--json", "ls"], { timeoutMs: 15_000 });
-    expect(ls.code, show(ls)).toBe(0);
-    expect(ls.ms, "ls waited for a dead runner's lock").toBeLessThan(10_000);
-    expect((JSON.parse(ls.stdout) as { state: string }[]).map((r) => r.state)).toEqual(["NOTREADY"]);
+      // Proceeds at once: not the 30 s a live holder would be waited for.
+      const ls = await cli([...opts, "--json", "ls"], { timeoutMs: 15_000 });
+      expect(ls.code, show(ls)).toBe(0);
+      expect(ls.ms, "ls waited for a dead runner's lock").toBeLessThan(10_000);
+      expect((JSON.parse(ls.stdout) as { state: string }[]).map((r) => r.state)).toEqual(["NOTREADY"]);
 
-    const recovered = await cli([...opts, "--json", "recover"], { timeoutMs: 15_000 });
-    expect(recovered.code, show(recovered)).toBe(0);
-    const report = JSON.parse(recovered.stdout) as { transactions: number; released: { step: string }[]; failed: unknown[]; retained: unknown[] };
-    expect(report.transactions).toBe(1);
-    expect(report.failed).toEqual([]);
-    expect(report.retained).toEqual([]);
-    expect(report.released.map((r) => r.step).sort()).toEqual(["cni-add", "create-bundle", "create-netns", "create-record", "reserve-name", "start-container"].sort());
-    const after = await cli([...opts, "--json", "ls"]);
-    expect(after.stdout.trim()).toBe("[]");
-    expect(netns(prefix)).toEqual([]);
-    expect(existsSync(lock), "the lock is released").toBe(false);
-    for (const dir of ["sandboxes", "names", "bundles"]) expect(readdirSync(path.join(stateDir, dir)), dir).toEqual([]);
-    const ipDir = path.join(stateDir, "cni", "networks", "errdefer");
-    expect(readdirSync(ipDir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)), "IP allocations").toEqual([]);
-  });
+      const recovered = await cli([...opts, "--json", "recover"], { timeoutMs: 15_000 });
+      expect(recovered.code, show(recovered)).toBe(0);
+      const report = JSON.parse(recovered.stdout) as {
+        transactions: number;
+        released: { step: string }[];
+        failed: unknown[];
+        retained: unknown[];
+      };
+      expect(report.transactions).toBe(1);
+      expect(report.failed).toEqual([]);
+      expect(report.retained).toEqual([]);
+      expect(report.released.map((r) => r.step).sort()).toEqual(
+        ["cni-add", "create-bundle", "create-netns", "create-record", "reserve-name", "start-container"].sort(),
+      );
+      const after = await cli([...opts, "--json", "ls"]);
+      expect(after.stdout.trim()).toBe("[]");
+      expect(netns(prefix)).toEqual([]);
+      expect(existsSync(lock), "the lock is released").toBe(false);
+      for (const dir of ["sandboxes", "names", "bundles"])
+        expect(readdirSync(path.join(stateDir, dir)), dir).toEqual([]);
+      const ipDir = path.join(stateDir, "cni", "networks", "errdefer");
+      expect(
+        readdirSync(ipDir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)),
+        "IP allocations",
+      ).toEqual([]);
+    },
+  );
 });

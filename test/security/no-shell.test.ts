@@ -20,8 +20,9 @@ function sources(dir: string): string[] {
 
 /** The text with comments blanked out (strings kept), so prose about shells is not flagged. */
 function withoutComments(text: string): string {
-  return text.replace(/("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`)|\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (m, str: string | undefined) =>
-    str !== undefined ? m : m.replace(/[^\n]/g, " "),
+  return text.replace(
+    /("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`)|\/\*[\s\S]*?\*\/|\/\/[^\n]*/g,
+    (m, str: string | undefined) => (str !== undefined ? m : m.replace(/[^\n]/g, " ")),
   );
 }
 
@@ -32,11 +33,24 @@ const rules: { readonly name: string; readonly test: (code: string) => RegExpExe
     name: "exec / execSync imported from child_process",
     test: (c) => /import\s*\{[^}]*\b(exec|execSync)\b[^}]*\}\s*from\s*["'](node:)?child_process["']/.exec(c),
   },
-  { name: "child_process.exec / execSync called on the module", test: (c) => /\b(child_process|cp|childProcess)\s*\.\s*(exec|execSync)\s*\(/.exec(c) },
-  { name: "require('child_process').exec", test: (c) => /require\(\s*["'](node:)?child_process["']\s*\)\s*\.\s*(exec|execSync)\b/.exec(c) },
-  { name: "execa's command-string or script forms", test: (c) => /\b(execaCommand|execaCommandSync|execaScript)\b|import\s*\{[^}]*\$[^}]*\}\s*from\s*["']execa["']/.exec(c) },
+  {
+    name: "child_process.exec / execSync called on the module",
+    test: (c) => /\b(child_process|cp|childProcess)\s*\.\s*(exec|execSync)\s*\(/.exec(c),
+  },
+  {
+    name: "require('child_process').exec",
+    test: (c) => /require\(\s*["'](node:)?child_process["']\s*\)\s*\.\s*(exec|execSync)\b/.exec(c),
+  },
+  {
+    name: "execa's command-string or script forms",
+    test: (c) =>
+      /\b(execaCommand|execaCommandSync|execaScript)\b|import\s*\{[^}]*\$[^}]*\}\s*from\s*["']execa["']/.exec(c),
+  },
   { name: "sh -c / bash -c in a string", test: (c) => /\b(ba|da|z)?sh\s+-c\b/.exec(c) },
-  { name: 'a shell and "-c" in an argv', test: (c) => /["'`](\/bin\/|\/usr\/bin\/)?(ba|da|z)?sh["'`]\s*,\s*\[?\s*["'`]-c["'`]/.exec(c) },
+  {
+    name: 'a shell and "-c" in an argv',
+    test: (c) => /["'`](\/bin\/|\/usr\/bin\/)?(ba|da|z)?sh["'`]\s*,\s*\[?\s*["'`]-c["'`]/.exec(c),
+  },
 ];
 
 function findings(file: string, text: string): string[] {

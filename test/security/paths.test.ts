@@ -6,7 +6,16 @@
 //     reservation files (hashed), and descriptions in a dead runner's journal that point outside
 //     the state dir (recover refuses them with ForeignPathError, and the canaries survive).
 import { randomUUID } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -95,7 +104,12 @@ describe("a. the journal dir inside the state dir: never a symlink or a shared d
   async function setUp(make: (journal: string, work: string) => void) {
     const work = workDir("jrnl");
     const stateDir = path.join(work, "state");
-    const runner = await Runner.open({ stateDir, netnsDir: path.join(work, "netns"), prefix: `${runPrefix}j-`, lockWaitMs: 5000 });
+    const runner = await Runner.open({
+      stateDir,
+      netnsDir: path.join(work, "netns"),
+      prefix: `${runPrefix}j-`,
+      lockWaitMs: 5000,
+    });
     await runner.close();
     const id = hex32();
     const bundle = path.join(stateDir, "bundles", id);
@@ -103,42 +117,71 @@ describe("a. the journal dir inside the state dir: never a symlink or a shared d
     writeFileSync(path.join(bundle, "config.json"), "{}");
     const elsewhere = path.join(work, "elsewhere");
     mkdirSync(elsewhere, { mode: 0o700 });
-    writeSegment(elsewhere, dead, abandoned("create-bundle", "bundle", { id, dir: bundle, hostname: "h", netnsPath: null, cgroupsPath: `/x${id}` }).text);
+    writeSegment(
+      elsewhere,
+      dead,
+      abandoned("create-bundle", "bundle", { id, dir: bundle, hostname: "h", netnsPath: null, cgroupsPath: `/x${id}` })
+        .text,
+    );
     make(path.join(stateDir, "journal"), elsewhere);
     return { stateDir, bundle, work };
   }
 
   it("CLI recover with <state>/journal a symlink: exit 1, names the journal dir, releases nothing", async () => {
     const { stateDir, bundle } = await setUp((journal, elsewhere) => symlinkSync(elsewhere, journal));
-    const r = await cli(["--state-dir", stateDir, "--netns-dir", path.join(stateDir, "..", "netns"), "--prefix", `${runPrefix}j-`, "recover"]);
+    const r = await cli([
+      "--state-dir",
+      stateDir,
+      "--netns-dir",
+      path.join(stateDir, "..", "netns"),
+      "--prefix",
+      `${runPrefix}j-`,
+      "recover",
+    ]);
     expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toContain(`journal directory ${path.join(stateDir, "journal")} is a symlink; refusing to use it`);
     expect(stackLines(r.stderr)).toEqual([]);
     expect(existsSync(bundle), "the journalled bundle was released").toBe(true);
   });
 
-  it.each([0o777, 0o770, 0o702])("Runner.recover with <state>/journal of mode %o: unsafe-dir, nothing released", async (mode) => {
-    const { stateDir, bundle, work } = await setUp((journal, elsewhere) => {
-      // The dir itself, made shared (a rename keeps the segment in it).
-      mkdirSync(journal, { mode: 0o700 });
-      for (const f of readdirSync(elsewhere)) writeFileSync(path.join(journal, f), readFileSync(path.join(elsewhere, f)), { mode: 0o600 });
-      chmodSync(journal, mode);
-    });
-    const runner = await Runner.open({ stateDir, netnsDir: path.join(work, "netns"), prefix: `${runPrefix}j-`, lockWaitMs: 5000 });
-    try {
-      const r = await runner.recover();
-      expect(r.isErr()).toBe(true);
-      expect(r._unsafeUnwrapErr().code).toBe("unsafe-dir");
-      expect(r._unsafeUnwrapErr().message).toContain("group- or world-writable");
-    } finally {
-      await runner.close().catch(() => undefined);
-    }
-    expect(existsSync(bundle), "the journalled bundle was released").toBe(true);
-  });
+  it.each([0o777, 0o770, 0o702])(
+    "Runner.recover with <state>/journal of mode %o: unsafe-dir, nothing released",
+    async (mode) => {
+      const { stateDir, bundle, work } = await setUp((journal, elsewhere) => {
+        // The dir itself, made shared (a rename keeps the segment in it).
+        mkdirSync(journal, { mode: 0o700 });
+        for (const f of readdirSync(elsewhere))
+          writeFileSync(path.join(journal, f), readFileSync(path.join(elsewhere, f)), { mode: 0o600 });
+        chmodSync(journal, mode);
+      });
+      const runner = await Runner.open({
+        stateDir,
+        netnsDir: path.join(work, "netns"),
+        prefix: `${runPrefix}j-`,
+        lockWaitMs: 5000,
+      });
+      try {
+        const r = await runner.recover();
+        expect(r.isErr()).toBe(true);
+        expect(r._unsafeUnwrapErr().code).toBe("unsafe-dir");
+        expect(r._unsafeUnwrapErr().message).toContain("group- or world-writable");
+      } finally {
+        await runner.close().catch(() => undefined);
+      }
+      expect(existsSync(bundle), "the journalled bundle was released").toBe(true);
+    },
+  );
 });
 
 describe("b. ids and names never address a path", () => {
-  const tricks = [...nastyStrings, "0123456789abcdef0123456789abcde/", "0123456789ABCDEF0123456789ABCDEF", "../../../../../../../../../../etc", "0123456789abcdef0123456789abcdef\0", " 0123456789abcdef0123456789abcdef"];
+  const tricks = [
+    ...nastyStrings,
+    "0123456789abcdef0123456789abcde/",
+    "0123456789ABCDEF0123456789ABCDEF",
+    "../../../../../../../../../../etc",
+    "0123456789abcdef0123456789abcdef\0",
+    " 0123456789abcdef0123456789abcdef",
+  ];
 
   it("isSandboxId accepts exactly 32 lowercase hex digits (fast-check, 5000 runs)", () => {
     for (const t of tricks) expect(isSandboxId(t), JSON.stringify(t)).toBe(false);
@@ -178,12 +221,20 @@ describe("b. ids and names never address a path", () => {
   it("a pod whose uid is a path trick reserves its name inside the state dir, and nothing else is written", async () => {
     const work = workDir("uid");
     const stateDir = path.join(work, "state");
-    const runner = await Runner.open({ stateDir, netnsDir: path.join(work, "netns"), prefix: `${runPrefix}u-`, lockWaitMs: 5000 });
+    const runner = await Runner.open({
+      stateDir,
+      netnsDir: path.join(work, "netns"),
+      prefix: `${runPrefix}u-`,
+      lockWaitMs: 5000,
+    });
     try {
       // The parser lets a uid carry "/" and "..": it is only ever part of a hashed key.
       const uids = ["/../../../canary", "../../../../../../tmp/canary", "..", "/"];
       for (const uid of uids) {
-        const config = parsePodConfig({ metadata: { name: "web", namespace: "default", uid }, linux: { security_context: { namespace_options: { network: "NODE" } } } })._unsafeUnwrap();
+        const config = parsePodConfig({
+          metadata: { name: "web", namespace: "default", uid },
+          linux: { security_context: { namespace_options: { network: "NODE" } } },
+        })._unsafeUnwrap();
         // create-record fails and release-name too: the name stays reserved (and listed), for a look.
         const failpoints = new Map([
           ["create-record", [{ type: "error" as const }]],
@@ -195,7 +246,10 @@ describe("b. ids and names never address a path", () => {
         expect(names.map((n) => n.key)).toContain(sandboxKey(config.metadata));
         for (const n of names) expect(path.dirname(n.file)).toBe(path.join(stateDir, "names"));
       }
-      expect(tree(work).filter((p) => !p.startsWith(`state${path.sep}`) && p !== "state"), "written outside the state dir").toEqual([]);
+      expect(
+        tree(work).filter((p) => !p.startsWith(`state${path.sep}`) && p !== "state"),
+        "written outside the state dir",
+      ).toEqual([]);
       expect(readdirSync(path.join(stateDir, "names")).length).toBe(uids.length);
       for (const record of await runner.list()) expect((await runner.remove(record.id)).isOk()).toBe(true);
       expect(readdirSync(path.join(stateDir, "names"))).toEqual([]);
@@ -233,19 +287,50 @@ describe("b. recover refuses journalled descriptions that point outside the stat
     // CNI plugins that leave a trace when run: ours (the runner's --cni-bin-dir) and a stranger's.
     const plugin = (dir: string, trace: string) => {
       mkdirSync(dir, { mode: 0o700 });
-      writeFileSync(path.join(dir, "loopback"), `#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID $CNI_NETNS" >> ${trace}\necho '{"cniVersion":"1.0.0"}'\n`, { mode: 0o700 });
+      writeFileSync(
+        path.join(dir, "loopback"),
+        `#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID $CNI_NETNS" >> ${trace}\necho '{"cniVersion":"1.0.0"}'\n`,
+        { mode: 0o700 },
+      );
     };
     const cniBinDir = path.join(work, "cni-bin");
     const ran = { ours: path.join(work, "ran-our-plugin"), evil: path.join(work, "ran-evil-plugin") };
     plugin(cniBinDir, ran.ours);
     plugin(path.join(work, "evil-bin"), ran.evil);
     const network = { cniVersion: "1.0.0", name: "errdefer", plugins: [{ type: "loopback" }] };
-    const cni = (over: Record<string, unknown>) => ({ containerId: hex32(), netnsPath: "", ifName: "eth0", binDir: cniBinDir, network, ...over });
+    const cni = (over: Record<string, unknown>) => ({
+      containerId: hex32(),
+      netnsPath: "",
+      ifName: "eth0",
+      binDir: cniBinDir,
+      network,
+      ...over,
+    });
     const crafted = [
       // An id that is a path: rm -r <bundles>/../../canary-bundle would be the canary itself.
-      { step: "create-bundle", kind: "bundle", desc: { id: "../../canary-bundle", dir: path.join(work, "canary-bundle"), hostname: "h", netnsPath: null, cgroupsPath: "/x" } },
+      {
+        step: "create-bundle",
+        kind: "bundle",
+        desc: {
+          id: "../../canary-bundle",
+          dir: path.join(work, "canary-bundle"),
+          hostname: "h",
+          netnsPath: null,
+          cgroupsPath: "/x",
+        },
+      },
       // A real-looking id with a dir outside the bundles dir.
-      { step: "create-bundle", kind: "bundle", desc: { id: hex32(), dir: path.join(work, "canary-bundle2"), hostname: "h", netnsPath: null, cgroupsPath: "/x" } },
+      {
+        step: "create-bundle",
+        kind: "bundle",
+        desc: {
+          id: hex32(),
+          dir: path.join(work, "canary-bundle2"),
+          hostname: "h",
+          netnsPath: null,
+          cgroupsPath: "/x",
+        },
+      },
       { step: "create-record", kind: "sandbox-record", desc: { id: "../../canary-record" } },
       { step: "reserve-name", kind: "sandbox-name", desc: { key: "web_default__0", id: "../../canary-name" } },
       // A namespace "file" outside the netns dir, and one in it without our prefix.
@@ -258,7 +343,11 @@ describe("b. recover refuses journalled descriptions that point outside the stat
       { step: "cni-add", kind: "cni", desc: cni({ binDir: path.join(work, "evil-bin") }) },
       { step: "cni-add", kind: "cni", desc: cni({ netnsPath: "/proc/1/ns/net" }) },
       { step: "cni-add", kind: "cni", desc: cni({ netnsPath: path.join(netnsDir, "foreign-ns") }) },
-      { step: "start-container", kind: "container", desc: { id: "../../canary-container", bundle: path.join(work, "canary-container") } },
+      {
+        step: "start-container",
+        kind: "container",
+        desc: { id: "../../canary-container", bundle: path.join(work, "canary-container") },
+      },
     ];
     const runner = await Runner.open({ stateDir, netnsDir, prefix, cniBinDir, lockWaitMs: 5000 });
     try {
@@ -271,14 +360,20 @@ describe("b. recover refuses journalled descriptions that point outside the stat
       expect(report.released, "released something a description pointed at").toEqual([]);
       for (const t of txs) {
         const failed = report.failed.filter((f) => f.tx === t.tx);
-        expect(failed.map((f) => f.step), JSON.stringify(t.desc)).toEqual([t.step]);
-        expect(failed[0]!.error, `${t.step} ${JSON.stringify(t.desc)}: ${String(failed[0]!.error)}`).toBeInstanceOf(ForeignPathError);
+        expect(
+          failed.map((f) => f.step),
+          JSON.stringify(t.desc),
+        ).toEqual([t.step]);
+        expect(failed[0]!.error, `${t.step} ${JSON.stringify(t.desc)}: ${String(failed[0]!.error)}`).toBeInstanceOf(
+          ForeignPathError,
+        );
       }
     } finally {
       await runner.close();
     }
     for (const c of canaries) expect(existsSync(c), `${c} was removed`).toBe(true);
-    for (const trace of Object.values(ran)) expect(existsSync(trace) ? readFileSync(trace, "utf8") : "", `a CNI plugin ran (${trace})`).toBe("");
+    for (const trace of Object.values(ran))
+      expect(existsSync(trace) ? readFileSync(trace, "utf8") : "", `a CNI plugin ran (${trace})`).toBe("");
     expect(readFileSync(path.join(work, "canary-bundle", "keep"), "utf8")).toBe("canary");
     expect(readFileSync(path.join(work, "canary-ns"), "utf8")).toBe("canary");
   });

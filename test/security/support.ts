@@ -25,7 +25,10 @@ export interface CliResult {
  * Runs `node --import tsx examples/sandbox-runner/cli.ts ...args`; SIGKILLed after `timeoutMs`
  * (default 20 s) so that a runner waiting for a lock fails the test instead of hanging it.
  */
-export function cli(args: readonly string[], options: { readonly timeoutMs?: number; readonly input?: string } = {}): Promise<CliResult> {
+export function cli(
+  args: readonly string[],
+  options: { readonly timeoutMs?: number; readonly input?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const startedAt = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", cliPath, ...args], {

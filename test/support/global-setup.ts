@@ -12,6 +12,8 @@ export default function setup(project: TestProject): () => void {
     removeLeftovers(prefix);
     // vitest only logs an error thrown at close; the exit code is what fails CI.
     process.exitCode = 1;
-    throw new Error(`the test run left ${left.length} namespace(s), mount(s), file(s), link(s) or cgroup(s) with prefix ${prefix} behind (now removed):\n  ${left.join("\n  ")}`);
+    throw new Error(
+      `the test run left ${left.length} namespace(s), mount(s), file(s), link(s) or cgroup(s) with prefix ${prefix} behind (now removed):\n  ${left.join("\n  ")}`,
+    );
   };
 }

@@ -22,7 +22,8 @@ export function hostLocalDataDirs(network: CniNetworkList): string[] {
     const ipam: unknown = plugin.ipam;
     if (typeof ipam !== "object" || ipam === null) continue;
     const { type, dataDir } = ipam as { type?: unknown; dataDir?: unknown };
-    if (type === "host-local") dirs.add(typeof dataDir === "string" && dataDir !== "" ? dataDir : hostLocalDefaultDataDir);
+    if (type === "host-local")
+      dirs.add(typeof dataDir === "string" && dataDir !== "" ? dataDir : hostLocalDefaultDataDir);
   }
   return [...dirs];
 }
@@ -53,7 +54,13 @@ export function listAllocations(dataDir: string, networkName: string): ResultAsy
     (async (): Promise<Result<Allocation[], CniConfigError>> => {
       // The name becomes a path component: refuse anything that could leave dataDir.
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(networkName)) {
-        return err(new CniConfigError({ code: "invalid", field: "name", reason: `${JSON.stringify(networkName)} is not a valid network name` }));
+        return err(
+          new CniConfigError({
+            code: "invalid",
+            field: "name",
+            reason: `${JSON.stringify(networkName)} is not a valid network name`,
+          }),
+        );
       }
       const dir = path.join(path.resolve(dataDir), networkName);
       let names: string[];
@@ -61,7 +68,14 @@ export function listAllocations(dataDir: string, networkName: string): ResultAsy
         names = await readdir(dir);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return ok([]);
-        return err(new CniConfigError({ code: "io", file: dir, reason: `cannot list host-local allocations: ${(e as Error).message}`, cause: e }));
+        return err(
+          new CniConfigError({
+            code: "io",
+            file: dir,
+            reason: `cannot list host-local allocations: ${(e as Error).message}`,
+            cause: e,
+          }),
+        );
       }
       const allocations: Allocation[] = [];
       // IP-named files only; that leaves out lock, last_reserved_ip.* and any stray temp file.
@@ -71,7 +85,14 @@ export function listAllocations(dataDir: string, networkName: string): ResultAsy
           allocations.push({ ip: name, ...parseAllocation(await readFile(file, "utf8")), file });
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
-          return err(new CniConfigError({ code: "io", file, reason: `cannot read a host-local allocation: ${(e as Error).message}`, cause: e }));
+          return err(
+            new CniConfigError({
+              code: "io",
+              file,
+              reason: `cannot read a host-local allocation: ${(e as Error).message}`,
+              cause: e,
+            }),
+          );
         }
       }
       return ok(allocations);

@@ -26,7 +26,8 @@ export interface LoadedNetworkConfig {
 /** Why `type` cannot name a plugin binary, or undefined when it can. */
 export function pluginTypeProblem(type: unknown): string | undefined {
   if (typeof type !== "string") return `must be a string, got ${describe(type)}`;
-  if (!pluginTypePattern.test(type)) return `${JSON.stringify(type)} must match ${pluginTypePattern.source} (a file name in the plugin dir)`;
+  if (!pluginTypePattern.test(type))
+    return `${JSON.stringify(type)} must match ${pluginTypePattern.source} (a file name in the plugin dir)`;
   if (type === "." || type === "..") return `${JSON.stringify(type)} is not a file name`;
   return undefined;
 }
@@ -46,14 +47,23 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * for DEL). `file` only labels the errors.
  */
 export function validateNetworkList(value: unknown, file?: string): Result<CniNetworkList, CniConfigError> {
-  const invalid = (field: string | undefined, reason: string) => err(new CniConfigError({ code: "invalid", file, field, reason }));
+  const invalid = (field: string | undefined, reason: string) =>
+    err(new CniConfigError({ code: "invalid", file, field, reason }));
   if (!isObject(value)) return invalid(undefined, `must be a JSON object, got ${describe(value)}`);
   const { cniVersion, name, plugins } = value;
-  if (typeof cniVersion !== "string") return invalid("cniVersion", cniVersion === undefined ? "is missing" : `must be a string, got ${describe(cniVersion)}`);
-  if (!versionPattern.test(cniVersion)) return invalid("cniVersion", `${JSON.stringify(cniVersion)} is not a version such as "1.0.0"`);
-  if (typeof name !== "string") return invalid("name", name === undefined ? "is missing" : `must be a string, got ${describe(name)}`);
-  if (!networkNamePattern.test(name)) return invalid("name", `${JSON.stringify(name)} must match ${networkNamePattern.source}`);
-  if (!Array.isArray(plugins)) return invalid("plugins", plugins === undefined ? "is missing" : `must be an array, got ${describe(plugins)}`);
+  if (typeof cniVersion !== "string")
+    return invalid(
+      "cniVersion",
+      cniVersion === undefined ? "is missing" : `must be a string, got ${describe(cniVersion)}`,
+    );
+  if (!versionPattern.test(cniVersion))
+    return invalid("cniVersion", `${JSON.stringify(cniVersion)} is not a version such as "1.0.0"`);
+  if (typeof name !== "string")
+    return invalid("name", name === undefined ? "is missing" : `must be a string, got ${describe(name)}`);
+  if (!networkNamePattern.test(name))
+    return invalid("name", `${JSON.stringify(name)} must match ${networkNamePattern.source}`);
+  if (!Array.isArray(plugins))
+    return invalid("plugins", plugins === undefined ? "is missing" : `must be an array, got ${describe(plugins)}`);
   if (plugins.length === 0) return invalid("plugins", "must list at least one plugin");
   for (const [i, plugin] of (plugins as unknown[]).entries()) {
     if (!isObject(plugin)) return invalid(`plugins[${i}]`, `must be an object, got ${describe(plugin)}`);
@@ -70,10 +80,13 @@ export function parseNetworkConfig(text: string, file: string): Result<CniNetwor
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    return err(new CniConfigError({ code: "invalid", file, reason: `not valid JSON: ${(e as Error).message}`, cause: e }));
+    return err(
+      new CniConfigError({ code: "invalid", file, reason: `not valid JSON: ${(e as Error).message}`, cause: e }),
+    );
   }
   if (file.endsWith(".conflist")) return validateNetworkList(parsed, file);
-  if (!isObject(parsed)) return err(new CniConfigError({ code: "invalid", file, reason: `must be a JSON object, got ${describe(parsed)}` }));
+  if (!isObject(parsed))
+    return err(new CniConfigError({ code: "invalid", file, reason: `must be a JSON object, got ${describe(parsed)}` }));
   // go-cni's rule: a single-plugin file must have a type ("also catches a conflist put in a .conf").
   if (parsed.type === undefined) {
     const hint = Array.isArray(parsed.plugins) ? " (a list of plugins belongs in a .conflist file)" : "";
@@ -147,12 +160,17 @@ function validateSettings(s: DefaultNetworkSettings): Result<DefaultNetworkSetti
     return invalid("networkName", `${describe(s.networkName)} must match ${networkNamePattern.source}`);
   }
   if (typeof s.bridge !== "string" || !bridgeNamePattern.test(s.bridge)) {
-    return invalid("bridge", `${describe(s.bridge)} must be 1-15 characters of A-Z a-z 0-9 _ . - (a Linux interface name)`);
+    return invalid(
+      "bridge",
+      `${describe(s.bridge)} must be 1-15 characters of A-Z a-z 0-9 _ . - (a Linux interface name)`,
+    );
   }
-  if (s.bridge === "." || s.bridge === "..") return invalid("bridge", `${JSON.stringify(s.bridge)} is not a valid interface name`);
+  if (s.bridge === "." || s.bridge === "..")
+    return invalid("bridge", `${JSON.stringify(s.bridge)} is not a valid interface name`);
   const subnetProblem = ipv4CidrProblem(s.subnet);
   if (subnetProblem !== undefined) return invalid("subnet", subnetProblem);
-  if (typeof s.dataDir !== "string" || !path.isAbsolute(s.dataDir)) return invalid("dataDir", `${describe(s.dataDir)} must be an absolute path`);
+  if (typeof s.dataDir !== "string" || !path.isAbsolute(s.dataDir))
+    return invalid("dataDir", `${describe(s.dataDir)} must be an absolute path`);
   return ok(s);
 }
 
@@ -160,10 +178,12 @@ function validateSettings(s: DefaultNetworkSettings): Result<DefaultNetworkSetti
 export function ipv4CidrProblem(value: unknown): string | undefined {
   if (typeof value !== "string") return `must be an IPv4 CIDR such as "10.88.0.0/16", got ${describe(value)}`;
   const match = /^([0-9.]+)\/(\d{1,2})$/.exec(value);
-  if (match === null || !isIPv4(match[1]!)) return `${JSON.stringify(value)} is not an IPv4 CIDR such as "10.88.0.0/16"`;
+  if (match === null || !isIPv4(match[1]!))
+    return `${JSON.stringify(value)} is not an IPv4 CIDR such as "10.88.0.0/16"`;
   const prefix = Number(match[2]);
   // /31 and /32 leave host-local no address after the network, gateway and broadcast ones.
-  if (prefix > 30) return `${JSON.stringify(value)}: the prefix length must be at most 30 to leave addresses to allocate`;
+  if (prefix > 30)
+    return `${JSON.stringify(value)}: the prefix length must be at most 30 to leave addresses to allocate`;
   if (prefix < 1) return `${JSON.stringify(value)}: the prefix length must be at least 1`;
   const address = match[1]!.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
   const hostBits = 2 ** (32 - prefix);
@@ -204,7 +224,10 @@ export function defaultConfigFileName(networkName: string): string {
 
 async function writeAtomically(file: string, text: string): Promise<Result<void, CniConfigError>> {
   // The temp name ends in neither .conf, .conflist nor .json, so a concurrent load never sees it.
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const temp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`,
+  );
   try {
     const handle = await open(temp, "wx", 0o644);
     try {
@@ -226,7 +249,10 @@ async function writeAtomically(file: string, text: string): Promise<Result<void,
  * Loads the dir's network configuration, first writing the default one (0644, atomically) when
  * the dir has none. An existing config, even a different one, is never replaced.
  */
-export function ensureNetworkConfig(confDir: string, defaults: DefaultNetworkSettings): ResultAsync<LoadedNetworkConfig, CniConfigError> {
+export function ensureNetworkConfig(
+  confDir: string,
+  defaults: DefaultNetworkSettings,
+): ResultAsync<LoadedNetworkConfig, CniConfigError> {
   const dir = path.resolve(confDir);
   return loadNetworkConfig(dir).andThen((loaded) => {
     if (loaded !== undefined) return ok(loaded);
@@ -239,12 +265,16 @@ export function ensureNetworkConfig(confDir: string, defaults: DefaultNetworkSet
         } catch (e) {
           return err(ioError(dir, "cannot create the config dir", e));
         }
-        const written = await writeAtomically(path.join(dir, defaultConfigFileName(config.value.name)), `${JSON.stringify(config.value, null, 2)}\n`);
+        const written = await writeAtomically(
+          path.join(dir, defaultConfigFileName(config.value.name)),
+          `${JSON.stringify(config.value, null, 2)}\n`,
+        );
         if (written.isErr()) return err(written.error);
         // Load again rather than return what was written: a racing writer's file may sort first.
         const reloaded = await loadNetworkConfig(dir);
         if (reloaded.isErr()) return err(reloaded.error);
-        if (reloaded.value === undefined) return err(new CniConfigError({ code: "io", file: dir, reason: "the written config vanished" }));
+        if (reloaded.value === undefined)
+          return err(new CniConfigError({ code: "io", file: dir, reason: "the written config vanished" }));
         return ok(reloaded.value);
       })(),
     );

@@ -78,8 +78,12 @@ export class CniDelError extends Error {
   readonly skipped: readonly string[];
 
   constructor(containerId: string, failures: readonly CniDelFailure[], skipped: readonly string[]) {
-    const each = failures.map((f) => `plugin ${f.plugin}: ${f.error.msg}${f.error.details ? ` (${f.error.details})` : ""}`);
-    super(`failed to tear down network for sandbox ${containerId}: ${failures.length} plugin(s) failed: ${each.join("; ")}`);
+    const each = failures.map(
+      (f) => `plugin ${f.plugin}: ${f.error.msg}${f.error.details ? ` (${f.error.details})` : ""}`,
+    );
+    super(
+      `failed to tear down network for sandbox ${containerId}: ${failures.length} plugin(s) failed: ${each.join("; ")}`,
+    );
     this.containerId = containerId;
     this.failures = failures;
     this.skipped = skipped;
@@ -98,10 +102,20 @@ export class CniConfigError extends Error {
   readonly field: string | undefined;
   readonly reason: string;
 
-  constructor(init: { code: CniConfigErrorCode; file?: string | undefined; field?: string | undefined; reason: string; cause?: unknown }) {
+  constructor(init: {
+    code: CniConfigErrorCode;
+    file?: string | undefined;
+    field?: string | undefined;
+    reason: string;
+    cause?: unknown;
+  }) {
     const where = [init.file, init.field].filter((s): s is string => s !== undefined && s !== "").join(": ");
-    const action = init.code === "io" ? "cannot read or write the CNI network configuration" : "invalid CNI network configuration";
-    super(`${action}${where === "" ? "" : ` ${where}`}: ${init.reason}`, init.cause === undefined ? undefined : { cause: init.cause });
+    const action =
+      init.code === "io" ? "cannot read or write the CNI network configuration" : "invalid CNI network configuration";
+    super(
+      `${action}${where === "" ? "" : ` ${where}`}: ${init.reason}`,
+      init.cause === undefined ? undefined : { cause: init.cause },
+    );
     this.code = init.code;
     this.file = init.file;
     this.field = init.field;

@@ -1,5 +1,14 @@
 // The sandbox runner's CNI module: network configuration, plugin ADD/DEL, host-local allocations.
-export { loadNetworkConfig, ensureNetworkConfig, defaultNetworkConfig, defaultConfigFileName, validateNetworkList, parseNetworkConfig, pluginTypeProblem, ipv4CidrProblem } from "./config.js";
+export {
+  loadNetworkConfig,
+  ensureNetworkConfig,
+  defaultNetworkConfig,
+  defaultConfigFileName,
+  validateNetworkList,
+  parseNetworkConfig,
+  pluginTypeProblem,
+  ipv4CidrProblem,
+} from "./config.js";
 export type { LoadedNetworkConfig, DefaultNetworkSettings } from "./config.js";
 export { cniAdd, cniDel, pluginStdin, pluginFailure } from "./plugins.js";
 export type { CniInvocation, CniDelInvocation, CniAddOutcome, CniDelOutcome } from "./plugins.js";

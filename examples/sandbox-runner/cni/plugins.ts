@@ -61,7 +61,11 @@ function missingMessage(type: string, binDir: string): string {
 }
 
 /** The plugin's stdin: its own object plus the list's cniVersion and name (and prevResult), as libcni builds it. */
-export function pluginStdin(network: CniNetworkList, plugin: CniPluginConfig, prevResult: CniResult | undefined): string {
+export function pluginStdin(
+  network: CniNetworkList,
+  plugin: CniPluginConfig,
+  prevResult: CniResult | undefined,
+): string {
   const { prevResult: _ignored, ...own } = plugin;
   const conf: Record<string, unknown> = { ...own, cniVersion: network.cniVersion, name: network.name };
   if (prevResult !== undefined) conf.prevResult = prevResult;
@@ -80,7 +84,10 @@ interface Context {
 }
 
 /** Combines the caller's signal with the per-plugin deadline, remembering which one fired. */
-function deadline(signal: AbortSignal | undefined, timeoutMs: number | undefined): { signal: AbortSignal | undefined; timedOut: () => boolean; dispose: () => void } {
+function deadline(
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+): { signal: AbortSignal | undefined; timedOut: () => boolean; dispose: () => void } {
   if (timeoutMs === undefined) return { signal, timedOut: () => false, dispose: () => undefined };
   const controller = new AbortController();
   let fired = false;
@@ -106,17 +113,28 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
   if (trimmed === "") return undefined;
   try {
     const value: unknown = JSON.parse(trimmed);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
 /** The plugin's error JSON (`{code,msg,details}` on stdout), or what we can say without one. */
-export function pluginFailure(run: ExecResult): { code: number | "plugin-failed"; msg: string; details: string | undefined } {
+export function pluginFailure(run: ExecResult): {
+  code: number | "plugin-failed";
+  msg: string;
+  details: string | undefined;
+} {
   const body = parseJsonObject(run.stdout);
   const rawCode = body?.code;
-  const code = typeof rawCode === "number" ? rawCode : typeof rawCode === "string" && /^\d+$/.test(rawCode) ? Number(rawCode) : undefined;
+  const code =
+    typeof rawCode === "number"
+      ? rawCode
+      : typeof rawCode === "string" && /^\d+$/.test(rawCode)
+        ? Number(rawCode)
+        : undefined;
   const msg = typeof body?.msg === "string" && body.msg !== "" ? body.msg : undefined;
   const details = typeof body?.details === "string" && body.details !== "" ? body.details : undefined;
   if (msg !== undefined || code !== undefined) {
@@ -127,7 +145,13 @@ export function pluginFailure(run: ExecResult): { code: number | "plugin-failed"
   return { code: "plugin-failed", msg: last === "" ? `exited with code ${run.exitCode}` : last, details: undefined };
 }
 
-async function invoke(ctx: Context, command: CniCommand, file: string, plugin: CniPluginConfig, prevResult: CniResult | undefined): Promise<Result<ExecResult, CniError>> {
+async function invoke(
+  ctx: Context,
+  command: CniCommand,
+  file: string,
+  plugin: CniPluginConfig,
+  prevResult: CniResult | undefined,
+): Promise<Result<ExecResult, CniError>> {
   const { invocation: inv } = ctx;
   const fail = (code: CniError["code"], msg: string, run?: ExecResult, details?: string) =>
     err(
@@ -238,7 +262,10 @@ export function cniAdd(invocation: CniInvocation): ResultAsync<CniAddOutcome, Cn
  */
 export function cniDel(invocation: CniDelInvocation): ResultAsync<CniDelOutcome, CniDelError> {
   const ctx: Context = { action: `failed to tear down network for sandbox ${invocation.containerId}`, invocation };
-  const prevResult = invocation.prevResult !== undefined && delTakesPrevResult(invocation.network.cniVersion) ? invocation.prevResult : undefined;
+  const prevResult =
+    invocation.prevResult !== undefined && delTakesPrevResult(invocation.network.cniVersion)
+      ? invocation.prevResult
+      : undefined;
   return new ResultAsync(
     (async (): Promise<Result<CniDelOutcome, CniDelError>> => {
       const failures: CniDelFailure[] = [];
@@ -252,7 +279,14 @@ export function cniDel(invocation: CniDelInvocation): ResultAsync<CniDelOutcome,
         if (located.kind === "invalid") {
           failures.push({
             plugin: plugin.type,
-            error: new CniError({ action: ctx.action, containerId: invocation.containerId, plugin: plugin.type, command: "DEL", code: "invalid-config", msg: located.reason }),
+            error: new CniError({
+              action: ctx.action,
+              containerId: invocation.containerId,
+              plugin: plugin.type,
+              command: "DEL",
+              code: "invalid-config",
+              msg: located.reason,
+            }),
           });
           continue;
         }

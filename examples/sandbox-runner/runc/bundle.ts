@@ -46,7 +46,12 @@ export function bundleSpecProblem(spec: BundleSpec): string | undefined {
 
 /** The OCI runtime config (1.0.2) of a pause container. The spec must be valid. */
 export function pauseConfig(spec: BundleSpec): Record<string, unknown> {
-  const namespaces: { type: string; path?: string }[] = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
+  const namespaces: { type: string; path?: string }[] = [
+    { type: "pid" },
+    { type: "ipc" },
+    { type: "uts" },
+    { type: "mount" },
+  ];
   // Host network: no entry at all, so the container stays in runc's (the host's) namespace.
   if (spec.netnsPath !== undefined) namespaces.push({ type: "network", path: spec.netnsPath });
   return {
@@ -65,9 +70,24 @@ export function pauseConfig(spec: BundleSpec): Record<string, unknown> {
     hostname: spec.hostname,
     mounts: [
       { destination: "/proc", type: "proc", source: "proc" },
-      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-      { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
-      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+      {
+        destination: "/dev",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
+      },
+      {
+        destination: "/dev/pts",
+        type: "devpts",
+        source: "devpts",
+        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+      },
+      {
+        destination: "/dev/shm",
+        type: "tmpfs",
+        source: "shm",
+        options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+      },
       { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
     ],

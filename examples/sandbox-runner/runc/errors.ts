@@ -39,8 +39,12 @@ export class RuncError extends Error {
 
   constructor(init: RuncErrorInit) {
     // An invalid id is quoted so that odd characters (and its end) show.
-    const subject = init.id === undefined ? (init.subject ?? "") : CONTAINER_ID.test(init.id) ? init.id : JSON.stringify(init.id);
-    super(`${action[init.operation](subject)}: ${init.reason}`, init.cause === undefined ? undefined : { cause: init.cause });
+    const subject =
+      init.id === undefined ? (init.subject ?? "") : CONTAINER_ID.test(init.id) ? init.id : JSON.stringify(init.id);
+    super(
+      `${action[init.operation](subject)}: ${init.reason}`,
+      init.cause === undefined ? undefined : { cause: init.cause },
+    );
     this.operation = init.operation;
     this.id = init.id;
     this.exitCode = init.exitCode;

@@ -32,10 +32,20 @@ export async function liveIdentity(pid: number): Promise<ProcessIdentity | undef
  */
 export async function initFromStateFile(root: string, id: string): Promise<ProcessIdentity | undefined> {
   try {
-    const s = JSON.parse(await readFile(path.join(root, id, "state.json"), "utf8")) as { init_process_pid?: unknown; init_process_start?: unknown };
+    const s = JSON.parse(await readFile(path.join(root, id, "state.json"), "utf8")) as {
+      init_process_pid?: unknown;
+      init_process_start?: unknown;
+    };
     const pid = s.init_process_pid;
     const start = s.init_process_start;
-    if (typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 && typeof start === "number" && Number.isSafeInteger(start)) return { pid, startTime: String(start) };
+    if (
+      typeof pid === "number" &&
+      Number.isSafeInteger(pid) &&
+      pid > 0 &&
+      typeof start === "number" &&
+      Number.isSafeInteger(start)
+    )
+      return { pid, startTime: String(start) };
   } catch {
     // No state file (no container, or another layout): runc state decides.
   }
@@ -45,7 +55,10 @@ export async function initFromStateFile(root: string, id: string): Promise<Proce
 export type ExitWait = "exited" | "timeout" | "aborted";
 
 /** Polls until `who` has exited (gone, zombie or PID reused), the deadline passes, or the signal aborts. */
-export async function waitForExit(who: ProcessIdentity, options: { readonly timeoutMs: number; readonly signal?: AbortSignal | undefined }): Promise<ExitWait> {
+export async function waitForExit(
+  who: ProcessIdentity,
+  options: { readonly timeoutMs: number; readonly signal?: AbortSignal | undefined },
+): Promise<ExitWait> {
   const deadline = performance.now() + options.timeoutMs;
   // SIGKILL usually takes effect within a millisecond: start at 1 ms, never sleep more than 5.
   for (let delay = 1; ; delay = Math.min(delay * 2, 5)) {

@@ -27,7 +27,8 @@ async function complete(dir: string): Promise<boolean> {
 
 /** Makes sure `dir` holds the pause rootfs; returns `dir`. Safe to call concurrently. */
 export async function ensureRootfs(dir: string, busybox: string = BUSYBOX): Promise<Result<string, RuncError>> {
-  const fail = (reason: string, cause?: unknown) => err(new RuncError({ operation: "rootfs", subject: dir, reason, ...(cause === undefined ? {} : { cause }) }));
+  const fail = (reason: string, cause?: unknown) =>
+    err(new RuncError({ operation: "rootfs", subject: dir, reason, ...(cause === undefined ? {} : { cause }) }));
   const bad = absolutePathProblem("the rootfs dir", dir) ?? absolutePathProblem("busybox", busybox);
   if (bad !== undefined) return fail(bad);
   if (await complete(dir)) return ok(dir);
@@ -52,6 +53,9 @@ export async function ensureRootfs(dir: string, busybox: string = BUSYBOX): Prom
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     const missing = (e as NodeJS.ErrnoException).code === "ENOENT" && (e as NodeJS.ErrnoException).path === busybox;
-    return fail(missing ? `${busybox} does not exist (Debian: apt-get install busybox-static)` : (e as Error).message, e);
+    return fail(
+      missing ? `${busybox} does not exist (Debian: apt-get install busybox-static)` : (e as Error).message,
+      e,
+    );
   }
 }

@@ -46,7 +46,10 @@ export interface Runc {
   create(id: string, bundleDir: string): Promise<Result<void, RuncError>>;
   start(id: string): Promise<Result<void, RuncError>>;
   /** undefined when no container has this id under our root. */
-  state(id: string, options?: { readonly signal?: AbortSignal }): Promise<Result<ContainerState | undefined, RuncError>>;
+  state(
+    id: string,
+    options?: { readonly signal?: AbortSignal },
+  ): Promise<Result<ContainerState | undefined, RuncError>>;
   /** Sends a signal (default KILL); false when the container was not running or does not exist. */
   kill(id: string, signal?: string, options?: { readonly signal?: AbortSignal }): Promise<Result<boolean, RuncError>>;
   /** Resolves once the container is stopped (a zombie counts) or gone; no signal is sent. */
@@ -75,7 +78,12 @@ export function createRunc(options: RuncOptions): Runc {
    * The RuncError for a call that did not succeed: why it did not run, else `reason`, else what
    * runc said (on stderr, or `output`: its log), else the exit code.
    */
-  const failure = (operation: RuncOperation, id: string | undefined, r: ExecResult, more: { output?: string; reason?: string } = {}): RuncError => {
+  const failure = (
+    operation: RuncOperation,
+    id: string | undefined,
+    r: ExecResult,
+    more: { output?: string; reason?: string } = {},
+  ): RuncError => {
     const output = more.output ?? r.stderr;
     const reason =
       r.failure !== undefined
@@ -89,14 +97,18 @@ export function createRunc(options: RuncOptions): Runc {
       stderr: output.trim(),
     });
   };
-  const invalid = (operation: RuncOperation, id: string, reason: string) => err(new RuncError({ operation, id, reason }));
+  const invalid = (operation: RuncOperation, id: string, reason: string) =>
+    err(new RuncError({ operation, id, reason }));
 
   const waitError = (id: string, pid: number, timeoutMs: number, outcome: "timeout" | "aborted") =>
     err(
       new RuncError({
         operation: "wait",
         id,
-        reason: outcome === "aborted" ? `aborted while process ${pid} was still running` : `process ${pid} still running after ${timeoutMs} ms`,
+        reason:
+          outcome === "aborted"
+            ? `aborted while process ${pid} was still running`
+            : `process ${pid} still running after ${timeoutMs} ms`,
       }),
     );
 
@@ -130,7 +142,10 @@ export function createRunc(options: RuncOptions): Runc {
       const resumed = await run(["resume", id], abort);
       if (resumed.exitCode !== 0 && !notRunning(runcMessage(resumed.stderr))) return err(failure("kill", id, resumed));
     }
-    const rest = await waitForExit(who, { timeoutMs: Math.max(0, timeoutMs - (performance.now() - started)), signal: waited.signal });
+    const rest = await waitForExit(who, {
+      timeoutMs: Math.max(0, timeoutMs - (performance.now() - started)),
+      signal: waited.signal,
+    });
     return rest === "exited" ? ok(undefined) : waitError(id, who.pid, timeoutMs, rest);
   };
 
@@ -147,7 +162,10 @@ export function createRunc(options: RuncOptions): Runc {
       try {
         await writeFile(log, "", { mode: 0o600 });
       } catch (e) {
-        const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? `the bundle dir ${bundleDir} does not exist` : (e as Error).message;
+        const reason =
+          (e as NodeJS.ErrnoException).code === "ENOENT"
+            ? `the bundle dir ${bundleDir} does not exist`
+            : (e as Error).message;
         return invalid("create", id, reason);
       }
       const r = await run(["--log", log, "create", "--bundle", bundleDir, id], { detached: true });
@@ -167,15 +185,25 @@ export function createRunc(options: RuncOptions): Runc {
       const bad = containerIdProblem(id);
       if (bad !== undefined) return invalid("state", id, bad);
       const r = await run(["state", id], opts.signal === undefined ? {} : { signal: opts.signal });
-      if (r.exitCode !== 0) return doesNotExist(runcMessage(r.stderr)) && r.exitCode !== undefined ? ok(undefined) : err(failure("state", id, r));
+      if (r.exitCode !== 0)
+        return doesNotExist(runcMessage(r.stderr)) && r.exitCode !== undefined
+          ? ok(undefined)
+          : err(failure("state", id, r));
       let s: { status?: unknown; pid?: unknown; bundle?: unknown };
       try {
         s = JSON.parse(r.stdout) as typeof s;
       } catch {
         return err(failure("state", id, r, { reason: "runc state printed no JSON" }));
       }
-      if (typeof s.status !== "string" || !STATUSES.includes(s.status)) return err(failure("state", id, r, { reason: `runc state printed an unknown status ${JSON.stringify(s.status)}` }));
-      return ok({ status: s.status as ContainerStatus, pid: typeof s.pid === "number" ? s.pid : 0, bundle: typeof s.bundle === "string" ? s.bundle : "" });
+      if (typeof s.status !== "string" || !STATUSES.includes(s.status))
+        return err(
+          failure("state", id, r, { reason: `runc state printed an unknown status ${JSON.stringify(s.status)}` }),
+        );
+      return ok({
+        status: s.status as ContainerStatus,
+        pid: typeof s.pid === "number" ? s.pid : 0,
+        bundle: typeof s.bundle === "string" ? s.bundle : "",
+      });
     },
 
     async kill(id, signal = "KILL", opts = {}) {
@@ -218,7 +246,8 @@ export function createRunc(options: RuncOptions): Runc {
       // A frozen process takes no signal until thawed.
       if (status === "paused" && killed.value) {
         const resumed = await run(["resume", id], abort);
-        if (resumed.exitCode !== 0 && !notRunning(runcMessage(resumed.stderr))) return err(failure("kill", id, resumed));
+        if (resumed.exitCode !== 0 && !notRunning(runcMessage(resumed.stderr)))
+          return err(failure("kill", id, resumed));
       }
       return awaitExit(id, pid, waited);
     },
@@ -242,7 +271,8 @@ export function createRunc(options: RuncOptions): Runc {
       }
       // An empty root prints `null`.
       if (entries === null) return ok([]);
-      if (!Array.isArray(entries)) return err(failure("list", undefined, r, { reason: "runc list printed no JSON array" }));
+      if (!Array.isArray(entries))
+        return err(failure("list", undefined, r, { reason: "runc list printed no JSON array" }));
       return ok(entries.flatMap((e: { id?: unknown }) => (typeof e?.id === "string" ? [e.id] : [])));
     },
   };

@@ -47,5 +47,7 @@ export function cgroupsPathProblem(value: unknown): string | undefined {
 const SIGNAL = /^(?:(?:SIG)?[A-Z][A-Z0-9+-]*|[1-9][0-9]?)$/;
 
 export function signalProblem(signal: unknown): string | undefined {
-  return typeof signal === "string" && SIGNAL.test(signal) ? undefined : `invalid signal ${JSON.stringify(signal)}: use a name such as KILL or TERM, or a number`;
+  return typeof signal === "string" && SIGNAL.test(signal)
+    ? undefined
+    : `invalid signal ${JSON.stringify(signal)}: use a name such as KILL or TERM, or a number`;
 }

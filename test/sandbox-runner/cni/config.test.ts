@@ -18,7 +18,8 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const list = { cniVersion: "1.0.0", name: "net1", plugins: [{ type: "bridge", bridge: "br1" }, { type: "loopback" }] };
-const write = (name: string, value: unknown) => writeFileSync(path.join(dir, name), typeof value === "string" ? value : JSON.stringify(value));
+const write = (name: string, value: unknown) =>
+  writeFileSync(path.join(dir, name), typeof value === "string" ? value : JSON.stringify(value));
 
 async function loadError(): Promise<CniConfigError> {
   const error = (await loadNetworkConfig(dir))._unsafeUnwrapErr();
@@ -54,13 +55,20 @@ describe("loadNetworkConfig", () => {
 
   test("a .conflist is returned as is", async () => {
     write("10.conflist", { ...list, extra: { kept: true } });
-    expect((await loadNetworkConfig(dir))._unsafeUnwrap()).toEqual({ config: { ...list, extra: { kept: true } }, file: path.join(dir, "10.conflist") });
+    expect((await loadNetworkConfig(dir))._unsafeUnwrap()).toEqual({
+      config: { ...list, extra: { kept: true } },
+      file: path.join(dir, "10.conflist"),
+    });
   });
 
   test("a single .conf is normalised into a list of one plugin", async () => {
     const conf = { cniVersion: "0.4.0", name: "single", type: "bridge", bridge: "br0", ipam: { type: "host-local" } };
     write("10.conf", conf);
-    expect((await loadNetworkConfig(dir))._unsafeUnwrap()!.config).toEqual({ cniVersion: "0.4.0", name: "single", plugins: [conf] });
+    expect((await loadNetworkConfig(dir))._unsafeUnwrap()!.config).toEqual({
+      cniVersion: "0.4.0",
+      name: "single",
+      plugins: [conf],
+    });
   });
 
   test("a list in a .conf is refused with a hint", async () => {
@@ -74,7 +82,9 @@ describe("loadNetworkConfig", () => {
     write("10.conflist", '{"cniVersion": "1.0.0",');
     const error = await loadError();
     expect(error.file).toBe(path.join(dir, "10.conflist"));
-    expect(error.message).toMatch(new RegExp(`^invalid CNI network configuration ${dir}/10.conflist: not valid JSON: `));
+    expect(error.message).toMatch(
+      new RegExp(`^invalid CNI network configuration ${dir}/10.conflist: not valid JSON: `),
+    );
   });
 
   test("a bad first file is an error, not a reason to fall through to the next", async () => {
@@ -86,30 +96,47 @@ describe("loadNetworkConfig", () => {
   test.each([
     [{ name: "n", plugins: [{ type: "bridge" }] }, "cniVersion", "is missing"],
     [{ cniVersion: 1, name: "n", plugins: [{ type: "bridge" }] }, "cniVersion", "must be a string, got number"],
-    [{ cniVersion: "one", name: "n", plugins: [{ type: "bridge" }] }, "cniVersion", '"one" is not a version such as "1.0.0"'],
+    [
+      { cniVersion: "one", name: "n", plugins: [{ type: "bridge" }] },
+      "cniVersion",
+      '"one" is not a version such as "1.0.0"',
+    ],
     [{ cniVersion: "1.0.0", plugins: [{ type: "bridge" }] }, "name", "is missing"],
-    [{ cniVersion: "1.0.0", name: "../etc", plugins: [{ type: "bridge" }] }, "name", '"../etc" must match ^[A-Za-z0-9][A-Za-z0-9_.-]*$'],
+    [
+      { cniVersion: "1.0.0", name: "../etc", plugins: [{ type: "bridge" }] },
+      "name",
+      '"../etc" must match ^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+    ],
     [{ cniVersion: "1.0.0", name: "n" }, "plugins", "is missing"],
     [{ cniVersion: "1.0.0", name: "n", plugins: {} }, "plugins", "must be an array, got object"],
     [{ cniVersion: "1.0.0", name: "n", plugins: [] }, "plugins", "must list at least one plugin"],
-    [{ cniVersion: "1.0.0", name: "n", plugins: [{ type: "bridge" }, "loopback"] }, "plugins[1]", 'must be an object, got "loopback"'],
+    [
+      { cniVersion: "1.0.0", name: "n", plugins: [{ type: "bridge" }, "loopback"] },
+      "plugins[1]",
+      'must be an object, got "loopback"',
+    ],
     [{ cniVersion: "1.0.0", name: "n", plugins: [{ type: "bridge" }, {}] }, "plugins[1].type", "is missing"],
     [{ cniVersion: "1.0.0", name: "n", plugins: [{ type: 5 }] }, "plugins[0].type", "must be a string, got number"],
   ])("missing or wrong fields: %j → %s", async (value, field, reason) => {
     write("10.conflist", value);
     const error = await loadError();
     expect(error).toMatchObject({ code: "invalid", file: path.join(dir, "10.conflist"), field, reason });
-    expect(error.message).toBe(`invalid CNI network configuration ${path.join(dir, "10.conflist")}: ${field}: ${reason}`);
+    expect(error.message).toBe(
+      `invalid CNI network configuration ${path.join(dir, "10.conflist")}: ${field}: ${reason}`,
+    );
   });
 
-  test.each(["../../bin/sh", "/bin/sh", "sub/bridge", "..", ".", "bridge;rm -rf /", "", "br idge", "$(id)"])("path tricks in type are refused: %j", async (type) => {
-    write("10.conflist", { ...list, plugins: [{ type: "bridge" }, { type }] });
-    const error = await loadError();
-    expect(error.field).toBe("plugins[1].type");
-    rmSync(path.join(dir, "10.conflist"));
-    write("10.conf", { cniVersion: "1.0.0", name: "n", type });
-    expect((await loadError()).field).toBe("type");
-  });
+  test.each(["../../bin/sh", "/bin/sh", "sub/bridge", "..", ".", "bridge;rm -rf /", "", "br idge", "$(id)"])(
+    "path tricks in type are refused: %j",
+    async (type) => {
+      write("10.conflist", { ...list, plugins: [{ type: "bridge" }, { type }] });
+      const error = await loadError();
+      expect(error.field).toBe("plugins[1].type");
+      rmSync(path.join(dir, "10.conflist"));
+      write("10.conf", { cniVersion: "1.0.0", name: "n", type });
+      expect((await loadError()).field).toBe("type");
+    },
+  );
 
   test("an unreadable dir is an io error", async () => {
     write("file", "x");
@@ -123,7 +150,8 @@ describe("loadNetworkConfig", () => {
   });
 });
 
-const settings = (over: Record<string, unknown> = {}) => ({ networkName: "edt", bridge: "edt0", subnet: "10.251.3.0/24", dataDir: "/var/lib/cni/networks", ...over }) as never;
+const settings = (over: Record<string, unknown> = {}) =>
+  ({ networkName: "edt", bridge: "edt0", subnet: "10.251.3.0/24", dataDir: "/var/lib/cni/networks", ...over }) as never;
 
 describe("defaultNetworkConfig", () => {
   test("bridge (no gateway, no masquerade) with host-local, then loopback", () => {
@@ -131,7 +159,13 @@ describe("defaultNetworkConfig", () => {
       cniVersion: "1.0.0",
       name: "edt",
       plugins: [
-        { type: "bridge", bridge: "edt0", isGateway: false, ipMasq: false, ipam: { type: "host-local", ranges: [[{ subnet: "10.251.3.0/24" }]], dataDir: "/var/lib/cni/networks" } },
+        {
+          type: "bridge",
+          bridge: "edt0",
+          isGateway: false,
+          ipMasq: false,
+          ipam: { type: "host-local", ranges: [[{ subnet: "10.251.3.0/24" }]], dataDir: "/var/lib/cni/networks" },
+        },
         { type: "loopback" },
       ],
     });

@@ -43,7 +43,11 @@ export function okJson(value: unknown): ExecResult {
 }
 
 export function failJson(code: number, msg: string, details?: string): ExecResult {
-  return { exitCode: 1, stdout: JSON.stringify(details === undefined ? { code, msg } : { code, msg, details }), stderr: "" };
+  return {
+    exitCode: 1,
+    stdout: JSON.stringify(details === undefined ? { code, msg } : { code, msg, details }),
+    stderr: "",
+  };
 }
 
 /** A temp bin dir holding empty executable files named after the given plugins. */

@@ -5,7 +5,13 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, expect, it } from "vitest";
-import { cniAdd, cniDel, defaultNetworkConfig, listAllocations, type CniNetworkList } from "../../../examples/sandbox-runner/cni/index.js";
+import {
+  cniAdd,
+  cniDel,
+  defaultNetworkConfig,
+  listAllocations,
+  type CniNetworkList,
+} from "../../../examples/sandbox-runner/cni/index.js";
 import { execaExec } from "../../../examples/sandbox-runner/exec.js";
 import { createNetns, createProcessDriver, type Netns } from "../../../src/netns/index.js";
 import { removeTestDir, testDir } from "../../support/netns-dirs.js";
@@ -18,7 +24,9 @@ const cniProblem = ["bridge", "host-local", "loopback"].filter((p) => !existsSyn
 /** describeRoot, also requiring the CNI plugins: with CI=true their absence fails. */
 function describeCni(name: string, body: () => void): void {
   const problem =
-    cniProblem.length === 0 ? undefined : `the CNI root tests need ${cniProblem.map((p) => path.join(binDir, p)).join(", ")} (Debian: containernetworking-plugins)`;
+    cniProblem.length === 0
+      ? undefined
+      : `the CNI root tests need ${cniProblem.map((p) => path.join(binDir, p)).join(", ")} (Debian: containernetworking-plugins)`;
   describeRoot(name, body, problem);
 }
 
@@ -33,7 +41,9 @@ function vethsOn(bridge: string): string[] {
 }
 
 function bridgeExists(bridge: string): boolean {
-  return ip("-o", "link", "show").split("\n").some((line) => line.split(": ")[1]?.split("@")[0] === bridge);
+  return ip("-o", "link", "show")
+    .split("\n")
+    .some((line) => line.split(": ")[1]?.split("@")[0] === bridge);
 }
 
 describeCni("CNI plugins on this machine (bridge + host-local + loopback)", () => {
@@ -87,7 +97,9 @@ describeCni("CNI plugins on this machine (bridge + host-local + loopback)", () =
     expect(lo).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
     expect(vethsOn(bridge)).toHaveLength(1);
     // host-local records "<id>\r\n<ifname>" in 1.1.1; listAllocations reads both.
-    expect(await allocated()).toEqual([{ ip: added.ip, containerId: inv.containerId, ifName: "eth0", file: path.join(dataDir, networkName, added.ip!) }]);
+    expect(await allocated()).toEqual([
+      { ip: added.ip, containerId: inv.containerId, ifName: "eth0", file: path.join(dataDir, networkName, added.ip!) },
+    ]);
 
     expect((await cniDel({ ...inv, prevResult: added.result }))._unsafeUnwrap()).toEqual({ skipped: [] });
     expect(vethsOn(bridge)).toEqual([]);
@@ -111,16 +123,23 @@ describeCni("CNI plugins on this machine (bridge + host-local + loopback)", () =
 
   it("a missing plugin after a working bridge: ADD fails with missing-plugin, DEL frees the veth and IP and skips it", async () => {
     const ns = await newNetns();
-    const broken: CniNetworkList = { ...network, plugins: [network.plugins[0]!, { type: `${runPrefix}nosuch` }, { type: "loopback" }] };
+    const broken: CniNetworkList = {
+      ...network,
+      plugins: [network.plugins[0]!, { type: `${runPrefix}nosuch` }, { type: "loopback" }],
+    };
     const inv = invocation(ns, broken);
     const error = (await cniAdd(inv))._unsafeUnwrapErr();
     expect(error).toMatchObject({ code: "missing-plugin", plugin: `${runPrefix}nosuch`, command: "ADD" });
-    expect(error.message).toBe(`failed to set up network for sandbox ${inv.containerId}: plugin ${runPrefix}nosuch: failed to find plugin "${runPrefix}nosuch" in path /usr/lib/cni`);
+    expect(error.message).toBe(
+      `failed to set up network for sandbox ${inv.containerId}: plugin ${runPrefix}nosuch: failed to find plugin "${runPrefix}nosuch" in path /usr/lib/cni`,
+    );
     // what the bridge set up is still there: this is what containerd#12130 leaks
     expect(vethsOn(bridge)).toHaveLength(1);
     expect(await allocated()).toHaveLength(1);
 
-    expect((await cniDel({ ...inv, prevResult: error.prevResult }))._unsafeUnwrap()).toEqual({ skipped: [`${runPrefix}nosuch`] });
+    expect((await cniDel({ ...inv, prevResult: error.prevResult }))._unsafeUnwrap()).toEqual({
+      skipped: [`${runPrefix}nosuch`],
+    });
     expect(vethsOn(bridge)).toEqual([]);
     expect(await allocated()).toEqual([]);
   });
@@ -128,7 +147,8 @@ describeCni("CNI plugins on this machine (bridge + host-local + loopback)", () =
   it("a plugin failing its DEL does not stop the bridge's DEL; the failure is reported", async () => {
     const bin = path.join(work, "bin");
     mkdirSync(bin, { recursive: true });
-    for (const p of ["bridge", "host-local", "loopback"]) if (!existsSync(path.join(bin, p))) symlinkSync(path.join(binDir, p), path.join(bin, p));
+    for (const p of ["bridge", "host-local", "loopback"])
+      if (!existsSync(path.join(bin, p))) symlinkSync(path.join(binDir, p), path.join(bin, p));
     // ADD passes prevResult through (our stdin puts it last, so sed can cut it out); DEL fails.
     writeFileSync(
       path.join(bin, "faildel"),
@@ -141,7 +161,10 @@ describeCni("CNI plugins on this machine (bridge + host-local + loopback)", () =
     );
     chmodSync(path.join(bin, "faildel"), 0o755);
     const ns = await newNetns();
-    const chain: CniNetworkList = { ...network, plugins: [network.plugins[0]!, { type: "loopback" }, { type: "faildel" }] };
+    const chain: CniNetworkList = {
+      ...network,
+      plugins: [network.plugins[0]!, { type: "loopback" }, { type: "faildel" }],
+    };
     const inv = invocation(ns, chain, bin);
     const added = (await cniAdd(inv))._unsafeUnwrap();
     expect(added.ip).toBeDefined();
@@ -149,8 +172,13 @@ describeCni("CNI plugins on this machine (bridge + host-local + loopback)", () =
 
     const error = (await cniDel({ ...inv, prevResult: added.result }))._unsafeUnwrapErr();
     expect(error.failures).toHaveLength(1);
-    expect(error.failures[0]).toMatchObject({ plugin: "faildel", error: { code: 999, msg: "injected DEL failure", details: "faildel", exitCode: 1, command: "DEL" } });
-    expect(error.message).toBe(`failed to tear down network for sandbox ${inv.containerId}: 1 plugin(s) failed: plugin faildel: injected DEL failure (faildel)`);
+    expect(error.failures[0]).toMatchObject({
+      plugin: "faildel",
+      error: { code: 999, msg: "injected DEL failure", details: "faildel", exitCode: 1, command: "DEL" },
+    });
+    expect(error.message).toBe(
+      `failed to tear down network for sandbox ${inv.containerId}: 1 plugin(s) failed: plugin faildel: injected DEL failure (faildel)`,
+    );
     // the bridge's DEL ran anyway
     expect(vethsOn(bridge)).toEqual([]);
     expect(await allocated()).toEqual([]);

@@ -37,13 +37,32 @@ describe("writeBundle", () => {
     const s = spec();
     const c = await written(s);
     expect(c.ociVersion).toBe("1.0.2");
-    expect(c.process).toMatchObject({ args: ["/bin/sleep", "2147483647"], terminal: false, user: { uid: 0, gid: 0 }, cwd: "/", noNewPrivileges: true });
+    expect(c.process).toMatchObject({
+      args: ["/bin/sleep", "2147483647"],
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      cwd: "/",
+      noNewPrivileges: true,
+    });
     expect(c.process.capabilities.bounding).toEqual(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     expect(c.root).toEqual({ path: "/var/lib/sr/rootfs", readonly: true });
     expect(c.hostname).toBe("pod-a");
     expect(c.linux.cgroupsPath).toBe("/sr-abc");
-    expect(c.linux.namespaces).toEqual([{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "network", path: "/run/netns/sr-abc" }]);
-    expect(c.mounts.map((m: { destination: string }) => m.destination)).toEqual(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]);
+    expect(c.linux.namespaces).toEqual([
+      { type: "pid" },
+      { type: "ipc" },
+      { type: "uts" },
+      { type: "mount" },
+      { type: "network", path: "/run/netns/sr-abc" },
+    ]);
+    expect(c.mounts.map((m: { destination: string }) => m.destination)).toEqual([
+      "/proc",
+      "/dev",
+      "/dev/pts",
+      "/dev/shm",
+      "/dev/mqueue",
+      "/sys",
+    ]);
     expect(c.mounts.find((m: { destination: string }) => m.destination === "/sys").options).toContain("ro");
     expect(c.linux.maskedPaths).toContain("/proc/kcore");
     expect(c.linux.readonlyPaths).toContain("/proc/sysrq-trigger");
@@ -101,7 +120,15 @@ describe("writeBundle", () => {
     if (path.isAbsolute(s.bundleDir)) expect(() => statSync(s.bundleDir)).toThrow();
   });
 
-  it.each(["pod-a", "POD-A", "a", "a.b.c", "x1-2.example-3.org", "a".repeat(63), `${"a".repeat(31)}.${"b".repeat(32)}`])("accepts the host name %s", async (hostname) => {
+  it.each([
+    "pod-a",
+    "POD-A",
+    "a",
+    "a.b.c",
+    "x1-2.example-3.org",
+    "a".repeat(63),
+    `${"a".repeat(31)}.${"b".repeat(32)}`,
+  ])("accepts the host name %s", async (hostname) => {
     expect((await writeBundle(spec({ hostname }))).isOk()).toBe(true);
   });
 

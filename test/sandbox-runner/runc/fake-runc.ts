@@ -31,5 +31,18 @@ export function runcError(msg: string, exitCode = 1): ExecResult {
 }
 
 export function stateJson(status: string, pid: number, bundle = "/b"): ExecResult {
-  return { exitCode: 0, stdout: JSON.stringify({ ociVersion: "1.0.2-dev", id: "x", pid, status, bundle, rootfs: "/r", created: "2026-01-01T00:00:00Z", owner: "" }), stderr: "" };
+  return {
+    exitCode: 0,
+    stdout: JSON.stringify({
+      ociVersion: "1.0.2-dev",
+      id: "x",
+      pid,
+      status,
+      bundle,
+      rootfs: "/r",
+      created: "2026-01-01T00:00:00Z",
+      owner: "",
+    }),
+    stderr: "",
+  };
 }

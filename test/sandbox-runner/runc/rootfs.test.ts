@@ -1,5 +1,15 @@
 // The shared rootfs: built once, atomically, whatever the number of concurrent callers.
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -19,7 +29,8 @@ describe("ensureRootfs", () => {
     expect(readFileSync(path.join(dir, "bin", "busybox"), "utf8")).toBe("#!busybox\n");
     expect(statSync(path.join(dir, "bin", "busybox")).mode & 0o777).toBe(0o755);
     expect(readlinkSync(path.join(dir, "bin", "sleep"))).toBe("busybox");
-    for (const d of ["proc", "dev", "sys", "tmp", "etc", "run"]) expect(lstatSync(path.join(dir, d)).isDirectory()).toBe(true);
+    for (const d of ["proc", "dev", "sys", "tmp", "etc", "run"])
+      expect(lstatSync(path.join(dir, d)).isDirectory()).toBe(true);
     expect(statSync(dir).mode & 0o777).toBe(0o755);
     // No temporary dir left next to it.
     expect(readdirSync(path.dirname(dir))).toEqual(["rootfs"]);
@@ -47,7 +58,9 @@ describe("ensureRootfs", () => {
     const r = await ensureRootfs(path.join(parent, "rootfs"), path.join(work, "no-such-busybox"));
     const e = r._unsafeUnwrapErr();
     expect(e.operation).toBe("rootfs");
-    expect(e.message).toMatch(/^failed to build the rootfs .*nobusybox\/rootfs: .*no-such-busybox does not exist \(Debian: apt-get install busybox-static\)$/);
+    expect(e.message).toMatch(
+      /^failed to build the rootfs .*nobusybox\/rootfs: .*no-such-busybox does not exist \(Debian: apt-get install busybox-static\)$/,
+    );
     expect(readdirSync(parent)).toEqual([]);
   });
 

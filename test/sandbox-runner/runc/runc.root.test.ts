@@ -7,7 +7,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, 
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { execaExec } from "../../../examples/sandbox-runner/exec.js";
-import { BUSYBOX, createRunc, ensureRootfs, writeBundle, type BundleSpec } from "../../../examples/sandbox-runner/runc/index.js";
+import {
+  BUSYBOX,
+  createRunc,
+  ensureRootfs,
+  writeBundle,
+  type BundleSpec,
+} from "../../../examples/sandbox-runner/runc/index.js";
 import { createNetns, createProcessDriver, type Netns } from "../../../src/netns/index.js";
 import { removeTestDir, testDir } from "../../support/netns-dirs.js";
 import { describeRoot } from "../../support/root.js";
@@ -21,11 +27,18 @@ function commandMissing(name: string): boolean {
     return true;
   }
 }
-const runcProblems = [...(commandMissing("runc") ? ["runc on PATH (Debian: runc)"] : []), ...(existsSync(BUSYBOX) ? [] : [`${BUSYBOX} (Debian: busybox-static)`])];
+const runcProblems = [
+  ...(commandMissing("runc") ? ["runc on PATH (Debian: runc)"] : []),
+  ...(existsSync(BUSYBOX) ? [] : [`${BUSYBOX} (Debian: busybox-static)`]),
+];
 
 /** describeRoot, also requiring runc and busybox: with CI=true their absence fails. */
 function describeRunc(name: string, body: () => void): void {
-  describeRoot(name, body, runcProblems.length === 0 ? undefined : `the runc root tests need ${runcProblems.join(" and ")}`);
+  describeRoot(
+    name,
+    body,
+    runcProblems.length === 0 ? undefined : `the runc root tests need ${runcProblems.join(" and ")}`,
+  );
 }
 
 const CGROUP_ROOT = "/sys/fs/cgroup";
@@ -71,7 +84,16 @@ describeRunc("runc pause containers on this machine", () => {
   };
   const bundleOf = (id: string) => path.join(work, "bundles", id);
   async function bundle(id: string, over: Partial<BundleSpec> = {}): Promise<string> {
-    return (await writeBundle({ bundleDir: bundleOf(id), rootfs, hostname: "pod-host", netnsPath: undefined, cgroupsPath: `/${id}`, ...over }))._unsafeUnwrap();
+    return (
+      await writeBundle({
+        bundleDir: bundleOf(id),
+        rootfs,
+        hostname: "pod-host",
+        netnsPath: undefined,
+        cgroupsPath: `/${id}`,
+        ...over,
+      })
+    )._unsafeUnwrap();
   }
   async function newNetns(): Promise<Netns> {
     const ns = (await createNetns({ name: `${runPrefix}rn${++counter}`, driver }))._unsafeUnwrap();
@@ -81,7 +103,13 @@ describeRunc("runc pause containers on this machine", () => {
   /** `runc exec` of a busybox applet inside the container; stdout and stderr together. */
   function inside(id: string, ...args: string[]): { ok: boolean; out: string } {
     try {
-      return { ok: true, out: execFileSync("runc", ["--root", root, "exec", id, "/bin/busybox", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim() };
+      return {
+        ok: true,
+        out: execFileSync("runc", ["--root", root, "exec", id, "/bin/busybox", ...args], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+        }).trim(),
+      };
     } catch (e) {
       const x = e as { stdout?: string; stderr?: string };
       return { ok: false, out: `${x.stdout ?? ""}${x.stderr ?? ""}`.trim() };
@@ -122,7 +150,10 @@ describeRunc("runc pause containers on this machine", () => {
 
   afterAll(() => {
     // Our root, and the host's default, hold nothing of ours.
-    const ours = (runc: string[]) => execFileSync("runc", [...runc, "list", "-q"], { encoding: "utf8" }).split("\n").filter((l) => l.startsWith(runPrefix));
+    const ours = (runc: string[]) =>
+      execFileSync("runc", [...runc, "list", "-q"], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l.startsWith(runPrefix));
     const leftContainers = [...(existsSync(root) ? ours(["--root", root]) : []), ...ours([])];
     const leftCgroups = cgroupsNamed(runPrefix);
     for (const dir of leftCgroups) {
@@ -132,9 +163,15 @@ describeRunc("runc pause containers on this machine", () => {
         // still busy: reported below all the same
       }
     }
-    const leftMounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.split(" ")[4]?.includes(runPrefix));
+    const leftMounts = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .filter((l) => l.split(" ")[4]?.includes(runPrefix));
     removeTestDir(work);
-    expect({ leftContainers, leftCgroups, leftMounts }).toEqual({ leftContainers: [], leftCgroups: [], leftMounts: [] });
+    expect({ leftContainers, leftCgroups, leftMounts }).toEqual({
+      leftContainers: [],
+      leftCgroups: [],
+      leftMounts: [],
+    });
   });
 
   it("runs a pause container in our network namespace: hostname set, rootfs read-only; stop and delete leave nothing", async () => {
@@ -150,7 +187,9 @@ describeRunc("runc pause containers on this machine", () => {
     expect(nsInode(`/proc/${state.pid}/ns/net`)).toBe(nsInode(ns.path));
     expect(nsInode(ns.path)).not.toBe(nsInode("/proc/self/ns/net"));
     // runc start returns once the init has been told to go, maybe before it has exec'd the pause process.
-    await expect.poll(() => readFileSync(`/proc/${state.pid}/cmdline`, "utf8").split("\0"), { timeout: 2000, interval: 5 }).toEqual(["/bin/sleep", "2147483647", ""]);
+    await expect
+      .poll(() => readFileSync(`/proc/${state.pid}/cmdline`, "utf8").split("\0"), { timeout: 2000, interval: 5 })
+      .toEqual(["/bin/sleep", "2147483647", ""]);
     expect(inside(id, "hostname")).toEqual({ ok: true, out: "pod-a.example" });
     const touched = inside(id, "touch", "/written");
     expect(touched.ok).toBe(false);
@@ -167,7 +206,9 @@ describeRunc("runc pause containers on this machine", () => {
     expect((await runc.stop(id)).isOk()).toBe(true);
     expect((await runc.delete(id)).isOk()).toBe(true);
     expect((await runc.delete(id)).isOk()).toBe(true);
-    console.log(`runc in a netns: create+start ${createStartMs.toFixed(1)} ms, stop+delete ${stopDeleteMs.toFixed(1)} ms`);
+    console.log(
+      `runc in a netns: create+start ${createStartMs.toFixed(1)} ms, stop+delete ${stopDeleteMs.toFixed(1)} ms`,
+    );
   });
 
   it("runs a host-network pause container in the host's network namespace", async () => {
@@ -195,8 +236,16 @@ describeRunc("runc pause containers on this machine", () => {
   });
 
   it.each([
-    ["a network namespace that does not exist", { netnsPath: "/run/netns/no-such-namespace" }, /^failed to create container \S+: .*namespace path: lstat \/run\/netns\/no-such-namespace: no such file or directory$/],
-    ["a pause binary missing from the rootfs", { args: ["/bin/no-such-pause"] }, /^failed to create container \S+: .*exec: "\/bin\/no-such-pause": stat \/bin\/no-such-pause: no such file or directory$/],
+    [
+      "a network namespace that does not exist",
+      { netnsPath: "/run/netns/no-such-namespace" },
+      /^failed to create container \S+: .*namespace path: lstat \/run\/netns\/no-such-namespace: no such file or directory$/,
+    ],
+    [
+      "a pause binary missing from the rootfs",
+      { args: ["/bin/no-such-pause"] },
+      /^failed to create container \S+: .*exec: "\/bin\/no-such-pause": stat \/bin\/no-such-pause: no such file or directory$/,
+    ],
   ] as const)("reports a failed create (%s) clearly and leaves no container", async (_what, over, message) => {
     const id = newId("bad");
     const e = (await runc.create(id, await bundle(id, over)))._unsafeUnwrapErr();
@@ -213,7 +262,9 @@ describeRunc("runc pause containers on this machine", () => {
     mkdirSync(bundleOf(id), { recursive: true });
     writeFileSync(path.join(bundleOf(id), "config.json"), "{not json");
     const e = (await runc.create(id, bundleOf(id)))._unsafeUnwrapErr();
-    expect(e.message).toMatch(/^failed to create container \S+: invalid character 'n' looking for beginning of object key string$/);
+    expect(e.message).toMatch(
+      /^failed to create container \S+: invalid character 'n' looking for beginning of object key string$/,
+    );
     expect((await runc.state(id))._unsafeUnwrap()).toBeUndefined();
   });
 

@@ -22,11 +22,26 @@ const NO_PID = 4_194_305;
 describe("runc argv", () => {
   it("create: --root, a log in the bundle, no stdio (detached), and a timeout", async () => {
     const { exec, requests } = fakeRunc();
-    const r = await createRunc({ root, exec, runcPath: "/usr/sbin/runc", commandTimeoutMs: 5000 }).create("sb-1", bundle);
+    const r = await createRunc({ root, exec, runcPath: "/usr/sbin/runc", commandTimeoutMs: 5000 }).create(
+      "sb-1",
+      bundle,
+    );
     expect(r.isOk()).toBe(true);
     expect(requests).toEqual([
       {
-        argv: ["/usr/sbin/runc", "--root", root, "--log-format", "json", "--log", path.join(bundle, "runc-create.log"), "create", "--bundle", bundle, "sb-1"],
+        argv: [
+          "/usr/sbin/runc",
+          "--root",
+          root,
+          "--log-format",
+          "json",
+          "--log",
+          path.join(bundle, "runc-create.log"),
+          "create",
+          "--bundle",
+          bundle,
+          "sb-1",
+        ],
         detached: true,
         timeoutMs: 5000,
       },
@@ -41,7 +56,10 @@ describe("runc argv", () => {
     ["delete", (r: ReturnType<typeof createRunc>) => r.delete("sb-1"), ["delete", "sb-1"]],
     ["list", (r: ReturnType<typeof createRunc>) => r.list(), ["list", "--format", "json"]],
   ] as const)("%s", async (_name, call, args) => {
-    const { exec, requests } = fakeRunc({ state: () => stateJson("running", 42), list: () => ({ exitCode: 0, stdout: "null", stderr: "" }) });
+    const { exec, requests } = fakeRunc({
+      state: () => stateJson("running", 42),
+      list: () => ({ exitCode: 0, stdout: "null", stderr: "" }),
+    });
     await call(createRunc({ root, exec }));
     expect(requests.map((q) => q.argv)).toEqual([[...base, ...args]]);
     expect(requests[0]!.detached).toBeUndefined();
@@ -51,22 +69,42 @@ describe("runc argv", () => {
 
 describe("runc results", () => {
   it("state parses runc's JSON; a missing container is undefined", async () => {
-    const { exec } = fakeRunc({ state: (_q, args) => (args[1] === "there" ? stateJson("running", 42, "/b/x") : runcError("container does not exist")) });
+    const { exec } = fakeRunc({
+      state: (_q, args) =>
+        args[1] === "there" ? stateJson("running", 42, "/b/x") : runcError("container does not exist"),
+    });
     const runc = createRunc({ root, exec });
     expect((await runc.state("there"))._unsafeUnwrap()).toEqual({ status: "running", pid: 42, bundle: "/b/x" });
     expect((await runc.state("gone"))._unsafeUnwrap()).toBeUndefined();
   });
 
   it("state reports garbage and other failures as errors", async () => {
-    const answers = [{ exitCode: 0, stdout: "not json", stderr: "" }, stateJson("exploded", 1), runcError("open /x/state.json: permission denied"), { exitCode: undefined, stdout: "", stderr: "", failure: "runc timed out after 30000 ms" }];
+    const answers = [
+      { exitCode: 0, stdout: "not json", stderr: "" },
+      stateJson("exploded", 1),
+      runcError("open /x/state.json: permission denied"),
+      { exitCode: undefined, stdout: "", stderr: "", failure: "runc timed out after 30000 ms" },
+    ];
     const { exec } = fakeRunc({ state: () => answers.shift()! });
     const runc = createRunc({ root, exec });
-    expect((await runc.state("a"))._unsafeUnwrapErr().message).toBe("failed to get the state of container a: runc state printed no JSON");
-    expect((await runc.state("a"))._unsafeUnwrapErr().message).toBe('failed to get the state of container a: runc state printed an unknown status "exploded"');
+    expect((await runc.state("a"))._unsafeUnwrapErr().message).toBe(
+      "failed to get the state of container a: runc state printed no JSON",
+    );
+    expect((await runc.state("a"))._unsafeUnwrapErr().message).toBe(
+      'failed to get the state of container a: runc state printed an unknown status "exploded"',
+    );
     const e = (await runc.state("a"))._unsafeUnwrapErr();
-    expect(e).toMatchObject({ operation: "state", id: "a", exitCode: 1, message: "failed to get the state of container a: open /x/state.json: permission denied" });
+    expect(e).toMatchObject({
+      operation: "state",
+      id: "a",
+      exitCode: 1,
+      message: "failed to get the state of container a: open /x/state.json: permission denied",
+    });
     expect(e.stderr).toContain('"level":"error"');
-    expect((await runc.state("a"))._unsafeUnwrapErr()).toMatchObject({ exitCode: undefined, message: "failed to get the state of container a: runc timed out after 30000 ms" });
+    expect((await runc.state("a"))._unsafeUnwrapErr()).toMatchObject({
+      exitCode: undefined,
+      message: "failed to get the state of container a: runc timed out after 30000 ms",
+    });
   });
 
   it("create reports the error runc logged, without runc's preamble, and an earlier attempt's is gone", async () => {
@@ -75,13 +113,18 @@ describe("runc results", () => {
     const { exec } = fakeRunc({
       create: () => {
         expect(readFileSync(log, "utf8")).toBe("");
-        writeFileSync(log, `${JSON.stringify({ level: "warning", msg: "hm" })}\n${JSON.stringify({ level: "error", msg: "runc create failed: unable to create new parent process: namespace path: lstat /run/netns/nope: no such file or directory" })}\n`);
+        writeFileSync(
+          log,
+          `${JSON.stringify({ level: "warning", msg: "hm" })}\n${JSON.stringify({ level: "error", msg: "runc create failed: unable to create new parent process: namespace path: lstat /run/netns/nope: no such file or directory" })}\n`,
+        );
         return { exitCode: 1, stdout: "", stderr: "" };
       },
     });
     const e = (await createRunc({ root, exec }).create("sb-1", bundle))._unsafeUnwrapErr();
     expect(e).toMatchObject({ name: "RuncError", operation: "create", id: "sb-1", exitCode: 1 });
-    expect(e.message).toBe("failed to create container sb-1: unable to create new parent process: namespace path: lstat /run/netns/nope: no such file or directory");
+    expect(e.message).toBe(
+      "failed to create container sb-1: unable to create new parent process: namespace path: lstat /run/netns/nope: no such file or directory",
+    );
     expect(e.stderr).toContain("namespace path");
   });
 
@@ -93,9 +136,18 @@ describe("runc results", () => {
   });
 
   it("create names runc missing from PATH", async () => {
-    const { exec } = fakeRunc({ create: () => ({ exitCode: undefined, stdout: "", stderr: "", failure: "Command failed with ENOENT: runc create\nspawn runc ENOENT" }) });
+    const { exec } = fakeRunc({
+      create: () => ({
+        exitCode: undefined,
+        stdout: "",
+        stderr: "",
+        failure: "Command failed with ENOENT: runc create\nspawn runc ENOENT",
+      }),
+    });
     const e = (await createRunc({ root, exec }).create("sb-1", bundle))._unsafeUnwrapErr();
-    expect(e.message).toMatch(/^failed to create container sb-1: Command failed with ENOENT.*\(is runc installed\? Debian: apt-get install runc\)$/s);
+    expect(e.message).toMatch(
+      /^failed to create container sb-1: Command failed with ENOENT.*\(is runc installed\? Debian: apt-get install runc\)$/s,
+    );
     expect(e.exitCode).toBeUndefined();
   });
 
@@ -106,11 +158,16 @@ describe("runc results", () => {
   });
 
   it("plain-text stderr and silent failures still make a message", async () => {
-    const answers = [{ exitCode: 2, stdout: "", stderr: "panic: oops\ngoroutine 1\n" }, { exitCode: 3, stdout: "", stderr: "" }];
+    const answers = [
+      { exitCode: 2, stdout: "", stderr: "panic: oops\ngoroutine 1\n" },
+      { exitCode: 3, stdout: "", stderr: "" },
+    ];
     const { exec } = fakeRunc({ start: () => answers.shift()! });
     const runc = createRunc({ root, exec });
     expect((await runc.start("a"))._unsafeUnwrapErr().message).toBe("failed to start container a: goroutine 1");
-    expect((await runc.start("a"))._unsafeUnwrapErr().message).toBe("failed to start container a: runc exited with code 3");
+    expect((await runc.start("a"))._unsafeUnwrapErr().message).toBe(
+      "failed to start container a: runc exited with code 3",
+    );
   });
 
   it("delete is idempotent: does not exist is success, twice", async () => {
@@ -124,16 +181,25 @@ describe("runc results", () => {
   it("delete of a running container is an error", async () => {
     const { exec } = fakeRunc({ delete: () => runcError("cannot delete container sb-1 that is not stopped: running") });
     const e = (await createRunc({ root, exec }).delete("sb-1"))._unsafeUnwrapErr();
-    expect(e.message).toBe("failed to delete container sb-1: cannot delete container sb-1 that is not stopped: running");
+    expect(e.message).toBe(
+      "failed to delete container sb-1: cannot delete container sb-1 that is not stopped: running",
+    );
   });
 
   it("a delete that timed out is an error even if stderr says does not exist", async () => {
-    const { exec } = fakeRunc({ delete: () => ({ ...runcError("container does not exist"), exitCode: undefined, failure: "runc timed out" }) });
+    const { exec } = fakeRunc({
+      delete: () => ({ ...runcError("container does not exist"), exitCode: undefined, failure: "runc timed out" }),
+    });
     expect((await createRunc({ root, exec }).delete("sb-1")).isErr()).toBe(true);
   });
 
   it("kill: true when delivered, false when not running or missing, an error otherwise", async () => {
-    const answers = [{ exitCode: 0, stdout: "", stderr: "" }, runcError("container not running"), runcError("container does not exist"), runcError("permission denied")];
+    const answers = [
+      { exitCode: 0, stdout: "", stderr: "" },
+      runcError("container not running"),
+      runcError("container does not exist"),
+      runcError("permission denied"),
+    ];
     const { exec } = fakeRunc({ kill: () => answers.shift()! });
     const runc = createRunc({ root, exec });
     expect((await runc.kill("a"))._unsafeUnwrap()).toBe(true);
@@ -144,7 +210,14 @@ describe("runc results", () => {
 
   it("list: ids, and [] for runc's null", async () => {
     const answers = [
-      { exitCode: 0, stdout: JSON.stringify([{ id: "a", pid: 1, status: "running" }, { id: "b", pid: 0, status: "stopped" }]), stderr: "" },
+      {
+        exitCode: 0,
+        stdout: JSON.stringify([
+          { id: "a", pid: 1, status: "running" },
+          { id: "b", pid: 0, status: "stopped" },
+        ]),
+        stderr: "",
+      },
       { exitCode: 0, stdout: "null\n", stderr: "" },
       { exitCode: 0, stdout: "{}", stderr: "" },
     ];
@@ -152,21 +225,34 @@ describe("runc results", () => {
     const runc = createRunc({ root, exec });
     expect((await runc.list())._unsafeUnwrap()).toEqual(["a", "b"]);
     expect((await runc.list())._unsafeUnwrap()).toEqual([]);
-    expect((await runc.list())._unsafeUnwrapErr().message).toBe(`failed to list the containers in ${root}: runc list printed no JSON array`);
+    expect((await runc.list())._unsafeUnwrapErr().message).toBe(
+      `failed to list the containers in ${root}: runc list printed no JSON array`,
+    );
   });
 });
 
 describe("container ids", () => {
-  it.each(["", "-x", ".x", "a/b", "../x", "a b", "x\0", "a".repeat(129), "é"])("rejects %j before running runc", async (id) => {
-    const { exec, requests } = fakeRunc();
-    const runc = createRunc({ root, exec });
-    const errors: RuncError[] = [];
-    for (const r of [await runc.create(id, bundle), await runc.start(id), await runc.state(id), await runc.kill(id), await runc.delete(id)]) errors.push(r._unsafeUnwrapErr());
-    expect(errors.map((e) => e.operation)).toEqual(["create", "start", "state", "kill", "delete"]);
-    for (const e of errors) expect(e.message).toContain("invalid container id: it must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$");
-    expect(errors[0]!.message).toMatch(/^failed to create container "/);
-    expect(requests).toEqual([]);
-  });
+  it.each(["", "-x", ".x", "a/b", "../x", "a b", "x\0", "a".repeat(129), "é"])(
+    "rejects %j before running runc",
+    async (id) => {
+      const { exec, requests } = fakeRunc();
+      const runc = createRunc({ root, exec });
+      const errors: RuncError[] = [];
+      for (const r of [
+        await runc.create(id, bundle),
+        await runc.start(id),
+        await runc.state(id),
+        await runc.kill(id),
+        await runc.delete(id),
+      ])
+        errors.push(r._unsafeUnwrapErr());
+      expect(errors.map((e) => e.operation)).toEqual(["create", "start", "state", "kill", "delete"]);
+      for (const e of errors)
+        expect(e.message).toContain("invalid container id: it must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$");
+      expect(errors[0]!.message).toMatch(/^failed to create container "/);
+      expect(requests).toEqual([]);
+    },
+  );
 
   it.each(["a", "A9", "sb_1.x-y", "a".repeat(128)])("accepts %s", async (id) => {
     const { exec } = fakeRunc();
@@ -199,7 +285,10 @@ describe("stop and waitStopped", () => {
     const started = performance.now();
     expect((await createRunc({ root, exec }).stop("sb-1")).isOk()).toBe(true);
     expect(performance.now() - started).toBeLessThan(1000);
-    expect(requests.map((q) => q.argv.slice(base.length))).toEqual([["state", "sb-1"], ["kill", "sb-1", "KILL"]]);
+    expect(requests.map((q) => q.argv.slice(base.length))).toEqual([
+      ["state", "sb-1"],
+      ["kill", "sb-1", "KILL"],
+    ]);
   });
 
   it("stop of a stopped or missing container only asks runc state", async () => {
@@ -212,19 +301,31 @@ describe("stop and waitStopped", () => {
   });
 
   it("stop of a container whose process already exited is success", async () => {
-    const { exec } = fakeRunc({ state: () => stateJson("running", NO_PID), kill: () => runcError("container not running") });
+    const { exec } = fakeRunc({
+      state: () => stateJson("running", NO_PID),
+      kill: () => runcError("container not running"),
+    });
     expect((await createRunc({ root, exec }).stop("a")).isOk()).toBe(true);
   });
 
   it("stop resumes a paused container so that the kill lands", async () => {
     const { exec, requests } = fakeRunc({ state: () => stateJson("paused", NO_PID) });
     expect((await createRunc({ root, exec }).stop("a")).isOk()).toBe(true);
-    expect(requests.map((q) => q.argv.slice(base.length))).toEqual([["state", "a"], ["kill", "a", "KILL"], ["resume", "a"]]);
+    expect(requests.map((q) => q.argv.slice(base.length))).toEqual([
+      ["state", "a"],
+      ["kill", "a", "KILL"],
+      ["resume", "a"],
+    ]);
   });
 
   it("stop fails with the kill's error", async () => {
-    const { exec } = fakeRunc({ state: () => stateJson("running", NO_PID), kill: () => runcError("operation not permitted") });
-    expect((await createRunc({ root, exec }).stop("a"))._unsafeUnwrapErr().message).toBe("failed to kill container a: operation not permitted");
+    const { exec } = fakeRunc({
+      state: () => stateJson("running", NO_PID),
+      kill: () => runcError("operation not permitted"),
+    });
+    expect((await createRunc({ root, exec }).stop("a"))._unsafeUnwrapErr().message).toBe(
+      "failed to kill container a: operation not permitted",
+    );
   });
 
   it("waitStopped times out on a live process, naming it", async () => {
@@ -233,7 +334,9 @@ describe("stop and waitStopped", () => {
       const { exec, requests } = fakeRunc({ state: () => stateJson("running", child.pid!) });
       const e = (await createRunc({ root, exec }).waitStopped("sb-1", { timeoutMs: 50 }))._unsafeUnwrapErr();
       expect(e).toMatchObject({ operation: "wait", id: "sb-1" });
-      expect(e.message).toBe(`failed to wait for container sb-1 to stop: process ${child.pid} still running after 50 ms`);
+      expect(e.message).toBe(
+        `failed to wait for container sb-1 to stop: process ${child.pid} still running after 50 ms`,
+      );
       expect(requests.map((q) => q.argv.slice(base.length))).toEqual([["state", "sb-1"]]); // no signal sent
     } finally {
       child.kill("SIGKILL");
@@ -244,8 +347,12 @@ describe("stop and waitStopped", () => {
     const child = pause();
     try {
       const { exec } = fakeRunc({ state: () => stateJson("running", child.pid!) });
-      const e = (await createRunc({ root, exec }).waitStopped("sb-1", { timeoutMs: 10_000, signal: AbortSignal.timeout(30) }))._unsafeUnwrapErr();
-      expect(e.message).toBe(`failed to wait for container sb-1 to stop: aborted while process ${child.pid} was still running`);
+      const e = (
+        await createRunc({ root, exec }).waitStopped("sb-1", { timeoutMs: 10_000, signal: AbortSignal.timeout(30) })
+      )._unsafeUnwrapErr();
+      expect(e.message).toBe(
+        `failed to wait for container sb-1 to stop: aborted while process ${child.pid} was still running`,
+      );
     } finally {
       child.kill("SIGKILL");
     }
@@ -256,7 +363,9 @@ describe("stop and waitStopped", () => {
     // background sleep stays a zombie, as the pause process does while PID 1 is slow to reap.
     const parent = spawn("sh", ["-c", "sleep 30 & echo $!; exec sleep 60"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
-      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(d.toString()))));
+      const pid = Number(
+        await new Promise<string>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(d.toString()))),
+      );
       const { exec } = fakeRunc({ state: () => stateJson("running", pid) });
       const waiting = createRunc({ root, exec }).waitStopped("sb-1", { timeoutMs: 5000 });
       process.kill(pid, "SIGKILL");
@@ -273,13 +382,18 @@ describe("stop and waitStopped", () => {
       const dir = mkdtempSync(path.join(work, "root-"));
       mkdirSync(path.join(dir, id));
       const startTime = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19];
-      writeFileSync(path.join(dir, id, "state.json"), JSON.stringify({ id, init_process_pid: pid, init_process_start: Number(startTime), created: "x" }));
+      writeFileSync(
+        path.join(dir, id, "state.json"),
+        JSON.stringify({ id, init_process_pid: pid, init_process_start: Number(startTime), created: "x" }),
+      );
       return dir;
     }
 
     it("stop kills and polls: one runc call", async () => {
       const child = pause();
-      const { exec, requests } = fakeRunc({ kill: () => (child.kill("SIGKILL"), { exitCode: 0, stdout: "", stderr: "" }) });
+      const { exec, requests } = fakeRunc({
+        kill: () => (child.kill("SIGKILL"), { exitCode: 0, stdout: "", stderr: "" }),
+      });
       const r = createRunc({ root: rootWith("sb-1", child.pid!), exec });
       expect((await r.stop("sb-1")).isOk()).toBe(true);
       expect(requests.map((q) => q.argv.slice(3))).toEqual([["--log-format", "json", "kill", "sb-1", "KILL"]]);
@@ -316,16 +430,26 @@ describe("stop and waitStopped", () => {
         state: () => stateJson("paused", child.pid!),
         resume: () => (child.kill("SIGKILL"), { exitCode: 0, stdout: "", stderr: "" }),
       });
-      expect((await createRunc({ root: rootWith("sb-1", child.pid!), exec }).stop("sb-1", { timeoutMs: 5000 })).isOk()).toBe(true);
-      expect(requests.map((q) => q.argv.slice(5))).toEqual([["kill", "sb-1", "KILL"], ["state", "sb-1"], ["resume", "sb-1"]]);
+      expect(
+        (await createRunc({ root: rootWith("sb-1", child.pid!), exec }).stop("sb-1", { timeoutMs: 5000 })).isOk(),
+      ).toBe(true);
+      expect(requests.map((q) => q.argv.slice(5))).toEqual([
+        ["kill", "sb-1", "KILL"],
+        ["state", "sb-1"],
+        ["resume", "sb-1"],
+      ]);
     });
 
     it("stop times out when the process never dies", async () => {
       const child = pause();
       try {
         const { exec } = fakeRunc({ state: () => stateJson("running", child.pid!) });
-        const e = (await createRunc({ root: rootWith("sb-1", child.pid!), exec }).stop("sb-1", { timeoutMs: 120 }))._unsafeUnwrapErr();
-        expect(e.message).toBe(`failed to wait for container sb-1 to stop: process ${child.pid} still running after 120 ms`);
+        const e = (
+          await createRunc({ root: rootWith("sb-1", child.pid!), exec }).stop("sb-1", { timeoutMs: 120 })
+        )._unsafeUnwrapErr();
+        expect(e.message).toBe(
+          `failed to wait for container sb-1 to stop: process ${child.pid} still running after 120 ms`,
+        );
       } finally {
         child.kill("SIGKILL");
       }

@@ -150,7 +150,8 @@ export class SandboxEnv {
     if (linkExists(this.bridge)) ip("link", "del", this.bridge);
     const found = [...veths.map((v) => `veth ${v} on ${this.bridge}`), ...this.leftovers()];
     for (const lane of this.lanes) {
-      for (const c of runcContainers(lane.stateDir)) tryRun("runc", ["--root", path.join(lane.stateDir, "runc"), "delete", "--force", c]);
+      for (const c of runcContainers(lane.stateDir))
+        tryRun("runc", ["--root", path.join(lane.stateDir, "runc"), "delete", "--force", c]);
     }
     for (const n of netnsNames()) if (n.startsWith(this.prefix)) tryRun("ip", ["netns", "delete", n]);
     for (const v of veths) tryRun("ip", ["link", "del", v]);
@@ -170,11 +171,24 @@ export class Lane {
 
   /** The global options of a runner on this lane (quiet unless `progress`). */
   opts(progress = false): string[] {
-    return ["--state-dir", this.stateDir, "--prefix", this.prefix, "--bridge", this.env.bridge, "--subnet", this.env.subnet, ...(progress ? [] : ["-q"])];
+    return [
+      "--state-dir",
+      this.stateDir,
+      "--prefix",
+      this.prefix,
+      "--bridge",
+      this.env.bridge,
+      "--subnet",
+      this.env.subnet,
+      ...(progress ? [] : ["-q"]),
+    ];
   }
 
   /** Runs the CLI with this lane's options. */
-  cli(args: readonly string[], options: { readonly progress?: boolean; readonly input?: string } = {}): Promise<CliResult> {
+  cli(
+    args: readonly string[],
+    options: { readonly progress?: boolean; readonly input?: string } = {},
+  ): Promise<CliResult> {
     return cli([...this.opts(options.progress), ...args], options.input === undefined ? {} : { input: options.input });
   }
 
@@ -224,7 +238,15 @@ export interface Holdings {
   readonly cgroups: string[];
 }
 
-export const nothingHeld: Holdings = { records: [], names: [], bundles: [], containers: [], ipFiles: [], netns: [], cgroups: [] };
+export const nothingHeld: Holdings = {
+  records: [],
+  names: [],
+  bundles: [],
+  containers: [],
+  ipFiles: [],
+  netns: [],
+  cgroups: [],
+};
 
 function tryRun(cmd: string, args: string[]): void {
   try {
@@ -245,7 +267,11 @@ function listFiles(dir: string): string[] {
 /** Allocation files host-local keeps under the state dir (`<state>/cni/networks/<net>/<ip>`). */
 export function ipFiles(stateDir: string): string[] {
   const root = path.join(stateDir, "cni", "networks");
-  return listFiles(root).flatMap((net) => listFiles(path.join(root, net)).filter((f) => /^[0-9.]+$|:/.test(f)).map((f) => path.join(root, net, f)));
+  return listFiles(root).flatMap((net) =>
+    listFiles(path.join(root, net))
+      .filter((f) => /^[0-9.]+$|:/.test(f))
+      .map((f) => path.join(root, net, f)),
+  );
 }
 
 /** Containers under the state dir's runc root. */
@@ -259,7 +285,10 @@ export function runcContainers(stateDir: string): string[] {
 
 export function runcStatus(stateDir: string, id: string): string | undefined {
   try {
-    const out = execFileSync("runc", ["--root", path.join(stateDir, "runc"), "state", id], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const out = execFileSync("runc", ["--root", path.join(stateDir, "runc"), "state", id], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     return (JSON.parse(out) as { status: string }).status;
   } catch {
     return undefined;
@@ -281,7 +310,9 @@ export function mountsWith(text: string): string[] {
 }
 
 export function linkExists(name: string): boolean {
-  return ip("-o", "link", "show").split("\n").some((l) => l.split(": ")[1]?.split("@")[0] === name);
+  return ip("-o", "link", "show")
+    .split("\n")
+    .some((l) => l.split(": ")[1]?.split("@")[0] === name);
 }
 
 /** Links (the host ends of pods' veths) enslaved to `bridge`. */
