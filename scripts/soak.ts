@@ -70,7 +70,7 @@ function runChild(
   env: Record<string, string>,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file, ...args], {
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", file, ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "ignore"],
     });

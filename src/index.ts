@@ -1,4 +1,4 @@
-export { transaction, DEFAULT_CLEANUP_TIMEOUT_MS } from "./transaction.js";
+export { transaction, DEFAULT_CLEANUP_TIMEOUT_MS } from "./engine/transaction.js";
 export {
   TransactionError,
   CleanupTimeoutError,
@@ -8,8 +8,10 @@ export {
   isTransactionClosedError,
   describeError,
   type CauseOrigin,
-} from "./errors.js";
-export { TRANSACTION_CHANNEL, CLEANUP_CHANNEL } from "./events.js";
+  type CleanupFailure,
+  type Retained,
+} from "./engine/errors.js";
+export { TRANSACTION_CHANNEL, CLEANUP_CHANNEL } from "./engine/events.js";
 export type {
   AcquireErrorOf,
   AcquireOptions,
@@ -17,16 +19,14 @@ export type {
   Body,
   Cleanup,
   CleanupContext,
-  CleanupFailure,
   CleanupHandle,
   CleanupKind,
   CleanupOptions,
   CleanupReturn,
-  Retained,
   Transaction,
   TransactionEvent,
   TransactionOptions,
-} from "./types.js";
+} from "./engine/types.js";
 export { saga, Saga } from "./saga/saga.js";
 export { releaseHeld } from "./saga/release-held.js";
 export type { ReleaseHeldOptions } from "./saga/release-held.js";
@@ -43,5 +43,5 @@ export type {
   StepOutput,
   StepRun,
 } from "./saga/types.js";
-export { MissingAdapterError } from "./resources/release.js";
+export { MissingAdapterError, isMissingAdapterError } from "./resources/release.js";
 export type { AnyResourceAdapter, JsonValue, ResourceAdapter, ResourceContext } from "./resources/adapter.js";

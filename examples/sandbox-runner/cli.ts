@@ -3,7 +3,7 @@
 // 2 bad usage or a bad pod config (nothing created).
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { describeError, isTransactionError } from "../../src/index.js";
+import { describeError, isTransactionError } from "errdefer";
 import { parseFailpoints, type Failpoints } from "./failpoints.js";
 import { parsePodConfig } from "./pod-config.js";
 import { DEFAULTS, Runner, summary, type RunnerOptions } from "./runner.js";

@@ -4,7 +4,7 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
-import type { ResourceAdapter } from "../../src/index.js";
+import type { ResourceAdapter } from "errdefer";
 import {
   createNetns,
   netnsAdapter,
@@ -13,7 +13,7 @@ import {
   type NetnsDriver,
   type NetnsError,
   type NetnsSpec,
-} from "../../src/netns/index.js";
+} from "errdefer/netns";
 import { cniAdd, cniDel, validateNetworkList, type CniNetworkList, type CniResult } from "./cni/index.js";
 import type { Exec } from "./exec.js";
 import { hit, type Failpoints } from "./failpoints.js";

@@ -12,11 +12,11 @@ import {
   type AnyResourceAdapter,
   type HeldResource,
   type TransactionEvent,
-} from "../../src/index.js";
-import { FileJournal, recover, type JournalError, type RecoveryReport } from "../../src/journal/index.js";
-import { listNetns, sweepNetns, type NetnsDriver } from "../../src/netns/index.js";
-import { selfIdentity } from "../../src/process/liveness.js";
-import { takeLockFile } from "../../src/process/lock-file.js";
+} from "errdefer";
+import { FileJournal, recover, type JournalError, type RecoveryReport } from "errdefer/journal";
+import { listNetns, sweepNetns, type NetnsDriver } from "errdefer/netns";
+import { selfIdentity } from "errdefer/host";
+import { takeLockFile } from "errdefer/host";
 import {
   cniDel,
   ensureNetworkConfig,

@@ -3,8 +3,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { link, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
-import type { HeldResource } from "../../src/index.js";
-import { ensurePrivateDir } from "../../src/journal/private-dir.js";
+import type { HeldResource } from "errdefer";
+import { ensurePrivateDir, isPrivateDirError, PrivateDirError } from "errdefer/host";
 
 export type SandboxState = "READY" | "NOTREADY";
 
@@ -75,7 +75,9 @@ export function isSandboxId(id: unknown): id is string {
 
 /** Creates the state dir (0700) and its subdirectories; refuses a symlinked or shared one. */
 export async function prepareStateDir(layout: StateLayout): Promise<void> {
-  await ensurePrivateDir(layout.root);
+  await ensurePrivateDir(layout.root).catch((e: unknown) =>
+    Promise.reject(isPrivateDirError(e) ? new PrivateDirError(e.code, `state ${e.message}`, e.path) : e),
+  );
   for (const dir of [layout.sandboxes, layout.names, layout.bundles, layout.runcRoot, layout.cniData]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   }

@@ -1,5 +1,7 @@
 // JournalError: what the journal and recovery report when they cannot work.
-const brand = Symbol.for("errdefer.JournalError");
+import { brand } from "../internal/brand.js";
+
+const journalErrorBrand = brand("JournalError");
 
 export type JournalErrorCode =
   /** The directory is a symlink, not a directory, group/world-writable or someone else's. */
@@ -11,22 +13,22 @@ export type JournalErrorCode =
   /** The journal was closed, or broke after a failed write. */
   | "closed"
   /** An argument was not usable. */
-  | "invalid";
+  | "invalid-argument";
 
 export class JournalError extends Error {
   override readonly name = "JournalError";
   readonly code: JournalErrorCode;
   /** The file or directory concerned. */
   readonly path: string | undefined;
-  readonly [brand] = true;
 
   constructor(code: JournalErrorCode, message: string, options: { path?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.path = options.path;
+    journalErrorBrand.mark(this);
   }
 }
 
 export function isJournalError(value: unknown): value is JournalError {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  return journalErrorBrand.is(value);
 }

@@ -4,11 +4,11 @@
 import { randomBytes } from "node:crypto";
 import { open, readdir, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { isAlive, selfIdentity, type ProcessIdentity } from "../process/liveness.js";
-import { isLockBusy, takeLockFile } from "../process/lock-file.js";
+import { isAlive, selfIdentity, type ProcessIdentity } from "../internal/liveness.js";
+import { isLockBusy, takeLockFile } from "../internal/lock-file.js";
 import { JournalError } from "./errors.js";
 import { Ledger, parseJournalText, type Journal, type RecoverySession } from "./journal.js";
-import { ensurePrivateDir } from "./private-dir.js";
+import { ensurePrivateDir, isPrivateDirError } from "../internal/private-dir.js";
 import { checkRecord, type JournalIssue, type JournalRecord } from "./records.js";
 
 export interface FileJournalOptions {
@@ -151,7 +151,7 @@ export class FileJournal implements Journal {
   #handle(): Promise<FileHandle> {
     if (this.#fh !== undefined) return Promise.resolve(this.#fh);
     this.#opening ??= (async () => {
-      await ensurePrivateDir(this.dir);
+      await journalDir(this.dir);
       const fh = await open(this.segmentPath, "ax", 0o600).catch((e: unknown) =>
         Promise.reject(ioError("create", this.segmentPath, e)),
       );
@@ -200,7 +200,7 @@ export class FileJournal implements Journal {
   }
 
   async openRecovery(): Promise<RecoverySession> {
-    await ensurePrivateDir(this.dir);
+    await journalDir(this.dir);
     const release = await takeLockFile(path.join(this.dir, LOCK_FILE), this.#self).catch((e: unknown) =>
       Promise.reject(
         isLockBusy(e)
@@ -307,5 +307,15 @@ async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/** The journal's directory, private (see ensurePrivateDir); its refusal as a JournalError. */
+async function journalDir(dir: string): Promise<void> {
+  try {
+    await ensurePrivateDir(dir);
+  } catch (e) {
+    if (!isPrivateDirError(e)) throw ioError("create", dir, e);
+    throw new JournalError(e.code, `journal ${e.message}`, { path: e.path, cause: e });
   }
 }

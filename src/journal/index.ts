@@ -2,8 +2,13 @@
 export { FileJournal } from "./file-journal.js";
 export type { FileJournalOptions } from "./file-journal.js";
 export { MemoryJournal } from "./memory-journal.js";
-export { recover, AbandonedTransaction } from "./recover.js";
-export type { RecoverOptions, RecoveryReport, RecoveredResource } from "./recover.js";
+export {
+  recover,
+  AbandonedTransactionError,
+  AbandonedTransaction,
+  isAbandonedTransactionError,
+} from "../saga/recover.js";
+export type { RecoverOptions, RecoveryReport, RecoveredResource } from "../saga/recover.js";
 export { JournalError, isJournalError } from "./errors.js";
 export type { JournalErrorCode } from "./errors.js";
 export type { Journal, RecoverySession } from "./journal.js";

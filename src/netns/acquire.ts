@@ -1,7 +1,7 @@
 // acquireNetns: a namespace acquired inside a transaction, its guarded release registered with it.
 import type { ResultAsync } from "neverthrow";
-import type { TransactionClosedError } from "../errors.js";
-import type { CleanupKind, Transaction } from "../types.js";
+import type { TransactionClosedError } from "../engine/errors.js";
+import type { CleanupKind, Transaction } from "../engine/types.js";
 import type { NetnsError } from "./errors.js";
 import { createNetns, type CreateNetnsOptions, type Netns } from "./netns.js";
 

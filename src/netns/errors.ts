@@ -1,4 +1,5 @@
 // NetnsError: the one error every netns operation returns, with a brand-symbol guard.
+import { brand } from "../internal/brand.js";
 
 /** The operation that failed; the message starts with it ("failed to create network namespace ..."). */
 export type NetnsOperation = "create" | "load" | "remove" | "inspect" | "exec" | "list" | "sweep";
@@ -28,7 +29,7 @@ export type NetnsErrorCode =
   | "command-failed"
   | "io";
 
-const brand = Symbol.for("errdefer.NetnsError");
+const netnsErrorBrand = brand("NetnsError");
 
 const verbs: Record<NetnsOperation, string> = {
   create: "create",
@@ -54,7 +55,6 @@ export interface NetnsErrorInit {
 
 /** An error of a netns operation; the message starts with the action and names the namespace. */
 export class NetnsError extends Error {
-  declare readonly [brand]: true;
   override readonly name = "NetnsError";
   readonly operation: NetnsOperation;
   readonly code: NetnsErrorCode;
@@ -77,7 +77,7 @@ export class NetnsError extends Error {
       `failed to ${verbs[init.operation]} ${what}${object === undefined ? "" : ` ${object}`}: ${init.reason}`,
       init.cause === undefined ? undefined : { cause: init.cause },
     );
-    Object.defineProperty(this, brand, { value: true });
+    netnsErrorBrand.mark(this);
     this.operation = init.operation;
     this.code = init.code;
     this.netnsName = init.name;
@@ -90,7 +90,7 @@ export class NetnsError extends Error {
 
 /** Whether `value` is a NetnsError, also across copies of this module. */
 export function isNetnsError(value: unknown): value is NetnsError {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  return netnsErrorBrand.is(value);
 }
 
 /** The reason a permission failure gets, so every operation says the same thing. */

@@ -1,7 +1,7 @@
 // The resource adapter: a kind of resource described as data, so that a different process can
 // release what this one acquired (after a crash, through the journal).
 import type { Result, ResultAsync } from "neverthrow";
-import type { CleanupReturn } from "../types.js";
+import type { CleanupReturn } from "../engine/types.js";
 
 /** A JSON value: what a resource description may hold. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };

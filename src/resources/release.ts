@@ -1,19 +1,29 @@
 // Releasing a described resource through its adapter, with the outcome journalled: shared by the
 // saga's rollback, releaseHeld (Stop) and recover.
 import { err, ok, type Result } from "neverthrow";
-import { isResult, isThenable } from "../deadline.js";
+import { isResult, isThenable } from "../engine/deadline.js";
 import type { Journal } from "../journal/journal.js";
 import { JOURNAL_FORMAT_VERSION } from "../journal/records.js";
-import { describeError } from "../errors.js";
-import type { CleanupContext } from "../types.js";
+import { describeError } from "../engine/errors.js";
+import type { CleanupContext } from "../engine/types.js";
+import { brand } from "../internal/brand.js";
 import type { AnyResourceAdapter, JsonValue } from "./adapter.js";
+
+const missingAdapterBrand = brand("MissingAdapterError");
 
 /** No adapter was given for a kind found in a journal or a held record. Nothing was released. */
 export class MissingAdapterError extends Error {
   override readonly name = "MissingAdapterError";
+  readonly code = "missing-adapter";
   constructor(readonly kind: string) {
     super(`no adapter for resource kind "${kind}": not released (pass its adapter to release it)`);
+    missingAdapterBrand.mark(this);
   }
+}
+
+/** Whether `value` is a MissingAdapterError, also across copies of this module. */
+export function isMissingAdapterError(value: unknown): value is MissingAdapterError {
+  return missingAdapterBrand.is(value);
 }
 
 /** Settles anything a step or an adapter may return into a Result: an err or a throw is a failure. */

@@ -2,13 +2,13 @@
 // (guards included), journalled so that a crash half-way is finished by recover().
 import { randomUUID } from "node:crypto";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
-import { TransactionError } from "../errors.js";
+import { TransactionError } from "../engine/errors.js";
 import type { Journal } from "../journal/journal.js";
 import { JOURNAL_FORMAT_VERSION } from "../journal/records.js";
 import { adapterMap, type AnyResourceAdapter } from "../resources/adapter.js";
 import { releaseResource } from "../resources/release.js";
-import { transaction } from "../transaction.js";
-import type { TransactionOptions } from "../types.js";
+import { transaction } from "../engine/transaction.js";
+import type { TransactionOptions } from "../engine/types.js";
 import type { Held } from "./types.js";
 
 export interface ReleaseHeldOptions extends Omit<TransactionOptions, "name"> {

@@ -2,12 +2,12 @@
 // the later steps see; resource steps are journalled so that recover() can undo them after a crash.
 import { randomUUID } from "node:crypto";
 import { err, ok, ResultAsync } from "neverthrow";
-import type { TransactionError } from "../errors.js";
+import type { TransactionError } from "../engine/errors.js";
 import { JOURNAL_FORMAT_VERSION } from "../journal/records.js";
 import type { ResourceAdapter, JsonValue } from "../resources/adapter.js";
 import { releaseResource, settleToResult } from "../resources/release.js";
-import { transaction } from "../transaction.js";
-import type { CleanupOptions, Transaction } from "../types.js";
+import { transaction } from "../engine/transaction.js";
+import type { CleanupOptions, Transaction } from "../engine/types.js";
 import type {
   Held,
   HeldResource,

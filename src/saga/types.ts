@@ -2,7 +2,7 @@
 import type { Result, ResultAsync } from "neverthrow";
 import type { JsonValue } from "../resources/adapter.js";
 import type { Journal } from "../journal/journal.js";
-import type { CleanupContext, CleanupReturn, TransactionOptions } from "../types.js";
+import type { CleanupContext, CleanupReturn, TransactionOptions } from "../engine/types.js";
 
 /** The value a step's run produces, unwrapping a Promise, Result or ResultAsync. */
 export type StepOutput<R> = Awaited<R> extends infer X ? (X extends Result<infer T, unknown> ? T : X) : never;
@@ -99,4 +99,4 @@ export interface SagaRunOptions extends Omit<TransactionOptions, "name"> {
   readonly onStep?: (event: StepEvent) => void;
 }
 
-export type SagaResult<C, E> = ResultAsync<SagaSuccess<C>, import("../errors.js").TransactionError<E>>;
+export type SagaResult<C, E> = ResultAsync<SagaSuccess<C>, import("../engine/errors.js").TransactionError<E>>;

@@ -27,7 +27,7 @@ type Case = Omit<CrashConfig, "runId" | "prefix" | "customDir" | "journalDir" | 
 type Paths = { readonly nsA: string; readonly nsB: string };
 
 /** How to start the child: the bundled script (fast), or through tsx when esbuild is not there. */
-let childArgv: string[] = ["--import", "tsx", path.join(here, "child.ts")];
+let childArgv: string[] = ["--conditions=source", "--import", "tsx", path.join(here, "child.ts")];
 
 async function buildChild(): Promise<void> {
   let esbuild: typeof import("esbuild");

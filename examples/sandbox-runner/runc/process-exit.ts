@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isAlive, type ProcessIdentity } from "../../../src/process/liveness.js";
+import { isAlive, type ProcessIdentity } from "errdefer/host";
 
 /** The identity of a live process, or undefined when it is gone or a zombie. */
 export async function liveIdentity(pid: number): Promise<ProcessIdentity | undefined> {

@@ -8,7 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import type { Exec, ExecRequest, ExecResult } from "../exec.js";
-import { isAlive, type ProcessIdentity } from "../../../src/process/liveness.js";
+import { isAlive, type ProcessIdentity } from "errdefer/host";
 import { RuncError, type RuncOperation } from "./errors.js";
 import { initFromStateFile, liveIdentity, waitForExit } from "./process-exit.js";
 import { doesNotExist, notRunning, runcMessage } from "./runc-output.js";

@@ -41,7 +41,7 @@ export interface CliResult {
 /** Runs the CLI (`node --import tsx examples/sandbox-runner/cli.ts ...args`) from the repo root. */
 export function cli(args: readonly string[], options: { readonly input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", cliPath, ...args], {
+    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", cliPath, ...args], {
       cwd: repoRoot,
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, NODE_OPTIONS: "" },

@@ -1,12 +1,15 @@
 // recover(): after a crash, releases what abandoned transactions still hold, in reverse order,
 // under the same rules (guards included). Idempotent; serialised by the journal's lock.
 import { err, ResultAsync } from "neverthrow";
-import { transaction } from "../transaction.js";
+import { transaction } from "../engine/transaction.js";
 import { adapterMap, type AnyResourceAdapter } from "../resources/adapter.js";
 import { releaseResource } from "../resources/release.js";
-import { JournalError } from "./errors.js";
-import type { Journal } from "./journal.js";
-import { JOURNAL_FORMAT_VERSION, type JournalIssue, type JournalledTransaction } from "./records.js";
+import { JournalError } from "../journal/errors.js";
+import type { Journal } from "../journal/journal.js";
+import { JOURNAL_FORMAT_VERSION, type JournalIssue, type JournalledTransaction } from "../journal/records.js";
+import { brand } from "../internal/brand.js";
+
+const abandonedBrand = brand("AbandonedTransactionError");
 import type { JsonValue } from "../resources/adapter.js";
 
 export interface RecoverOptions {
@@ -43,12 +46,24 @@ export interface RecoveryReport {
 }
 
 /** The cause a recovery unwind runs under: the transaction was abandoned by a dead process. */
-export class AbandonedTransaction extends Error {
-  override readonly name = "AbandonedTransaction";
+export class AbandonedTransactionError extends Error {
+  override readonly name = "AbandonedTransactionError";
+  readonly code = "abandoned-transaction";
   constructor(readonly tx: string) {
     super(`transaction ${tx} was abandoned by a process that stopped before it finished`);
+    abandonedBrand.mark(this);
   }
 }
+
+/** Whether `value` is an AbandonedTransactionError, also across copies of this module. */
+export function isAbandonedTransactionError(value: unknown): value is AbandonedTransactionError {
+  return abandonedBrand.is(value);
+}
+
+/** @deprecated Renamed to {@link AbandonedTransactionError} (every error class ends in `Error`). */
+export const AbandonedTransaction = AbandonedTransactionError;
+/** @deprecated Renamed to {@link AbandonedTransactionError}. */
+export type AbandonedTransaction = AbandonedTransactionError;
 
 export function recover(
   journal: Journal,
@@ -93,7 +108,7 @@ export function recover(
                 { label: r.step, guard: r.guard },
               );
             }
-            return err(new AbandonedTransaction(t.tx));
+            return err(new AbandonedTransactionError(t.tx));
           },
           options.cleanupTimeoutMs === undefined
             ? { name: `recover:${t.name}` }

@@ -1,7 +1,7 @@
 // What a cleanup sees at its turn: the unwind's live retErr, the failures so far, its own signal.
-import type { CauseOrigin } from "./errors.js";
+import type { CauseOrigin, CleanupFailure, Retained } from "./errors.js";
 import { CleanupSignal } from "./deadline.js";
-import type { CleanupContext, CleanupFailure, Retained } from "./types.js";
+import type { CleanupContext } from "./types.js";
 
 /** The unwind's shared state: Go's `retErr` plus the record of what happened. */
 export class UnwindState {

@@ -1,6 +1,6 @@
 // The public shapes of the engine: what a body, a cleanup and an observer see.
 import type { Err, Result, ResultAsync } from "neverthrow";
-import type { TransactionClosedError } from "./errors.js";
+import type { CleanupFailure, Retained, TransactionClosedError } from "./errors.js";
 
 /** When a cleanup runs at its turn in the unwind (R2). */
 export type CleanupKind = "always" | "error" | "success";
@@ -8,18 +8,6 @@ export type CleanupKind = "always" | "error" | "success";
 /** What a cleanup may return: nothing, a Promise, a Result or a ResultAsync (an err is a failure). */
 export type CleanupReturn =
   void | undefined | PromiseLike<unknown> | Result<unknown, unknown> | ResultAsync<unknown, unknown>;
-
-/** One failed cleanup, in the order the failures happened (R4). */
-export interface CleanupFailure {
-  readonly label: string;
-  /** The very value the cleanup threw, rejected with or carried in its err (or a CleanupTimeoutError). */
-  readonly error: unknown;
-}
-
-/** One guarded cleanup that was skipped because an earlier cleanup failed (R3). */
-export interface Retained {
-  readonly label: string;
-}
 
 /** What a cleanup sees at its turn. */
 export interface CleanupContext {

@@ -1,10 +1,22 @@
-// The engine's error classes and their guards. Guards use a registered symbol brand so they hold
-// across copies of the package (two versions in one node_modules tree).
-import type { CleanupFailure, Retained } from "./types.js";
+// The engine's error classes, their guards, and the two records a failed transaction carries.
+// A leaf of the engine: every other engine module may import it, it imports none of them.
+import { brand } from "../internal/brand.js";
 
-const transactionErrorBrand = Symbol.for("errdefer.TransactionError");
-const timeoutBrand = Symbol.for("errdefer.CleanupTimeoutError");
-const closedBrand = Symbol.for("errdefer.TransactionClosedError");
+const transactionErrorBrand = brand("TransactionError");
+const timeoutBrand = brand("CleanupTimeoutError");
+const closedBrand = brand("TransactionClosedError");
+
+/** One failed cleanup, in the order the failures happened (R4). */
+export interface CleanupFailure {
+  readonly label: string;
+  /** The very value the cleanup threw, rejected with or carried in its err (or a CleanupTimeoutError). */
+  readonly error: unknown;
+}
+
+/** One guarded cleanup that was skipped because an earlier cleanup failed (R3). */
+export interface Retained {
+  readonly label: string;
+}
 
 /** Where a TransactionError's primary cause came from. */
 export type CauseOrigin =
@@ -44,6 +56,7 @@ function transactionMessage(
 /** The err side of a transaction (R7): the primary cause on top, every cleanup failure kept. */
 export class TransactionError<E = unknown> extends Error {
   override readonly name = "TransactionError";
+  readonly code = "transaction-failed";
   /** The primary cause: the very value the body returned in `err(...)` or threw, or as `origin` says. */
   declare readonly cause: unknown;
   readonly origin: CauseOrigin;
@@ -53,8 +66,6 @@ export class TransactionError<E = unknown> extends Error {
   readonly cleanupFailures: readonly CleanupFailure[];
   /** Every guarded cleanup skipped because an earlier one failed: its resource is still held (R3). */
   readonly retained: readonly Retained[];
-  readonly [transactionErrorBrand] = true;
-
   constructor(init: {
     readonly cause: unknown;
     readonly origin: CauseOrigin;
@@ -70,6 +81,7 @@ export class TransactionError<E = unknown> extends Error {
     Error.stackTraceLimit = 0;
     super(transactionMessage(init.cause, failures, retained), { cause: init.cause });
     Error.stackTraceLimit = limit;
+    transactionErrorBrand.mark(this);
     this.origin = init.origin;
     this.bodyError = init.bodyError;
     this.cleanupFailures = failures;
@@ -85,22 +97,23 @@ export class TransactionError<E = unknown> extends Error {
 /** A cleanup that had not settled at its deadline (R6). */
 export class CleanupTimeoutError extends Error {
   override readonly name = "CleanupTimeoutError";
+  readonly code = "cleanup-timeout";
   readonly label: string;
   readonly timeoutMs: number;
-  readonly [timeoutBrand] = true;
 
   constructor(label: string, timeoutMs: number) {
     super(`cleanup "${label}" did not finish within ${timeoutMs} ms`);
     this.label = label;
     this.timeoutMs = timeoutMs;
+    timeoutBrand.mark(this);
   }
 }
 
 /** Registering on, or acquiring through, a transaction whose body has ended (R9). */
 export class TransactionClosedError extends Error {
   override readonly name = "TransactionClosedError";
+  readonly code = "transaction-closed";
   readonly label: string;
-  readonly [closedBrand] = true;
 
   constructor(label: string, what: "register" | "acquire") {
     super(
@@ -109,24 +122,21 @@ export class TransactionClosedError extends Error {
         : `transaction is closed: "${label}" was acquired after the body ended and has been released`,
     );
     this.label = label;
+    closedBrand.mark(this);
   }
-}
-
-function hasBrand(value: unknown, brand: symbol): boolean {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
 }
 
 /** Whether `value` is a TransactionError (from any copy of errdefer). */
 export function isTransactionError(value: unknown): value is TransactionError {
-  return hasBrand(value, transactionErrorBrand);
+  return transactionErrorBrand.is(value);
 }
 
 /** Whether `value` is a CleanupTimeoutError. */
 export function isCleanupTimeoutError(value: unknown): value is CleanupTimeoutError {
-  return hasBrand(value, timeoutBrand);
+  return timeoutBrand.is(value);
 }
 
 /** Whether `value` is a TransactionClosedError. */
 export function isTransactionClosedError(value: unknown): value is TransactionClosedError {
-  return hasBrand(value, closedBrand);
+  return closedBrand.is(value);
 }

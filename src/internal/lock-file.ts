@@ -3,21 +3,26 @@
 import { randomBytes } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { brand } from "./brand.js";
 import { isAlive, type ProcessIdentity } from "./liveness.js";
+
+const lockBusyBrand = brand("LockBusyError");
 
 /** The lock is held by another live process. */
 export class LockBusyError extends Error {
   override readonly name = "LockBusyError";
+  readonly code = "lock-busy";
   constructor(
     readonly file: string,
     readonly holder: ProcessIdentity,
   ) {
     super(`${file} is held by process ${holder.pid}`);
+    lockBusyBrand.mark(this);
   }
 }
 
 export function isLockBusy(value: unknown): value is LockBusyError {
-  return value instanceof LockBusyError;
+  return lockBusyBrand.is(value);
 }
 
 export interface TakeLockOptions {
