@@ -11,7 +11,7 @@ import {
   type JournalError,
   type JournalRecord,
 } from "../../src/journal/index.js";
-import { fakeAdapter, removeTempDirs, tempDir } from "./helpers.js";
+import { fakeAdapter, removeTempDirs, tempDir } from "../support/journal.js";
 
 afterAll(removeTempDirs);
 

@@ -27,7 +27,7 @@ import {
   writeSegment,
   type FakeDesc,
   type Identity,
-} from "./helpers.js";
+} from "../support/journal.js";
 
 const opened: FileJournal[] = [];
 function journal(dir: string, options?: ConstructorParameters<typeof FileJournal>[1]): FileJournal {

@@ -10,7 +10,7 @@ import { createProcessDriver, netnsAdapter } from "../../src/netns/index.js";
 import { removeTestDir, testDir } from "../support/netns-dirs.js";
 import { describeRoot } from "../support/root.js";
 import { runPrefix } from "../support/run-prefix.js";
-import { fakeAdapter } from "./helpers.js";
+import { fakeAdapter } from "../support/journal.js";
 
 const mounted = (p: string): boolean =>
   readFileSync("/proc/self/mountinfo", "utf8")

@@ -17,7 +17,7 @@ import {
   writeSegment,
   type FakeDesc,
   type Identity,
-} from "./helpers.js";
+} from "../support/journal.js";
 
 afterAll(removeTempDirs);
 let dead: Identity;

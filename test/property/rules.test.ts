@@ -2,7 +2,7 @@
 // reference model in ./model.ts (what ran, in which order and at which fake time, what each
 // cleanup saw, what was retained, the final Result).
 import { fc, test } from "@fast-check/vitest";
-import { flush, useRuleHarness } from "./harness.js";
+import { flush, useRuleHarness } from "../model/harness.js";
 import { err, errAsync, ok, okAsync, ResultAsync, type Err, type Result } from "neverthrow";
 import { describe, expect, vi } from "vitest";
 import {
@@ -34,14 +34,14 @@ import {
   type ValueRef,
   type ValueShape,
   type Via,
-} from "./model.js";
+} from "../model/model.js";
 
 const RUNS = 120; // x 10 properties = 1200 programs per run
 
 // ---------------------------------------------------------------------------------------------
 // Arbitraries
 
-import { ALL, behaviourArb, FAILING, shapeArb, SUCCEEDING, type BehaviourKind } from "./arbitraries.js";
+import { ALL, behaviourArb, FAILING, shapeArb, SUCCEEDING, type BehaviourKind } from "../model/arbitraries.js";
 
 interface ProgramConfig {
   readonly forms?: readonly BodyForm[];

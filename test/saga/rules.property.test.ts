@@ -1,7 +1,7 @@
 // Sagas obey the cleanup rules R1-R10 exactly like `transaction`: random sagas (plain and resource
 // steps, compensations of every behaviour, guarded or not, registered first or not, skipped by
 // `when`, a run failing at a random step) are run on fake time and compared with the reference
-// model of test/property/model.ts. With a MemoryJournal attached the behaviour is the same, and
+// model of test/model/model.ts. With a MemoryJournal attached the behaviour is the same, and
 // the journal's fold says exactly what was released, failed, retained or is still held.
 //
 // How a saga maps onto the model: each step whose compensation gets registered is one cleanup, in
@@ -11,7 +11,7 @@
 // on success, R9 is checked by the engine tests (a saga registers only while its body runs), R10
 // has no saga form (steps are not generators).
 import { fc, test } from "@fast-check/vitest";
-import { flush, useRuleHarness } from "../property/harness.js";
+import { flush, useRuleHarness } from "../model/harness.js";
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from "neverthrow";
 import { describe, expect, vi } from "vitest";
 import {
@@ -44,14 +44,14 @@ import {
   type Program,
   type ValueRef,
   type ValueShape,
-} from "../property/model.js";
+} from "../model/model.js";
 
 const RUNS = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Saga programs
 
-import { ALL, behaviourArb, FAILING, shapeArb, SUCCEEDING, type BehaviourKind } from "../property/arbitraries.js";
+import { ALL, behaviourArb, FAILING, shapeArb, SUCCEEDING, type BehaviourKind } from "../model/arbitraries.js";
 type FailHow = "err" | "errAsync" | "throw" | "reject";
 
 interface StepSpec {

@@ -5,7 +5,7 @@ import { describe, expect, it, test } from "vitest";
 import { MissingAdapterError, releaseHeld, saga, type ResourceAdapter, type StepEvent } from "../../src/index.js";
 import { MemoryJournal, recover } from "../../src/journal/index.js";
 import { foldTransaction, type JournalRecord } from "../../src/journal/records.js";
-import { fakeAdapter } from "../journal/helpers.js";
+import { fakeAdapter } from "../support/journal.js";
 
 /** Calls a builder method with input the types forbid. */
 function loose(value: unknown): never {

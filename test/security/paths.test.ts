@@ -23,7 +23,7 @@ import { parsePodConfig } from "../../examples/sandbox-runner/pod-config.js";
 import { ForeignPathError } from "../../examples/sandbox-runner/resources.js";
 import { Runner } from "../../examples/sandbox-runner/runner.js";
 import { isSandboxId, sandboxKey, stateLayout, Store } from "../../examples/sandbox-runner/store.js";
-import { deadIdentity, writeSegment, type Identity } from "../journal/helpers.js";
+import { deadIdentity, writeSegment, type Identity } from "../support/journal.js";
 import { anyString, nastyStrings } from "./arbitraries.js";
 import { cli, removeWorkDirs, runPrefix, show, stackLines, tree, workDir } from "./support.js";
 

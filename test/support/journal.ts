@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { err, ok, type Result, type ResultAsync } from "neverthrow";
 import type { ResourceAdapter } from "../../src/index.js";
 import { MemoryJournal } from "../../src/journal/index.js";
-import { runPrefix } from "../support/run-prefix.js";
+import { runPrefix } from "./run-prefix.js";
 
 /** What a fake resource is described as: its id (chosen by plan) and whether acquire confirmed it. */
 export interface FakeDesc {
