@@ -117,6 +117,14 @@ export default {
       to: { path: "^src/", pathNot: entryPoints },
     },
     {
+      name: "examples-resolve-to-source",
+      severity: "error",
+      comment:
+        'In this repo errdefer resolves through the "source" export condition to src/; an edge into dist/ means the resolver options below lost it.',
+      from: { path: "^examples/" },
+      to: { path: "^(dist|[.]bench-dist)/" },
+    },
+    {
       name: "not-to-unresolvable",
       severity: "error",
       comment:
@@ -126,8 +134,8 @@ export default {
     },
   ],
   options: {
-    doNotFollow: { path: "node_modules" },
-    exclude: { path: "^(dist|[.]bench-dist|node_modules)/" },
+    // Build output is a leaf, not excluded, so that examples-resolve-to-source can see an edge to it.
+    doNotFollow: { path: ["node_modules", "^dist/", "^[.]bench-dist/"] },
     // Type-only imports are edges too: a cycle through types is still a cycle for a reader.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
