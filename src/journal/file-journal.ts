@@ -85,7 +85,7 @@ export class FileJournal implements Journal {
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     const line = `${JSON.stringify(record)}\n`;
     if (!durable && this.#groupCommit) {
-      // Written in order with the next batch; losing it in a crash is safe by design (see README).
+      // Written in order with the next batch; losing it in a crash is safe by design (see docs/journal.md).
       this.#queue.push({ line, record, durable, resolve: noop, reject: noop });
       this.#kick();
       return Promise.resolve();
