@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 
 const tables: Record<string, () => Promise<{ run(): Promise<void> }>> = {
+  command: () => import("./command.js"),
   engine: () => import("./engine.js"),
   netns: () => import("./netns.js"),
   saga: () => import("./saga.js"),

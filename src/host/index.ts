@@ -6,3 +6,17 @@ export { takeLockFile, LockBusyError, isLockBusy } from "../internal/lock-file.j
 export type { TakeLockOptions } from "../internal/lock-file.js";
 export { selfIdentity, isAlive } from "../internal/liveness.js";
 export type { ProcessIdentity } from "../internal/liveness.js";
+// Starting processes: one contract (argv arrays only, an output limit, a timeout, kill on abort,
+// no rejections). spawnRunner is the node:child_process implementation; the execa one is
+// errdefer/netns's execaRunner, kept out of here so that this entry never loads execa.
+export { spawnRunner } from "../internal/command/spawn-runner.js";
+export { DEFAULT_KILL_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES } from "../internal/command/types.js";
+export type {
+  Argv,
+  CommandResult,
+  CommandRunner,
+  RunFailure,
+  RunFailureReason,
+  RunOptions,
+  RunningProcess,
+} from "../internal/command/types.js";

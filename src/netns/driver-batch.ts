@@ -6,7 +6,8 @@
 // a marker carrying the request's own line number says that request failed. Everything is on
 // stderr, which ip writes unbuffered, so the order is exact.
 import type { IpOutcome, NetnsDriver } from "./driver.js";
-import { execaRunner, type CommandRunner, type RunningProcess } from "./runner.js";
+import { execaRunner } from "../internal/command/execa-runner.js";
+import type { CommandRunner, RunningProcess } from "../internal/command/types.js";
 
 const sentinel = "errdefer-sentinel";
 const marker = /^Command failed -:(\d+)$/;

@@ -1,6 +1,7 @@
 // The simple driver: one `ip` process per operation.
 import type { IpOutcome, NetnsDriver } from "./driver.js";
-import { execaRunner, type CommandRunner } from "./runner.js";
+import { execaRunner } from "../internal/command/execa-runner.js";
+import type { CommandRunner } from "../internal/command/types.js";
 
 export interface ProcessDriverOptions {
   readonly runner?: CommandRunner;

@@ -1,5 +1,5 @@
 // The driver interface: how one `ip` command line gets executed (one process each, or a batch).
-import type { CommandRunner } from "./runner.js";
+import type { CommandRunner } from "../internal/command/types.js";
 
 /** What became of one `ip` command line. */
 export type IpOutcome =

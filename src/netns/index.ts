@@ -14,7 +14,16 @@ export type { BatchDriverOptions } from "./driver-batch.js";
 export { createProcessDriver } from "./driver-process.js";
 export type { ProcessDriverOptions } from "./driver-process.js";
 export type { NetnsDriver, IpOutcome } from "./driver.js";
-export { execaRunner } from "./runner.js";
-export type { Argv, CommandRunner, CommandResult, RunFailure, RunOptions, RunningProcess } from "./runner.js";
+// The command runner contract lives in errdefer/host; netns re-exports it with its execa runner.
+export { execaRunner } from "../internal/command/execa-runner.js";
+export type {
+  Argv,
+  CommandRunner,
+  CommandResult,
+  RunFailure,
+  RunFailureReason,
+  RunOptions,
+  RunningProcess,
+} from "../internal/command/types.js";
 export { netnsAdapter } from "./adapter.js";
 export type { NetnsAdapterOptions, NetnsDescription, NetnsSpec } from "./adapter.js";

@@ -1,7 +1,7 @@
 // Mount facts: whether a path is a live namespace mount, and readying a custom dir's propagation.
 import { readFile, statfs } from "node:fs/promises";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
-import type { CommandRunner } from "./runner.js";
+import type { CommandRunner } from "../internal/command/types.js";
 
 /** statfs f_type of nsfs, the file system of namespace files. */
 const NSFS_MAGIC = 0x6e736673;

@@ -9,7 +9,7 @@ import { createBatchDriver } from "./driver-batch.js";
 import { NetnsError, needsRoot, type NetnsErrorCode, type NetnsOperation } from "./errors.js";
 import { makeSharedMountDir, mountState } from "./mounts.js";
 import { defaultDir, dirProblem, generateName, isIpDir, nameProblem, normalizeDir } from "./names.js";
-import type { RunFailure } from "./runner.js";
+import type { RunFailure } from "../internal/command/types.js";
 
 /** Removal retries EBUSY this many times, this far apart (containerd's 50 x 50 ms). */
 const busyRetries = 50;
