@@ -29,7 +29,8 @@ export type {
 } from "./engine/types.js";
 export { saga, Saga } from "./saga/saga.js";
 export { releaseHeld } from "./saga/release-held.js";
-export type { ReleaseHeldOptions } from "./saga/release-held.js";
+export type { ReleaseHeldOptions, ReleaseHeldSuccess } from "./saga/release-held.js";
+export { JournalWriteError, isJournalWriteError } from "./saga/journal-writer.js";
 export type {
   Held,
   HeldResource,
@@ -44,4 +45,5 @@ export type {
   StepRun,
 } from "./saga/types.js";
 export { MissingAdapterError, isMissingAdapterError } from "./resources/release.js";
-export type { AnyResourceAdapter, JsonValue, ResourceAdapter, ResourceContext } from "./resources/adapter.js";
+export type { AnyResourceAdapter, ResourceAdapter, ResourceContext } from "./resources/adapter.js";
+export type { JsonValue } from "./internal/json.js";

@@ -9,6 +9,7 @@ export {
   isAbandonedTransactionError,
 } from "../saga/recover.js";
 export type { RecoverOptions, RecoveryReport, RecoveredResource } from "../saga/recover.js";
+export { JournalWriteError, isJournalWriteError } from "../saga/journal-writer.js";
 export { JournalError, isJournalError } from "./errors.js";
 export type { JournalErrorCode } from "./errors.js";
 export type { Journal, RecoverySession } from "./journal.js";

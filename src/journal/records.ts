@@ -1,6 +1,6 @@
 // The journal's record format (one JSON object per line) and the fold of a transaction's records
 // into what it still holds.
-import type { JsonValue } from "../resources/adapter.js";
+import type { JsonValue } from "../internal/json.js";
 
 /** The record format this version writes and reads. A newer record is refused, never guessed at. */
 export const JOURNAL_FORMAT_VERSION = 1;

@@ -2,9 +2,7 @@
 // release what this one acquired (after a crash, through the journal).
 import type { Result, ResultAsync } from "neverthrow";
 import type { CleanupReturn } from "../engine/types.js";
-
-/** A JSON value: what a resource description may hold. */
-export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+import type { JsonValue } from "../internal/json.js";
 
 /** What an adapter's operations receive. */
 export interface ResourceContext {

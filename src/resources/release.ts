@@ -1,13 +1,10 @@
-// Releasing a described resource through its adapter, with the outcome journalled: shared by the
-// saga's rollback, releaseHeld (Stop) and recover.
+// Releasing a described resource through its adapter: shared by the saga's rollback, releaseHeld
+// (Stop) and recover. Recording the outcome is the caller's (the saga layer's journal writer).
 import { err, ok, type Result } from "neverthrow";
 import { isResult, isThenable } from "../engine/deadline.js";
-import type { Journal } from "../journal/journal.js";
-import { JOURNAL_FORMAT_VERSION } from "../journal/records.js";
-import { describeError } from "../engine/errors.js";
-import type { CleanupContext } from "../engine/types.js";
 import { brand } from "../internal/brand.js";
-import type { AnyResourceAdapter, JsonValue } from "./adapter.js";
+import type { JsonValue } from "../internal/json.js";
+import type { AnyResourceAdapter } from "./adapter.js";
 
 const missingAdapterBrand = brand("MissingAdapterError");
 
@@ -38,31 +35,20 @@ export async function settleToResult(produce: () => unknown): Promise<Result<unk
   }
 }
 
+/** Which adapter releases a resource, and the kind it was journalled under (to name a missing adapter). */
 export interface ReleaseTarget {
   readonly adapter: AnyResourceAdapter | undefined;
   readonly kind: string;
-  readonly step: string;
-  readonly tx: string;
-  readonly journal: Journal | undefined;
 }
 
-/** Releases `desc` and journals `released` or `release-failed`; a journal write failure is not a release failure. */
+/** Releases `desc` through the target's adapter; without an adapter, a MissingAdapterError. */
 export async function releaseResource(
   target: ReleaseTarget,
   desc: JsonValue,
-  ctx: CleanupContext,
+  signal: AbortSignal,
 ): Promise<Result<void, unknown>> {
-  const { adapter, kind, step, tx, journal } = target;
-  const released =
-    adapter === undefined
-      ? err(new MissingAdapterError(kind))
-      : await settleToResult(() => adapter.release(desc, { signal: ctx.signal }));
-  if (journal !== undefined) {
-    // Lazy: if this record is lost in a crash, recovery releases again, and release is idempotent.
-    const record = released.isOk()
-      ? { v: JOURNAL_FORMAT_VERSION, tx, t: "released" as const, step }
-      : { v: JOURNAL_FORMAT_VERSION, tx, t: "release-failed" as const, step, error: describeError(released.error) };
-    await journal.append(record, false).catch(() => undefined);
-  }
+  if (target.adapter === undefined) return err(new MissingAdapterError(target.kind));
+  const { adapter } = target;
+  const released = await settleToResult(() => adapter.release(desc, { signal }));
   return released.isOk() ? ok(undefined) : err(released.error);
 }

@@ -1,16 +1,18 @@
 // recover(): after a crash, releases what abandoned transactions still hold, in reverse order,
 // under the same rules (guards included). Idempotent; serialised by the journal's lock.
-import { err, ResultAsync } from "neverthrow";
+import { err, ResultAsync, type Err } from "neverthrow";
 import { transaction } from "../engine/transaction.js";
-import { adapterMap, type AnyResourceAdapter } from "../resources/adapter.js";
-import { releaseResource } from "../resources/release.js";
-import { JournalError } from "../journal/errors.js";
-import type { Journal } from "../journal/journal.js";
-import { JOURNAL_FORMAT_VERSION, type JournalIssue, type JournalledTransaction } from "../journal/records.js";
+import type { Transaction } from "../engine/types.js";
 import { brand } from "../internal/brand.js";
+import type { JsonValue } from "../internal/json.js";
+import { JournalError } from "../journal/errors.js";
+import type { Journal, RecoverySession } from "../journal/journal.js";
+import type { JournalIssue, JournalledTransaction } from "../journal/records.js";
+import { adapterMap, type AnyResourceAdapter } from "../resources/adapter.js";
+import { JournalWriter, type JournalWriteError } from "./journal-writer.js";
+import { releaseRecorded } from "./release-recorded.js";
 
 const abandonedBrand = brand("AbandonedTransactionError");
-import type { JsonValue } from "../resources/adapter.js";
 
 export interface RecoverOptions {
   /** Deadline of each release in ms (default 60 000). */
@@ -43,6 +45,12 @@ export interface RecoveryReport {
   readonly retained: readonly RecoveredResource[];
   /** Lines that were not used (torn, corrupt, newer format): reported, never fatal. */
   readonly issues: readonly JournalIssue[];
+  /**
+   * Records that could not be written after what they record (a release, a retention, the end of
+   * an unwind, a commit to the owner): never fatal. The journal still holds the earlier records,
+   * so the next recover repeats the work (releases are idempotent).
+   */
+  readonly journalFailures: readonly JournalWriteError[];
 }
 
 /** The cause a recovery unwind runs under: the transaction was abandoned by a dead process. */
@@ -71,59 +79,12 @@ export function recover(
   options: RecoverOptions = {},
 ): ResultAsync<RecoveryReport, JournalError> {
   const byKind = adapterMap(adapters);
-  const run = async () => {
+  const run = async (): Promise<RecoveryReport> => {
     const session = await journal.openRecovery();
-    const released: RecoveredResource[] = [];
-    const failed: (RecoveredResource & { error: unknown })[] = [];
-    const retained: RecoveredResource[] = [];
     try {
-      const v = JOURNAL_FORMAT_VERSION;
-      let owned = 0;
-      for (const t of session.transactions) {
-        if (options.isOwned !== undefined && (await options.isOwned(t))) {
-          owned++;
-          await journal.append({ v, tx: t.tx, t: "commit" }, true);
-          continue;
-        }
-        const byStep = new Map(t.resources.map((r) => [r.step, r]));
-        const about = (step: string, kind: string): RecoveredResource => ({
-          tx: t.tx,
-          saga: t.name,
-          step,
-          kind,
-          description: byStep.get(step)?.desc ?? null,
-        });
-        const kindOf = new Map(t.resources.map((r) => [r.step, r.kind]));
-        const result = await transaction(
-          (tx) => {
-            for (const r of t.resources) {
-              if (r.status === "released" || r.status === "handed-over") continue;
-              const target = { adapter: byKind.get(r.kind), kind: r.kind, step: r.step, tx: t.tx, journal };
-              tx.errdefer(
-                async (ctx) => {
-                  const outcome = await releaseResource(target, r.desc, ctx);
-                  if (outcome.isOk()) released.push(about(r.step, r.kind));
-                  return outcome;
-                },
-                { label: r.step, guard: r.guard },
-              );
-            }
-            return err(new AbandonedTransactionError(t.tx));
-          },
-          options.cleanupTimeoutMs === undefined
-            ? { name: `recover:${t.name}` }
-            : { name: `recover:${t.name}`, cleanupTimeoutMs: options.cleanupTimeoutMs },
-        );
-        if (result.isOk()) continue;
-        for (const f of result.error.cleanupFailures)
-          failed.push({ ...about(f.label, kindOf.get(f.label) ?? ""), error: f.error });
-        for (const k of result.error.retained) {
-          retained.push(about(k.label, kindOf.get(k.label) ?? ""));
-          await journal.append({ v, tx: t.tx, t: "retained", step: k.label }, false);
-        }
-        await journal.append({ v, tx: t.tx, t: "end" }, true);
-      }
-      return { transactions: session.transactions.length, owned, released, failed, retained, issues: session.issues };
+      const report = emptyReport(session);
+      for (const t of session.transactions) await recoverOne(journal, t, byKind, options, report);
+      return report;
     } finally {
       await session.close();
     }
@@ -133,4 +94,75 @@ export function recover(
       ? e
       : new JournalError("io", `recovery failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
   );
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer X)[] ? X[] : T[K] };
+
+function emptyReport(session: RecoverySession): Mutable<RecoveryReport> {
+  const { transactions, issues } = session;
+  return {
+    transactions: transactions.length,
+    owned: 0,
+    released: [],
+    failed: [],
+    retained: [],
+    issues: [...issues],
+    journalFailures: [],
+  };
+}
+
+/** Commits one abandoned transaction to its owner, or releases what it holds under the rules. */
+async function recoverOne(
+  journal: Journal,
+  t: JournalledTransaction,
+  byKind: ReadonlyMap<string, AnyResourceAdapter>,
+  options: RecoverOptions,
+  report: Mutable<RecoveryReport>,
+): Promise<void> {
+  const writer = new JournalWriter(journal, t.tx);
+  if (options.isOwned !== undefined && (await options.isOwned(t))) {
+    report.owned++;
+    await writer.commitToOwner();
+  } else {
+    const result = await transaction((tx) => releaseAll(tx, t, byKind, writer, report), {
+      name: `recover:${t.name}`,
+      ...(options.cleanupTimeoutMs === undefined ? {} : { cleanupTimeoutMs: options.cleanupTimeoutMs }),
+    });
+    if (result.isErr()) {
+      const { cleanupFailures, retained } = result.error;
+      for (const f of cleanupFailures) report.failed.push({ ...about(t, f.label), error: f.error });
+      for (const k of retained) report.retained.push(about(t, k.label));
+      await writer.unwound(retained, true);
+    }
+  }
+  report.journalFailures.push(...writer.failures);
+}
+
+/** The recovery body: an errdefer per unreleased resource, then the abandonment as the cause. */
+function releaseAll(
+  tx: Transaction,
+  t: JournalledTransaction,
+  byKind: ReadonlyMap<string, AnyResourceAdapter>,
+  writer: JournalWriter,
+  report: Mutable<RecoveryReport>,
+): Err<never, AbandonedTransactionError> {
+  for (const r of t.resources) {
+    if (r.status === "released" || r.status === "handed-over") continue;
+    const target = { adapter: byKind.get(r.kind), kind: r.kind };
+    tx.errdefer(
+      async (ctx) => {
+        const outcome = await releaseRecorded(writer, r.step, target, r.desc, ctx);
+        if (outcome.isOk()) report.released.push(about(t, r.step));
+        return outcome;
+      },
+      { label: r.step, guard: r.guard },
+    );
+  }
+  return err(new AbandonedTransactionError(t.tx));
+}
+
+/** A resource of `t`, as the report names it. */
+function about(t: JournalledTransaction, step: string): RecoveredResource {
+  const r = t.resources.find((x) => x.step === step);
+  return { tx: t.tx, saga: t.name, step, kind: r?.kind ?? "", description: r?.desc ?? null };
 }

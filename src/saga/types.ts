@@ -1,8 +1,9 @@
 // The saga's public shapes: step definitions, what a run returns, what it hands over.
 import type { Result, ResultAsync } from "neverthrow";
-import type { JsonValue } from "../resources/adapter.js";
-import type { Journal } from "../journal/journal.js";
 import type { CleanupContext, CleanupReturn, TransactionOptions } from "../engine/types.js";
+import type { JsonValue } from "../internal/json.js";
+import type { Journal } from "../journal/journal.js";
+import type { JournalWriteError } from "./journal-writer.js";
 
 /** The value a step's run produces, unwrapping a Promise, Result or ResultAsync. */
 export type StepOutput<R> = Awaited<R> extends infer X ? (X extends Result<infer T, unknown> ? T : X) : never;
@@ -69,6 +70,12 @@ export interface SagaSuccess<C> {
   readonly context: C;
   /** The resources whose ownership passes to the caller. */
   readonly held: Held;
+  /**
+   * Journal records that could not be written after what they record had happened (none without
+   * a journal). They changed nothing: the run succeeded and `held` is the caller's; see
+   * JournalWriter for why such a failure never fails a run.
+   */
+  readonly journalFailures: readonly JournalWriteError[];
 }
 
 /** Progress of the steps (the compensations report through `onEvent`, labelled by step name). */

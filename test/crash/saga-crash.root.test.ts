@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { AnyResourceAdapter, JsonValue } from "../../src/resources/adapter.js";
+import type { AnyResourceAdapter, JsonValue } from "../../src/index.js";
 import { FileJournal, recover, type RecoveryReport } from "../../src/journal/index.js";
 import { defaultDriver, netnsAdapter } from "../../src/netns/index.js";
 import { removeTestDir, testDir } from "../support/netns-dirs.js";

@@ -1,0 +1,215 @@
+// The journal protocol of one run (a saga run, a releaseHeld, or recover's unwind of one abandoned
+// transaction): the only module that appends to a Journal. It builds every record, decides which
+// are fsynced, and decides in one place what a failed write means.
+import { err, type Result } from "neverthrow";
+import { describeError, TransactionError, type CleanupFailure, type Retained } from "../engine/errors.js";
+import { brand } from "../internal/brand.js";
+import type { JsonValue } from "../internal/json.js";
+import type { Journal } from "../journal/journal.js";
+import { JOURNAL_FORMAT_VERSION, type JournalRecord } from "../journal/records.js";
+
+const journalWriteBrand = brand("JournalWriteError");
+
+/** The label a failed record write carries among a TransactionError's `cleanupFailures`. */
+export const JOURNAL_FAILURE_LABEL = "journal";
+
+/**
+ * A record that could not be written after what it records had already happened. It changed
+ * nothing in the run: the journal still holds the earlier record of the resource (its intent, or
+ * its acquisition), so `recover` releases it again (releases are idempotent).
+ */
+export class JournalWriteError extends Error {
+  override readonly name = "JournalWriteError";
+  readonly code = "journal-write-failed";
+  /** The record missing from the journal. */
+  readonly record: JournalRecord;
+
+  constructor(record: JournalRecord, cause: unknown) {
+    const what = "step" in record ? `"${record.t}" record of step "${record.step}"` : `"${record.t}" record`;
+    super(`could not journal the ${what} of transaction ${record.tx}: ${describeError(cause)}`, { cause });
+    this.record = record;
+    journalWriteBrand.mark(this);
+  }
+}
+
+/** Whether `value` is a JournalWriteError, also across copies of this module. */
+export function isJournalWriteError(value: unknown): value is JournalWriteError {
+  return journalWriteBrand.is(value);
+}
+
+/** What an intent names: a resource a step will acquire (saga) or a held one adopted (releaseHeld). */
+export interface IntendedResource {
+  readonly step: string;
+  readonly kind: string;
+  readonly guard: boolean;
+  readonly description: JsonValue;
+}
+
+/**
+ * The journal writer of one run: one instance per journal transaction id; without a journal every
+ * method does nothing. Two kinds of record, one rule each:
+ *
+ * - A **promise** is written before the action it announces, so that a crash after the action
+ *   finds it: the run's `begin`, a resource's `intent` (the journal must name what may exist
+ *   before it exists), the `commit` (the journal must stop owning the resources before the caller
+ *   is told it owns them). If it cannot be written, the action does not happen: the method
+ *   rejects with the journal's own error and the caller fails the step or the run (the saga rolls
+ *   back what it holds; releaseHeld releases nothing and the caller still owns everything).
+ * - A **fact** records what already happened: it cannot be undone by failing something. A fact
+ *   that cannot be written never rejects, never turns an Ok into an Err (after a commit that would
+ *   orphan what the caller was handed) and never skips or repeats a step. It is kept as a
+ *   JournalWriteError in `failures`, and reported on the run's outcome: among the
+ *   `cleanupFailures` of a TransactionError (label `"journal"`, after the cleanups' own
+ *   failures), or in the `journalFailures` of an Ok value. Losing a fact never loses a resource:
+ *   the journal still holds the resource's earlier record (its intent names what may exist), so
+ *   recovery releases it again, and releases are idempotent.
+ *
+ * | record            | when it is written                                   | fsynced?                               | a failed write                                  |
+ * | ----------------- | ---------------------------------------------------- | -------------------------------------- | ----------------------------------------------- |
+ * | `begin`           | saga / releaseHeld: before anything else             | no: rides on the first intent's fsync  | promise: the run fails, nothing acquired/released |
+ * | `intent`          | saga: before a resource step acquires                | yes                                    | promise: the step is not run and fails          |
+ * | `intent` (adopt)  | releaseHeld: each held resource, before releasing    | only the last (the others ride on it)  | promise: nothing released, the caller keeps all |
+ * | `acquired`        | after a step acquired and described its resource     | no: the intent already names it        | fact                                            |
+ * | `released`        | after a release, or an acquisition that failed (holds nothing) | no: losing it means releasing again | fact                                  |
+ * | `release-failed`  | after a release failed                               | after a commit only (see below)        | fact                                            |
+ * | `retained`        | after the unwind, per guarded release it skipped     | after a commit only (see below)        | fact                                            |
+ * | `commit`          | saga: after the last step, before handing over       | yes                                    | promise: the run fails and rolls back           |
+ * | `commit` (owner)  | recover: `isOwned` says someone owns the resources   | yes                                    | fact: still counted as owned; asked again next time |
+ * | `end`             | after the unwind (recover: after each transaction)   | after a failed run (it carries the unwind's records to disk); not after a success | fact |
+ *
+ * Why `release-failed` and `retained` are fsynced after a commit (and only then): the commit says
+ * the caller owns the handed-over resources; if the run fails after it (a compensation that runs
+ * on always fails), these records are what takes a resource back for recovery. Losing one there
+ * would leave a resource nobody releases, and a record that rides on a later fsync can fail
+ * without its own append ever hearing of it (FileJournal's group commit acknowledges it at once).
+ * Before a commit, the intent or acquisition already keeps the resource recoverable.
+ */
+export class JournalWriter {
+  readonly tx: string;
+  readonly #journal: Journal | undefined;
+  readonly #failures: JournalWriteError[] = [];
+  #committed = false;
+
+  constructor(journal: Journal | undefined, tx: string) {
+    this.tx = tx;
+    this.#journal = journal;
+  }
+
+  /** Facts that could not be written, in order. The same array for the whole run: late writes join it. */
+  get failures(): readonly JournalWriteError[] {
+    return this.#failures;
+  }
+
+  /** Promise: the run starts (its name is what recovery reports). */
+  begin(name: string): Promise<void> {
+    return this.#promise({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "begin", name, at: Date.now() }, false);
+  }
+
+  /** Promise: `resource` is about to be acquired; durable before the acquisition starts. */
+  intent(resource: IntendedResource): Promise<void> {
+    return this.#promise(this.#intentRecord(resource), true);
+  }
+
+  /** Promise: begin, then the intent of each resource to release (one fsync, after the last). */
+  async adopt(name: string, resources: readonly IntendedResource[]): Promise<void> {
+    await this.begin(name);
+    const last = resources.length - 1;
+    for (const [i, resource] of resources.entries()) await this.#promise(this.#intentRecord(resource), i === last);
+  }
+
+  /** Promise: the steps in `held` pass to the caller. */
+  commit(held: readonly string[]): Promise<void> {
+    // Counted as committed even if the write fails: it may have reached the file all the same.
+    this.#committed = true;
+    return this.#promise({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "commit", held }, true);
+  }
+
+  /** Fact (recover): someone else already owns what this abandoned transaction holds. */
+  commitToOwner(): Promise<void> {
+    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "commit" }, true);
+  }
+
+  /** Fact: a step acquired its resource; `desc` is its full description. */
+  acquired(step: string, desc: JsonValue): Promise<void> {
+    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "acquired", step, desc }, false);
+  }
+
+  /** Fact: the step's resource is gone (released, or never made). */
+  released(step: string): Promise<void> {
+    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "released", step }, false);
+  }
+
+  /** Fact: the step's release failed with `error`; the resource is still to recover. */
+  releaseFailed(step: string, error: unknown): Promise<void> {
+    const record = { v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "release-failed" as const, step };
+    return this.#fact({ ...record, error: describeError(error) }, this.#committed);
+  }
+
+  /** Fact: a guard skipped the step's release; the resource is still to recover. */
+  retained(step: string): Promise<void> {
+    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "retained", step }, this.#committed);
+  }
+
+  /** Fact: the unwind is over. */
+  end(failed: boolean): Promise<void> {
+    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "end" }, failed);
+  }
+
+  /** Facts: what the unwind retained, then its end. The same for a saga, releaseHeld and recover. */
+  async unwound(retained: readonly Retained[], failed: boolean): Promise<void> {
+    for (const kept of retained) await this.retained(kept.label);
+    await this.end(failed);
+  }
+
+  /**
+   * After a run's transaction: writes what it retained and its end, and returns its result with
+   * the failed writes reported. An Ok stays Ok (its value holds `failures` already); an Err gains
+   * them as cleanup failures labelled "journal".
+   */
+  async finish<T, E>(result: Result<T, TransactionError<E>>): Promise<Result<T, TransactionError<E>>> {
+    await this.unwound(result.isErr() ? result.error.retained : [], result.isErr());
+    if (result.isOk() || this.#failures.length === 0) return result;
+    return err(withJournalFailures(result.error, this.#failures));
+  }
+
+  #intentRecord(r: IntendedResource): JournalRecord {
+    return {
+      v: JOURNAL_FORMAT_VERSION,
+      tx: this.tx,
+      t: "intent",
+      step: r.step,
+      kind: r.kind,
+      guard: r.guard,
+      desc: r.description,
+    };
+  }
+
+  async #promise(record: JournalRecord, durable: boolean): Promise<void> {
+    if (this.#journal !== undefined) await this.#journal.append(record, durable);
+  }
+
+  async #fact(record: JournalRecord, durable: boolean): Promise<void> {
+    if (this.#journal === undefined) return;
+    try {
+      await this.#journal.append(record, durable);
+    } catch (error) {
+      this.#failures.push(new JournalWriteError(record, error));
+    }
+  }
+}
+
+/** `error` with `failures` added to its cleanup failures (labelled "journal"); the cause stays on top. */
+export function withJournalFailures<E>(
+  error: TransactionError<E>,
+  failures: readonly JournalWriteError[],
+): TransactionError<E> {
+  if (failures.length === 0) return error;
+  const journal: CleanupFailure[] = failures.map((f) => ({ label: JOURNAL_FAILURE_LABEL, error: f }));
+  return new TransactionError<E>({
+    cause: error.cause,
+    origin: error.origin,
+    bodyError: error.bodyError,
+    cleanupFailures: [...error.cleanupFailures, ...journal],
+    retained: error.retained,
+  });
+}
