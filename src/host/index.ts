@@ -20,3 +20,6 @@ export type {
   RunOptions,
   RunningProcess,
 } from "../internal/command/types.js";
+// Writing a file whole or not at all, with a stated durability (see writeAtomic's contract).
+export { writeAtomic, syncDir } from "../internal/atomic-write.js";
+export type { Durability, WriteAtomicOptions } from "../internal/atomic-write.js";

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { open, readdir, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { syncDir, writeAtomic } from "../internal/atomic-write.js";
 import { isAlive, selfIdentity, type ProcessIdentity } from "../internal/liveness.js";
 import { isLockBusy, takeLockFile } from "../internal/lock-file.js";
 import { JournalError } from "./errors.js";
@@ -258,7 +259,7 @@ export class FileJournal implements Journal {
     await Promise.all(copied);
     for (const file of dead) await unlink(file).catch(() => undefined);
     // A segment with newer-format transactions keeps only their lines: what we adopted is ours now.
-    for (const { file, lines } of newer) await rewriteFile(file, lines.map((l) => `${l}\n`).join(""));
+    for (const { file, lines } of newer) await writeAtomic(file, lines.map((l) => `${l}\n`).join(""));
     if (dead.length + newer.length > 0) await syncDir(this.dir);
     return issues;
   }
@@ -286,27 +287,6 @@ function newerTxOf(line: string, txs: ReadonlySet<string>): boolean {
     return typeof tx === "string" && txs.has(tx);
   } catch {
     return false;
-  }
-}
-
-async function rewriteFile(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.write(text);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 
