@@ -1,10 +1,10 @@
 // The sandbox store: one JSON record per sandbox, name reservations, and the state dir layout.
 // Only this module touches sandbox records.
-import { createHash, randomBytes } from "node:crypto";
-import { link, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { HeldResource } from "errdefer";
-import { ensurePrivateDir, isPrivateDirError, PrivateDirError } from "errdefer/host";
+import { ensurePrivateDir, isPrivateDirError, PrivateDirError, writeAtomic } from "errdefer/host";
 
 export type SandboxState = "READY" | "NOTREADY";
 
@@ -83,27 +83,10 @@ export async function prepareStateDir(layout: StateLayout): Promise<void> {
   }
 }
 
-/**
- * Writes `file` whole or not at all: a temp file, fsynced, then renamed over it, or (exclusive)
- * hard-linked to it, which fails with EEXIST if it exists. A runner killed part-way leaves at most
- * a temp file (its PID in the name, swept by recover), never a torn record or reservation.
- */
-async function writeAtomic(file: string, text: string, exclusive: boolean): Promise<void> {
-  const tmp = `${file}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    if (exclusive) await link(tmp, file);
-    else await rename(tmp, file);
-  } finally {
-    if (exclusive) await unlink(tmp).catch(() => undefined);
-  }
-}
+// Records and reservations are written with writeAtomic (errdefer/host): whole or not at all, and
+// durable against power loss, since a READY record is what owns a sandbox's resources once the
+// journal has committed. A runner killed mid-write leaves at most a temp file, `.<name>.<pid>-<8 hex>.tmp`,
+// which sweepTempFiles removes once its writer is dead.
 
 export class Store {
   constructor(readonly layout: StateLayout) {}
@@ -115,11 +98,11 @@ export class Store {
 
   /** Creates a record; fails if one exists. */
   async create(record: SandboxRecord): Promise<void> {
-    await writeAtomic(this.#recordFile(record.id), `${JSON.stringify(record, null, 2)}\n`, true);
+    await writeAtomic(this.#recordFile(record.id), `${JSON.stringify(record, null, 2)}\n`, { exclusive: true });
   }
 
   async write(record: SandboxRecord): Promise<void> {
-    await writeAtomic(this.#recordFile(record.id), `${JSON.stringify(record, null, 2)}\n`, false);
+    await writeAtomic(this.#recordFile(record.id), `${JSON.stringify(record, null, 2)}\n`);
   }
 
   async read(id: string): Promise<SandboxRecord | undefined> {
@@ -172,7 +155,7 @@ export class Store {
   /** Reserves `key` for `id`; resolves to the owner's id when someone else holds it. */
   async reserveName(key: string, id: string): Promise<string | undefined> {
     try {
-      await writeAtomic(this.nameFile(key), JSON.stringify({ key, id }), true);
+      await writeAtomic(this.nameFile(key), JSON.stringify({ key, id }), { exclusive: true });
       return undefined;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;

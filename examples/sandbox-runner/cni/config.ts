@@ -1,9 +1,9 @@
 // Loading, validating and defaulting the CNI network configuration, the way libcni (as containerd's
 // go-cni uses it) picks it: the first file in lexical order ending .conflist, .conf or .json.
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { isIPv4 } from "node:net";
 import path from "node:path";
+import { writeAtomic } from "errdefer/host";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
 import { CniConfigError } from "./errors.js";
 import type { CniNetworkList, CniPluginConfig } from "./types.js";
@@ -222,25 +222,12 @@ export function defaultConfigFileName(networkName: string): string {
   return `10-${networkName}.conflist`;
 }
 
-async function writeAtomically(file: string, text: string): Promise<Result<void, CniConfigError>> {
-  // The temp name ends in neither .conf, .conflist nor .json, so a concurrent load never sees it.
-  const temp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`,
-  );
+/** Written whole, 0644 whatever the umask; its temp name (`.<name>.<pid>-<hex>.tmp`) is never a config file. */
+async function writeConfigFile(file: string, text: string): Promise<Result<void, CniConfigError>> {
   try {
-    const handle = await open(temp, "wx", 0o644);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await chmod(temp, 0o644); // the umask may have taken bits away
-    await rename(temp, file);
+    await writeAtomic(file, text, { mode: 0o644 });
     return ok(undefined);
   } catch (e) {
-    await unlink(temp).catch(() => undefined);
     return err(ioError(file, "cannot write", e));
   }
 }
@@ -265,7 +252,7 @@ export function ensureNetworkConfig(
         } catch (e) {
           return err(ioError(dir, "cannot create the config dir", e));
         }
-        const written = await writeAtomically(
+        const written = await writeConfigFile(
           path.join(dir, defaultConfigFileName(config.value.name)),
           `${JSON.stringify(config.value, null, 2)}\n`,
         );

@@ -3,9 +3,9 @@
 // `runc spec` (same mounts, masked and read-only paths, capabilities), minus what a pause process
 // does not need (terminal, cgroup mount). No oomScoreAdj: root here lacks CAP_SYS_RESOURCE, and a
 // negative value makes runc fail with "can't get final child's PID from pipe".
-import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { writeAtomic } from "errdefer/host";
 import { err, ok, type Result } from "neverthrow";
 import { RuncError } from "./errors.js";
 import { absolutePathProblem, cgroupsPathProblem, hostnameProblem } from "./validate.js";
@@ -44,6 +44,31 @@ export function bundleSpecProblem(spec: BundleSpec): string | undefined {
   );
 }
 
+/** The pause container's mounts: the usual kernel file systems, nothing from the host. */
+const MOUNTS: readonly Record<string, unknown>[] = [
+  { destination: "/proc", type: "proc", source: "proc" },
+  {
+    destination: "/dev",
+    type: "tmpfs",
+    source: "tmpfs",
+    options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
+  },
+  {
+    destination: "/dev/pts",
+    type: "devpts",
+    source: "devpts",
+    options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+  },
+  {
+    destination: "/dev/shm",
+    type: "tmpfs",
+    source: "shm",
+    options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+  },
+  { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+  { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+];
+
 /** The OCI runtime config (1.0.2) of a pause container. The spec must be valid. */
 export function pauseConfig(spec: BundleSpec): Record<string, unknown> {
   const namespaces: { type: string; path?: string }[] = [
@@ -68,29 +93,7 @@ export function pauseConfig(spec: BundleSpec): Record<string, unknown> {
     },
     root: { path: path.resolve(spec.rootfs), readonly: true },
     hostname: spec.hostname,
-    mounts: [
-      { destination: "/proc", type: "proc", source: "proc" },
-      {
-        destination: "/dev",
-        type: "tmpfs",
-        source: "tmpfs",
-        options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-      },
-      {
-        destination: "/dev/pts",
-        type: "devpts",
-        source: "devpts",
-        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-      },
-      {
-        destination: "/dev/shm",
-        type: "tmpfs",
-        source: "shm",
-        options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-      },
-      { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-      { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
-    ],
+    mounts: structuredClone(MOUNTS),
     linux: {
       cgroupsPath: spec.cgroupsPath,
       resources: { devices: [{ allow: false, access: "rwm" }] },
@@ -114,21 +117,19 @@ export function pauseConfig(spec: BundleSpec): Record<string, unknown> {
 
 /**
  * Writes `<bundleDir>/config.json` (dir created 0700) and returns bundleDir. The file is written
- * under a temporary name and renamed, so runc never reads half of one.
+ * whole (writeAtomic), so runc never reads half of one. "crash" durability: the bundle serves the
+ * `runc create` that follows, and after a power loss its container is gone anyway.
  */
 export async function writeBundle(spec: BundleSpec): Promise<Result<string, RuncError>> {
   const subject = typeof spec.bundleDir === "string" ? spec.bundleDir : "";
   const bad = bundleSpecProblem(spec);
   if (bad !== undefined) return err(new RuncError({ operation: "bundle", subject, reason: bad }));
-  const file = path.join(spec.bundleDir, "config.json");
-  const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
   try {
     await mkdir(spec.bundleDir, { recursive: true, mode: 0o700 });
-    await writeFile(tmp, `${JSON.stringify(pauseConfig(spec), null, 2)}\n`, { mode: 0o600 });
-    await rename(tmp, file);
+    const config = `${JSON.stringify(pauseConfig(spec), null, 2)}\n`;
+    await writeAtomic(path.join(spec.bundleDir, "config.json"), config, { durability: "crash" });
     return ok(spec.bundleDir);
   } catch (e) {
-    await rm(tmp, { force: true });
     return err(new RuncError({ operation: "bundle", subject, reason: (e as Error).message, cause: e }));
   }
 }
