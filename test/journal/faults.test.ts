@@ -3,7 +3,7 @@
 // commit cannot be written rolls back and releases what it acquired.
 import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it, test } from "vitest";
-import { saga } from "../../src/index.js";
+import { isJournalWriteError, saga } from "../../src/index.js";
 import {
   FileJournal,
   isJournalError,
@@ -33,6 +33,11 @@ function faulty(label: string, groupCommit = true) {
     },
   });
   return { journal, fault };
+}
+
+/** "t step" of a record. */
+function describeRecord(r: JournalRecord): string {
+  return "step" in r ? `${r.t} ${r.step}` : r.t;
 }
 
 function expectJournalError(cause: unknown, fault: { error: Error }): void {
@@ -87,7 +92,9 @@ describe("a failing intent write", () => {
 });
 
 describe("a failing acquisition record or commit", () => {
-  it("without group commit, the acquired record is durable: its failure rolls back and releases it and the earlier ones", async () => {
+  // The acquired record is a fact: its failure is reported, not a step failure. The fault stays
+  // on, so the next promise (c's intent) cannot be written: c is not acquired and the run rolls back.
+  it("without group commit, a fault from the acquired record on: reported, and the next intent fails the run, which releases everything", async () => {
     const { journal, fault } = faulty("acquired", false);
     const log: string[] = [];
     const fake = fakeAdapter("fake", log, {
@@ -100,9 +107,37 @@ describe("a failing acquisition record or commit", () => {
       .resource("b", fake, { spec: () => ({ id: "b" }) })
       .resource("c", fake, { spec: () => ({ id: "c" }) })
       .run(undefined, { journal });
-    expectJournalError(r._unsafeUnwrapErr().cause, fault);
+    const e = r._unsafeUnwrapErr();
+    expectJournalError(e.cause, fault);
     expect(log).toEqual(["acquire a", "acquire b", "release b", "release a"]);
+    expect(
+      e.cleanupFailures.map((f) => `${f.label} ${isJournalWriteError(f.error) ? describeRecord(f.error.record) : ""}`),
+      "the facts that could not be written, reported",
+    ).toEqual(["journal acquired b", "journal released b", "journal released a", "journal end"]);
     fault.on = false;
+    await journal.close();
+  });
+
+  it("without group commit, an acquired record lost to a passing fault is reported and the run still succeeds", async () => {
+    const { journal, fault } = faulty("acquired-passing", false);
+    const log: string[] = [];
+    const fake = fakeAdapter("fake", log, {
+      onAcquire: (plan) => {
+        fault.on = plan.id === "b";
+      },
+    });
+    const r = await saga("s")
+      .resource("a", fake, { spec: () => ({ id: "a" }) })
+      .resource("b", fake, { spec: () => ({ id: "b" }) })
+      .step("disarm", { run: () => void (fault.on = false) })
+      .run(undefined, { journal });
+    const value = r._unsafeUnwrap();
+    expect(value.held.resources.map((x) => x.step)).toEqual(["a", "b"]);
+    expect(value.journalFailures.map((f) => describeRecord(f.record))).toEqual(["acquired b"]);
+    expectJournalError(value.journalFailures[0]!.cause, fault);
+    expect(log).toEqual(["acquire a", "acquire b"]);
+    // The commit hands both over: nothing is left to recover.
+    expect((await recover(journal, [fake]))._unsafeUnwrap().transactions).toBe(0);
     await journal.close();
   });
 
