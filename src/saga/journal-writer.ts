@@ -87,12 +87,14 @@ export interface IntendedResource {
 export class JournalWriter {
   readonly tx: string;
   readonly #journal: Journal | undefined;
-  readonly #failures: JournalWriteError[] = [];
+  readonly #failures: JournalWriteError[];
   #committed = false;
 
-  constructor(journal: Journal | undefined, tx: string) {
+  /** `failures`: where failed facts go (recover shares one list among its transactions' writers). */
+  constructor(journal: Journal | undefined, tx: string, failures: JournalWriteError[] = []) {
     this.tx = tx;
     this.#journal = journal;
+    this.#failures = failures;
   }
 
   /** Facts that could not be written, in order. The same array for the whole run: late writes join it. */

@@ -73,6 +73,11 @@ export const AbandonedTransaction = AbandonedTransactionError;
 /** @deprecated Renamed to {@link AbandonedTransactionError}. */
 export type AbandonedTransaction = AbandonedTransactionError;
 
+/**
+ * Releases what the abandoned transactions of `journal` still hold (each under the rules, guards
+ * included), or commits them to their owner when `isOwned` says so. Fails only when the journal
+ * cannot be opened or read; a record it cannot write is reported in `journalFailures`.
+ */
 export function recover(
   journal: Journal,
   adapters: readonly AnyResourceAdapter[] | ReadonlyMap<string, AnyResourceAdapter>,
@@ -119,7 +124,8 @@ async function recoverOne(
   options: RecoverOptions,
   report: Mutable<RecoveryReport>,
 ): Promise<void> {
-  const writer = new JournalWriter(journal, t.tx);
+  // Its failed writes go straight into the report (a release settling after its deadline too).
+  const writer = new JournalWriter(journal, t.tx, report.journalFailures);
   if (options.isOwned !== undefined && (await options.isOwned(t))) {
     report.owned++;
     await writer.commitToOwner();
@@ -135,7 +141,6 @@ async function recoverOne(
       await writer.unwound(retained, true);
     }
   }
-  report.journalFailures.push(...writer.failures);
 }
 
 /** The recovery body: an errdefer per unreleased resource, then the abandonment as the cause. */
