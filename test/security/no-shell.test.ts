@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { execaExec } from "../../examples/sandbox-runner/exec.js";
+import { spawnRunner } from "errdefer/host";
 import { removeWorkDirs, repoRoot, workDir } from "./support.js";
 
 afterAll(removeWorkDirs);
@@ -113,15 +113,15 @@ describe("c. no shell strings", () => {
       "*",
       "'\"",
     ];
-    const r = await execaExec({ argv: ["/bin/echo", ...args] });
-    expect(r.failure).toBeUndefined();
+    const exec = spawnRunner();
+    const r = (await exec.run(["/bin/echo", ...args]))._unsafeUnwrap();
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe(args.join(" "));
+    expect(r.stdout).toBe(`${args.join(" ")}\n`);
     for (let n = 1; n <= 6; n++) expect(existsSync(canary(n)), `${canary(n)} was created: a shell ran`).toBe(false);
     // And through env and stdin, which a shell would also expand if it were in the way.
-    const e = await execaExec({ argv: ["/usr/bin/env"], env: { X_SEC: `$(touch ${canary(7)})` } });
+    const e = (await exec.run(["/usr/bin/env"], { env: { X_SEC: `$(touch ${canary(7)})` } }))._unsafeUnwrap();
     expect(e.stdout.split("\n")).toContain(`X_SEC=$(touch ${canary(7)})`);
-    const c = await execaExec({ argv: ["/bin/cat"], input: `$(touch ${canary(8)})` });
+    const c = (await exec.run(["/bin/cat"], { input: `$(touch ${canary(8)})` }))._unsafeUnwrap();
     expect(c.stdout).toBe(`$(touch ${canary(8)})`);
     expect(existsSync(canary(7)) || existsSync(canary(8))).toBe(false);
   });

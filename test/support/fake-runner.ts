@@ -1,9 +1,32 @@
-// A fake CommandRunner: records argv, answers `run` from a script, and plays `ip -batch`.
-import { okAsync, errAsync } from "neverthrow";
-import type { Argv, CommandResult, CommandRunner, RunFailure, RunningProcess } from "../../src/netns/index.js";
+// A fake CommandRunner: records argv, answers `run` from a script, and plays `ip -batch`. Also the
+// answer shape every fake runner shares (the CNI and runc fakes too).
+import { err, errAsync, ok, okAsync, ResultAsync, type Result } from "neverthrow";
+import type {
+  Argv,
+  CommandResult,
+  CommandRunner,
+  RunFailure,
+  RunFailureReason,
+  RunningProcess,
+} from "../../src/netns/index.js";
 
-/** How the fake answers one command: a result, or a failure to run. */
+/** How a fake answers one command: a result (missing fields: exit 0, no output), or a failure to run. */
 export type FakeAnswer = Partial<CommandResult> | { readonly failure: RunFailure };
+
+/** A RunFailure for a fake to answer with. */
+export function runFailure(reason: RunFailureReason, message: string): { readonly failure: RunFailure } {
+  return { failure: { reason, message, cause: undefined } };
+}
+
+export function answerResult(a: FakeAnswer): Result<CommandResult, RunFailure> {
+  if ("failure" in a) return err(a.failure);
+  return ok({ exitCode: 0, signal: undefined, stdout: "", stderr: "", ...a });
+}
+
+/** `run`'s answer from a scripted one that may be async; a script that throws makes it reject, as a broken runner would. */
+export function fakeRun(script: () => FakeAnswer | Promise<FakeAnswer>): ResultAsync<CommandResult, RunFailure> {
+  return new ResultAsync((async () => answerResult(await script()))());
+}
 
 /** How the fake `ip -batch` answers one line: nothing on success, stderr text on failure. */
 export type BatchAnswer = { readonly fail?: false } | { readonly fail: true; readonly stderr: string };
@@ -34,9 +57,8 @@ export class FakeRunner implements CommandRunner {
 
   run(argv: Argv) {
     this.calls.push(argv);
-    const a = this.answer(argv);
-    if ("failure" in a) return errAsync(a.failure);
-    return okAsync({ exitCode: 0, signal: undefined, stdout: "", stderr: "", ...a });
+    const a = answerResult(this.answer(argv));
+    return a.isErr() ? errAsync(a.error) : okAsync(a.value);
   }
 
   release(): void {

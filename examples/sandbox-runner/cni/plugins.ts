@@ -3,9 +3,10 @@
 // the others allocated (containerd#12130 stops at the first and leaks the bridge's veth and IP).
 import { stat } from "node:fs/promises";
 import path from "node:path";
+import type { CommandResult, CommandRunner, RunFailure } from "errdefer/host";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
-import type { Exec, ExecResult } from "../exec.js";
 import { pluginTypeProblem } from "./config.js";
+import { deadline } from "./deadline.js";
 import { CniDelError, CniError, type CniCommand, type CniDelFailure } from "./errors.js";
 import { sandboxIp } from "./result.js";
 import type { CniNetworkList, CniPluginConfig, CniResult } from "./types.js";
@@ -19,7 +20,8 @@ export interface CniInvocation {
   readonly ifName: string;
   /** Where plugin binaries are looked up (never PATH); also passed as CNI_PATH for IPAM plugins. */
   readonly binDir: string;
-  readonly exec: Exec;
+  /** How plugins are run (errdefer/host's spawnRunner in the runner). */
+  readonly exec: CommandRunner;
   readonly signal?: AbortSignal;
   /** A deadline for each plugin invocation, not for the whole list. */
   readonly timeoutMs?: number;
@@ -83,31 +85,6 @@ interface Context {
   readonly invocation: CniInvocation;
 }
 
-/** Combines the caller's signal with the per-plugin deadline, remembering which one fired. */
-function deadline(
-  signal: AbortSignal | undefined,
-  timeoutMs: number | undefined,
-): { signal: AbortSignal | undefined; timedOut: () => boolean; dispose: () => void } {
-  if (timeoutMs === undefined) return { signal, timedOut: () => false, dispose: () => undefined };
-  const controller = new AbortController();
-  let fired = false;
-  const timer = setTimeout(() => {
-    fired = true;
-    controller.abort(new Error(`timed out after ${timeoutMs} ms`));
-  }, timeoutMs);
-  const forward = () => controller.abort(signal?.reason);
-  if (signal?.aborted) forward();
-  else signal?.addEventListener("abort", forward, { once: true });
-  return {
-    signal: controller.signal,
-    timedOut: () => fired,
-    dispose: () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", forward);
-    },
-  };
-}
-
 function parseJsonObject(text: string): Record<string, unknown> | undefined {
   const trimmed = text.trim();
   if (trimmed === "") return undefined;
@@ -122,7 +99,7 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
 }
 
 /** The plugin's error JSON (`{code,msg,details}` on stdout), or what we can say without one. */
-export function pluginFailure(run: ExecResult): {
+export function pluginFailure(run: Pick<CommandResult, "exitCode" | "stdout" | "stderr">): {
   code: number | "plugin-failed";
   msg: string;
   details: string | undefined;
@@ -145,15 +122,39 @@ export function pluginFailure(run: ExecResult): {
   return { code: "plugin-failed", msg: last === "" ? `exited with code ${run.exitCode}` : last, details: undefined };
 }
 
+/** Runs one plugin; its outcome, or a rejection of a runner that broke the contract, as a Result. */
+async function runPlugin(
+  inv: CniInvocation,
+  command: CniCommand,
+  file: string,
+  input: string,
+  signal: AbortSignal | undefined,
+): Promise<Result<CommandResult, RunFailure>> {
+  const env = {
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: inv.containerId,
+    CNI_NETNS: inv.netnsPath,
+    CNI_IFNAME: inv.ifName,
+    CNI_PATH: inv.binDir,
+  };
+  try {
+    return await inv.exec.run([file], { env, input, ...(signal === undefined ? {} : { signal }) });
+  } catch (e) {
+    // The contract says run never rejects; a fake or a future runner might.
+    const message = `could not run ${file}: ${e instanceof Error ? e.message : String(e)}`;
+    return err({ reason: "spawn", message, cause: e });
+  }
+}
+
 async function invoke(
   ctx: Context,
   command: CniCommand,
   file: string,
   plugin: CniPluginConfig,
   prevResult: CniResult | undefined,
-): Promise<Result<ExecResult, CniError>> {
+): Promise<Result<CommandResult, CniError>> {
   const { invocation: inv } = ctx;
-  const fail = (code: CniError["code"], msg: string, run?: ExecResult, details?: string) =>
+  const fail = (code: CniError["code"], msg: string, run?: CommandResult, details?: string) =>
     err(
       new CniError({
         action: ctx.action,
@@ -164,36 +165,20 @@ async function invoke(
         msg,
         details,
         exitCode: run?.exitCode,
-        stderr: run?.stderr === "" ? undefined : run?.stderr,
+        stderr: run === undefined || run.stderr.trim() === "" ? undefined : run.stderr.trimEnd(),
         prevResult: command === "ADD" ? prevResult : undefined,
       }),
     );
   if (inv.signal?.aborted) return fail("aborted", `${command} not started: aborted`);
   const limit = deadline(inv.signal, inv.timeoutMs);
-  let run: ExecResult;
-  try {
-    run = await inv.exec({
-      argv: [file],
-      env: {
-        CNI_COMMAND: command,
-        CNI_CONTAINERID: inv.containerId,
-        CNI_NETNS: inv.netnsPath,
-        CNI_IFNAME: inv.ifName,
-        CNI_PATH: inv.binDir,
-      },
-      input: pluginStdin(inv.network, plugin, prevResult),
-      ...(limit.signal === undefined ? {} : { signal: limit.signal }),
-    });
-  } catch (e) {
-    // The Exec contract says it never rejects; a fake or a future one might.
-    return fail("exec-failed", `could not run ${file}: ${e instanceof Error ? e.message : String(e)}`);
-  } finally {
-    limit.dispose();
-  }
-  if (run.failure !== undefined || run.exitCode === undefined) {
+  const outcome = await runPlugin(inv, command, file, pluginStdin(inv.network, plugin, prevResult), limit.signal);
+  limit.dispose();
+  const run = outcome.isOk() ? outcome.value : undefined;
+  if (run?.exitCode === undefined) {
     if (limit.timedOut()) return fail("timeout", `${command} timed out after ${inv.timeoutMs} ms`, run);
     if (inv.signal?.aborted) return fail("aborted", `${command} aborted`, run);
-    return fail("exec-failed", run.failure ?? `${file} did not exit normally`, run);
+    const why = outcome.isErr() ? outcome.error.message : `${plugin.type} was killed by ${run?.signal}`;
+    return fail("exec-failed", why, run);
   }
   if (run.exitCode !== 0) {
     const f = pluginFailure(run);
@@ -241,7 +226,7 @@ export function cniAdd(invocation: CniInvocation): ResultAsync<CniAddOutcome, Cn
               code: "invalid-result",
               msg: `exited 0 but printed no JSON result: ${JSON.stringify(run.value.stdout.slice(0, 200))}`,
               exitCode: 0,
-              stderr: run.value.stderr === "" ? undefined : run.value.stderr,
+              stderr: run.value.stderr.trim() === "" ? undefined : run.value.stderr.trimEnd(),
               prevResult,
             }),
           );

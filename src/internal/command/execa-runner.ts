@@ -51,7 +51,6 @@ function run(argv: Argv, options: RunOptions = {}): ResultAsync<CommandResult, R
   // result, which costs seconds for megabytes of output (14 s at the 16 MiB limit).
   const subprocess = execa(p.file, p.args, {
     reject: false,
-    shell: false,
     buffer: false,
     stdout: output,
     stderr: output,
@@ -82,7 +81,6 @@ function start(argv: Argv): ReturnType<CommandRunner["start"]> {
   const { file, args } = plan.value;
   const child = execa(file, args, {
     reject: false,
-    shell: false,
     buffer: false,
     stdin: "pipe",
     stdout: "ignore",

@@ -30,7 +30,6 @@ function supervise(plan: RunPlan, options: RunOptions, done: (outcome: Outcome) 
   try {
     child = spawn(plan.file, plan.args, {
       env: childEnv(options),
-      shell: false,
       stdio: [options.input === undefined ? "ignore" : "pipe", ...outputs(options)],
     });
   } catch (e) {
@@ -94,7 +93,7 @@ function start(argv: Argv): ReturnType<CommandRunner["start"]> {
   const { file, args } = plan.value;
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { shell: false, stdio: ["pipe", "ignore", "pipe"] });
+    child = spawn(file, args, { stdio: ["pipe", "ignore", "pipe"] });
   } catch (e) {
     return deadProcess(spawnFailure(file, e).message);
   }

@@ -12,7 +12,7 @@ import {
   listAllocations,
   type CniNetworkList,
 } from "../../../examples/sandbox-runner/cni/index.js";
-import { execaExec } from "../../../examples/sandbox-runner/exec.js";
+import { spawnRunner } from "errdefer/host";
 import { createNetns, createProcessDriver, type Netns } from "../../../src/netns/index.js";
 import { removeTestDir, testDir } from "../../support/netns-dirs.js";
 import { describeRoot } from "../../support/root.js";
@@ -70,7 +70,7 @@ describeCni("CNI plugins on this machine (bridge + host-local + loopback)", () =
     netnsPath: ns.path,
     ifName: "eth0",
     binDir: dir,
-    exec: execaExec,
+    exec: spawnRunner(),
     timeoutMs: 10_000,
   });
   const allocated = async () => (await listAllocations(dataDir, networkName))._unsafeUnwrap();

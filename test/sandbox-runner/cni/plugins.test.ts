@@ -9,7 +9,7 @@ import {
   sandboxIp,
   type CniNetworkList,
 } from "../../../examples/sandbox-runner/cni/index.js";
-import { failJson, fakeExec, okJson, tempBinDir } from "./fake-exec.js";
+import { failJson, fakeExec, okJson, runFailure, tempBinDir } from "./fake-exec.js";
 
 const bin = tempBinDir(["bridge", "loopback", "host-local", "portmap"]);
 afterAll(() => bin.remove());
@@ -142,7 +142,7 @@ describe("cniAdd", () => {
 
   test("a plugin that cannot start is exec-failed", async () => {
     const { exec } = fakeExec({
-      bridge: () => ({ exitCode: undefined, stdout: "", stderr: "", failure: "spawn EACCES" }),
+      bridge: () => runFailure("spawn", "spawn EACCES"),
     });
     expect((await cniAdd({ ...base(), exec }))._unsafeUnwrapErr()).toMatchObject({
       code: "exec-failed",
@@ -191,7 +191,7 @@ describe("cniAdd", () => {
       bridge: (call) => {
         expect(call.request.signal).toBe(controller.signal);
         controller.abort();
-        return { exitCode: undefined, stdout: "", stderr: "", failure: "bridge was aborted" };
+        return runFailure("aborted", "bridge was aborted");
       },
     });
     const error = (await cniAdd({ ...base(), exec, signal: controller.signal }))._unsafeUnwrapErr();
@@ -207,9 +207,7 @@ describe("cniAdd", () => {
       "bridge:ADD": () => okJson(bridgeResult),
       loopback: (call) =>
         new Promise((resolve) => {
-          call.request.signal!.addEventListener("abort", () =>
-            resolve({ exitCode: undefined, stdout: "", stderr: "", failure: "killed" }),
-          );
+          call.request.signal!.addEventListener("abort", () => resolve(runFailure("aborted", "killed")));
         }),
     });
     const started = Date.now();
@@ -268,12 +266,7 @@ describe("cniDel", () => {
   test("goes on past failing plugins and reports every failure", async () => {
     const { exec, calls } = fakeExec({
       "portmap:DEL": () => failJson(999, "iptables is locked"),
-      "loopback:DEL": () => ({
-        exitCode: undefined,
-        stdout: "",
-        stderr: "",
-        failure: "loopback was killed by SIGKILL",
-      }),
+      "loopback:DEL": () => ({ exitCode: undefined, signal: "SIGKILL" }),
     });
     const withMissing: CniNetworkList = { ...network, plugins: [...network.plugins, { type: "nosuch" }] };
     const error = (
@@ -308,9 +301,7 @@ describe("cniDel", () => {
     const { exec, calls } = fakeExec({
       "portmap:DEL": (call) =>
         new Promise((resolve) =>
-          call.request.signal!.addEventListener("abort", () =>
-            resolve({ exitCode: undefined, stdout: "", stderr: "", failure: "killed" }),
-          ),
+          call.request.signal!.addEventListener("abort", () => resolve(runFailure("aborted", "killed"))),
         ),
     });
     const error = (await cniDel({ ...base(), exec, timeoutMs: 30 }))._unsafeUnwrapErr();

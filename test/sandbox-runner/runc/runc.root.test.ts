@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { execaExec } from "../../../examples/sandbox-runner/exec.js";
+import { spawnRunner } from "errdefer/host";
 import {
   BUSYBOX,
   createRunc,
@@ -70,7 +70,7 @@ describeRunc("runc pause containers on this machine", () => {
   const work = testDir("runc");
   const root = path.join(work, "root");
   const rootfs = path.join(work, "rootfs");
-  const runc = createRunc({ root, exec: execaExec });
+  const runc = createRunc({ root, exec: spawnRunner() });
   const driver = createProcessDriver();
   const containers = new Set<string>();
   const namespaces: Netns[] = [];

@@ -1,4 +1,4 @@
-// The runc wrapper against a fake Exec: exact argv (always with our --root), error mapping,
+// The runc wrapper against a fake CommandRunner: exact argv (always with our --root), error mapping,
 // idempotence, and waiting for a process that is not our child.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createRunc, type RuncError } from "../../../examples/sandbox-runner/runc/index.js";
-import { fakeRunc, runcError, stateJson } from "./fake-runc.js";
+import { fakeRunc, runcError, runFailure, stateJson } from "./fake-runc.js";
 import { runPrefix } from "../../support/run-prefix.js";
 
 const root = "/var/lib/sr/runc";
@@ -83,7 +83,7 @@ describe("runc results", () => {
       { exitCode: 0, stdout: "not json", stderr: "" },
       stateJson("exploded", 1),
       runcError("open /x/state.json: permission denied"),
-      { exitCode: undefined, stdout: "", stderr: "", failure: "runc timed out after 30000 ms" },
+      runFailure("timeout", "runc timed out after 30000 ms"),
     ];
     const { exec } = fakeRunc({ state: () => answers.shift()! });
     const runc = createRunc({ root, exec });
@@ -137,12 +137,7 @@ describe("runc results", () => {
 
   it("create names runc missing from PATH", async () => {
     const { exec } = fakeRunc({
-      create: () => ({
-        exitCode: undefined,
-        stdout: "",
-        stderr: "",
-        failure: "Command failed with ENOENT: runc create\nspawn runc ENOENT",
-      }),
+      create: () => runFailure("spawn", "Command failed with ENOENT: runc create\nspawn runc ENOENT"),
     });
     const e = (await createRunc({ root, exec }).create("sb-1", bundle))._unsafeUnwrapErr();
     expect(e.message).toMatch(
@@ -186,9 +181,9 @@ describe("runc results", () => {
     );
   });
 
-  it("a delete that timed out is an error even if stderr says does not exist", async () => {
+  it("a delete killed before it exited (a timeout) is an error even if stderr says does not exist", async () => {
     const { exec } = fakeRunc({
-      delete: () => ({ ...runcError("container does not exist"), exitCode: undefined, failure: "runc timed out" }),
+      delete: () => ({ ...runcError("container does not exist"), exitCode: undefined, signal: "SIGTERM" }),
     });
     expect((await createRunc({ root, exec }).delete("sb-1")).isErr()).toBe(true);
   });
