@@ -13,7 +13,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parsePodConfig, type PodConfig } from "../examples/sandbox-runner/pod-config.js";
 import { ensureRootfs, pauseConfig } from "../examples/sandbox-runner/runc/index.js";
-import { Runner } from "../examples/sandbox-runner/runner.js";
+import { Runner } from "../examples/sandbox-runner/runner/index.js";
 import { formatTable, gc, median } from "./measure.js";
 
 const PREFIX = "edbench-";

@@ -2,10 +2,10 @@
 // lifecycles (run, stop, rm) with failpoints drawn from the seed. A `crash` failpoint kills this
 // whole process with SIGKILL; the parent then recovers and starts another worker.
 // Reports one JSON line per finished cycle on stdout.
-import { Runner } from "../examples/sandbox-runner/runner.js";
+import { Runner } from "../examples/sandbox-runner/runner/index.js";
 import type { FailAction, Failpoints } from "../examples/sandbox-runner/failpoints.js";
 import { parsePodConfig } from "../examples/sandbox-runner/pod-config.js";
-import { FAILPOINT_TARGETS } from "../examples/sandbox-runner/steps.js";
+import { FAILPOINT_TARGETS } from "../examples/sandbox-runner/runner/steps.js";
 import { pick, rng } from "./soak-rng.js";
 
 export interface WorkerPlan {

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Runner } from "../examples/sandbox-runner/runner.js";
+import { Runner } from "../examples/sandbox-runner/runner/index.js";
 import { parsePodConfig } from "../examples/sandbox-runner/pod-config.js";
-import { FAILPOINT_TARGETS } from "../examples/sandbox-runner/steps.js";
+import { FAILPOINT_TARGETS } from "../examples/sandbox-runner/runner/steps.js";
 import { pick, rng } from "./soak-rng.js";
 import type { CycleReport, WorkerPlan } from "./soak-worker.js";
 

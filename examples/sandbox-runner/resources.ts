@@ -5,6 +5,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import type { ResourceAdapter } from "errdefer";
+import type { CommandRunner } from "errdefer/host";
 import {
   createNetns,
   netnsAdapter,
@@ -15,16 +16,13 @@ import {
   type NetnsSpec,
 } from "errdefer/netns";
 import { cniAdd, cniDel, validateNetworkList, type CniNetworkList, type CniResult } from "./cni/index.js";
-import type { Exec } from "./exec.js";
-import { hit, type Failpoints } from "./failpoints.js";
 import { createRunc, ensureRootfs, writeBundle } from "./runc/index.js";
 import { isSandboxId, type SandboxRecord, type StateLayout, type Store } from "./store.js";
 
 export interface RunnerParts {
   readonly layout: StateLayout;
   readonly store: Store;
-  readonly exec: Exec;
-  readonly failpoints: Failpoints;
+  readonly exec: CommandRunner;
   readonly netnsDriver?: NetnsDriver;
   /** The netns dir (resolved) and the name prefix: a namespace released must be ours by both. */
   readonly netnsDir: string;
@@ -60,18 +58,16 @@ function checkId(id: unknown, what: string): string {
 type NameDesc = { readonly key: string; readonly id: string };
 
 export function nameAdapter(parts: RunnerParts): ResourceAdapter<NameDesc, NameDesc, NameDesc, NameTakenError> {
-  const { store, failpoints } = parts;
+  const { store } = parts;
   return {
     kind: "sandbox-name",
     plan: (spec) => ({ key: spec.key, id: spec.id }),
-    acquire: async (plan, { signal }): Promise<Result<NameDesc, NameTakenError>> => {
-      await hit(failpoints, "reserve-name", signal);
+    acquire: async (plan): Promise<Result<NameDesc, NameTakenError>> => {
       const owner = await store.reserveName(plan.key, checkId(plan.id, "sandbox name owner"));
       return owner === undefined ? ok(plan) : err(new NameTakenError(plan.key, owner));
     },
     describe: (r) => r,
-    release: async (desc, { signal }) => {
-      await hit(failpoints, "release-name", signal);
+    release: async (desc) => {
       // Released only if this sandbox holds it (the id is the owner token).
       await store.releaseName(desc.key, checkId(desc.id, "sandbox name owner"));
     },
@@ -81,7 +77,7 @@ export function nameAdapter(parts: RunnerParts): ResourceAdapter<NameDesc, NameD
 type RecordDesc = { readonly id: string };
 
 export function recordAdapter(parts: RunnerParts): ResourceAdapter<SandboxRecord, RecordDesc, RecordDesc> {
-  const { store, failpoints } = parts;
+  const { store } = parts;
   const pending = new Map<string, SandboxRecord>();
   return {
     kind: "sandbox-record",
@@ -89,8 +85,7 @@ export function recordAdapter(parts: RunnerParts): ResourceAdapter<SandboxRecord
       pending.set(record.id, record);
       return { id: record.id };
     },
-    acquire: async (plan, { signal }) => {
-      await hit(failpoints, "create-record", signal);
+    acquire: async (plan) => {
       const record = pending.get(plan.id);
       pending.delete(plan.id);
       if (record === undefined) throw new Error(`no record planned for sandbox ${plan.id}`);
@@ -98,8 +93,7 @@ export function recordAdapter(parts: RunnerParts): ResourceAdapter<SandboxRecord
       return plan;
     },
     describe: (r) => r,
-    release: async (desc, { signal }) => {
-      await hit(failpoints, "delete-record", signal);
+    release: async (desc) => {
       await store.delete(checkId(desc.id, "sandbox record"));
     },
   };
@@ -113,12 +107,10 @@ export function sandboxNetnsAdapter(
     prefix: parts.prefix,
     ...(parts.netnsDriver === undefined ? {} : { driver: parts.netnsDriver }),
   });
-  const { failpoints } = parts;
   return {
     kind: inner.kind,
     plan: (spec) => inner.plan(spec),
     acquire: async (plan, ctx) => {
-      await hit(failpoints, "create-netns", ctx.signal);
       return createNetns({
         dir: plan.dir,
         name: plan.name,
@@ -128,7 +120,6 @@ export function sandboxNetnsAdapter(
     },
     describe: (ns) => inner.describe(ns),
     release: async (desc, ctx) => {
-      await hit(failpoints, "remove-netns", ctx.signal);
       // Only a namespace this runner names (<netns-dir>/<prefix><sandbox id>): a description from
       // a journal or a record never removes another runtime's namespace, nor any other file.
       if (typeof desc.dir !== "string" || path.resolve(desc.dir) !== parts.netnsDir)
@@ -154,19 +145,17 @@ export type CniDesc = {
 };
 
 export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc, CniDesc> {
-  const { exec, failpoints } = parts;
+  const { exec } = parts;
   return {
     kind: "cni",
     plan: (spec) => spec,
     acquire: async (plan, { signal }) => {
-      await hit(failpoints, "cni-add", signal);
       const added = await cniAdd({ ...plan, exec, signal });
       if (added.isErr()) return err(added.error);
       return ok({ ...plan, ip: added.value.ip ?? null, prevResult: added.value.result });
     },
     describe: (r) => r,
     release: async (desc, { signal }) => {
-      await hit(failpoints, "cni-del", signal);
       const id = checkId(desc.containerId, "CNI attachment of container");
       const network = validateNetworkList(desc.network);
       if (network.isErr()) return err(network.error);
@@ -200,12 +189,11 @@ export type BundleDesc = {
 };
 
 export function bundleAdapter(parts: RunnerParts): ResourceAdapter<BundleDesc, BundleDesc, BundleDesc> {
-  const { layout, failpoints } = parts;
+  const { layout } = parts;
   return {
     kind: "bundle",
     plan: (spec) => spec,
-    acquire: async (plan, { signal }) => {
-      await hit(failpoints, "create-bundle", signal);
+    acquire: async (plan) => {
       const rootfs = await ensureRootfs(layout.rootfs);
       if (rootfs.isErr()) return err(rootfs.error);
       const written = await writeBundle({
@@ -219,8 +207,7 @@ export function bundleAdapter(parts: RunnerParts): ResourceAdapter<BundleDesc, B
       return ok(plan);
     },
     describe: (r) => r,
-    release: async (desc, { signal }) => {
-      await hit(failpoints, "remove-bundle", signal);
+    release: async (desc) => {
       const id = checkId(desc.id, "bundle of sandbox");
       if (path.resolve(desc.dir) !== path.join(layout.bundles, id)) throw new ForeignPathError("bundle", desc.dir);
       await rm(path.join(layout.bundles, id), { recursive: true, force: true });
@@ -231,13 +218,12 @@ export function bundleAdapter(parts: RunnerParts): ResourceAdapter<BundleDesc, B
 export type ContainerDesc = { readonly id: string; readonly bundle: string };
 
 export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerDesc, ContainerDesc, ContainerDesc> {
-  const { layout, exec, failpoints } = parts;
+  const { layout, exec } = parts;
   const runc = createRunc({ root: layout.runcRoot, exec });
   return {
     kind: "container",
     plan: (spec) => spec,
-    acquire: async (plan, { signal }) => {
-      await hit(failpoints, "start-container", signal);
+    acquire: async (plan) => {
       // A failed create or start is cleaned up by the release, registered first (stop + delete).
       const created = await runc.create(plan.id, plan.bundle);
       if (created.isErr()) return err(created.error);
@@ -247,7 +233,6 @@ export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerD
     },
     describe: (r) => r,
     release: async (desc, { signal }) => {
-      await hit(failpoints, "stop-container", signal);
       const id = checkId(desc.id, "container");
       // Kill the pause process and wait for it (not `runc delete --force`: ~100 ms of fixed waiting).
       const stopped = await runc.stop(id, { signal });
@@ -258,6 +243,9 @@ export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerD
 }
 
 /** Every adapter the runner uses, for saga steps, releaseHeld and recover. */
+export type RunnerAdapters = ReturnType<typeof runnerAdapters>;
+
+/** The runner's adapters, by the key the saga's steps name them with. */
 export function runnerAdapters(parts: RunnerParts) {
   return {
     name: nameAdapter(parts),

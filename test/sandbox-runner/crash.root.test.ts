@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, expect, it } from "vitest";
-import { STEPS } from "../../examples/sandbox-runner/steps.js";
+import { STEPS } from "../../examples/sandbox-runner/runner/steps.js";
 import { describeSandbox, nothingHeld, SandboxEnv, show, type Lane } from "./support/sandbox.js";
 
 const steps = STEPS.map((s) => s.step);

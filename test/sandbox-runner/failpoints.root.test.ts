@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { STEPS } from "../../examples/sandbox-runner/steps.js";
+import { STEPS } from "../../examples/sandbox-runner/runner/steps.js";
 import {
   cli,
   describeSandbox,

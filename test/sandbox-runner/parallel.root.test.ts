@@ -1,7 +1,7 @@
 // 20 sandboxes at once through the library API, in-process: distinct IPs, then nothing left.
 import { afterAll, expect, it } from "vitest";
 import { parsePodConfig } from "../../examples/sandbox-runner/pod-config.js";
-import { Runner } from "../../examples/sandbox-runner/runner.js";
+import { Runner } from "../../examples/sandbox-runner/runner/index.js";
 import {
   describeSandbox,
   linksWithMaster,

@@ -6,7 +6,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, parsePodConfig, type PodConfig } from "../../examples/sandbox-runner/pod-config.js";
-import { Runner } from "../../examples/sandbox-runner/runner.js";
+import { Runner } from "../../examples/sandbox-runner/runner/index.js";
 import { anyPodInput, nastyStrings, podConfigish } from "./arbitraries.js";
 import { cli, removeWorkDirs, show, stackLines, tree, workDir } from "./support.js";
 

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createNetns, listNetns, sweepNetns } from "../../src/netns/index.js";
-import { Runner, type GcReport } from "../../examples/sandbox-runner/runner.js";
+import { Runner, type GcReport } from "../../examples/sandbox-runner/runner/index.js";
 import type { SandboxRecord } from "../../examples/sandbox-runner/store.js";
 import {
   cli,

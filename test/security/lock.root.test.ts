@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, expect, it } from "vitest";
-import { Runner } from "../../examples/sandbox-runner/runner.js";
+import { Runner } from "../../examples/sandbox-runner/runner/index.js";
 import {
   cli,
   deleteLink,

@@ -21,7 +21,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePodConfig } from "../../examples/sandbox-runner/pod-config.js";
 import { ForeignPathError } from "../../examples/sandbox-runner/resources.js";
-import { Runner } from "../../examples/sandbox-runner/runner.js";
+import { Runner } from "../../examples/sandbox-runner/runner/index.js";
 import { isSandboxId, sandboxKey, stateLayout, Store } from "../../examples/sandbox-runner/store.js";
 import { deadIdentity, writeSegment, type Identity } from "../support/journal.js";
 import { anyString, nastyStrings } from "./arbitraries.js";

@@ -1,7 +1,7 @@
 // Progress as each step runs, with its duration (like `docker build`), and the rollback steps
 // when it fails. Always on stderr, so that `--json` leaves stdout to JSON alone.
 import { describeError, type StepEvent, type TransactionEvent } from "errdefer";
-import type { StepLogEntry } from "./store.js";
+import type { StepLogEntry } from "../store.js";
 import { cleanupName } from "./steps.js";
 
 export interface Progress {

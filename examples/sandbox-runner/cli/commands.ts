@@ -1,0 +1,154 @@
+// The commands, one table: name, arguments, usage text and handler. USAGE, the arity check and the
+// dispatch all read it; each handler does one thing and returns its failure for main to report.
+import { err, ok, type Result } from "neverthrow";
+import { details, OperationFailedError, STEPS, summary, type Runner } from "../runner/index.js";
+import { UsageError, type CliError } from "./exit-codes.js";
+import { gcText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
+import type { CommandOption, Flags } from "./options.js";
+import { readPodConfig } from "./pod-input.js";
+
+/** What a handler gets. */
+export interface CommandInput {
+  readonly args: readonly string[];
+  readonly flags: Flags;
+  readonly json: boolean;
+  /** A line on stdout. */
+  readonly out: (line: string) => void;
+  /** A line on stderr. */
+  readonly warn: (line: string) => void;
+  /** Opens the runner (the state dir is created and locked), runs `use`, closes it. */
+  readonly withRunner: <T>(use: (runner: Runner) => Promise<T>) => Promise<T>;
+}
+
+export type Outcome = Result<void, CliError>;
+
+export interface Command {
+  readonly name: string;
+  /** Placeholders of its positional arguments, each required. */
+  readonly args: readonly string[];
+  /** Options only this command takes. */
+  readonly options?: readonly CommandOption[];
+  readonly usage: string;
+  readonly run: (input: CommandInput) => Promise<Outcome>;
+}
+
+const done = ok(undefined);
+
+export const COMMANDS: readonly Command[] = [
+  {
+    name: "run",
+    args: ["POD_CONFIG.json"],
+    usage: "create a pod sandbox (CRI PodSandboxConfig as JSON; - reads stdin)",
+    run: async ({ args, json, out, withRunner }) => {
+      // Validated before anything is touched: a bad config creates nothing, not even the state dir.
+      const config = await readPodConfig(args[0]!);
+      if (config.isErr()) return err(config.error);
+      const ran = await withRunner((runner) => runner.run(config.value));
+      return ran.map((r) => out(json ? JSON.stringify(summary(r)) : sandboxText(r)));
+    },
+  },
+  {
+    name: "stop",
+    args: ["ID"],
+    usage: "stop it: kill the pause process, CNI DEL, remove the netns (unknown id: ok)",
+    run: async ({ args, json, out, withRunner }) => {
+      const stopped = await withRunner((runner) => runner.stop(args[0]!));
+      return stopped.map(() => (json ? out(JSON.stringify({ id: args[0], ok: true })) : undefined));
+    },
+  },
+  {
+    name: "rm",
+    args: ["ID"],
+    usage: "remove it: stop, then the container, bundle, record and name (unknown id: ok)",
+    run: async ({ args, json, out, withRunner }) => {
+      const removed = await withRunner((runner) => runner.remove(args[0]!));
+      return removed.map(() => (json ? out(JSON.stringify({ id: args[0], ok: true })) : undefined));
+    },
+  },
+  {
+    name: "ls",
+    args: [],
+    usage: "list sandboxes",
+    run: async ({ json, out, warn, withRunner }) => {
+      const problems: string[] = [];
+      const records = await withRunner((runner) => runner.list(problems));
+      for (const p of problems) warn(`sandbox-runner: unreadable record ${p}`);
+      out(json ? JSON.stringify(records.map(summary)) : sandboxTable(records));
+      return done;
+    },
+  },
+  {
+    name: "inspect",
+    args: ["ID"],
+    usage: "one sandbox, its resources and its step log",
+    run: async ({ args, json, out, withRunner }) => {
+      const record = await withRunner((runner) => runner.inspect(args[0]!));
+      return record.map((r) => out(JSON.stringify(details(r), null, json ? undefined : 2)));
+    },
+  },
+  {
+    name: "recover",
+    args: [],
+    usage: "after a crash: roll back killed runs, reconcile the store",
+    run: async ({ json, out, withRunner }) => {
+      const report = await withRunner((runner) => runner.recover());
+      if (report.isErr())
+        return err(new OperationFailedError("recover", report.error.message, { cause: report.error }));
+      const r = report.value;
+      for (const line of json ? [recoveryJson(r)] : recoveryText(r)) out(line);
+      const left = r.failed.length + r.retained.length;
+      return left === 0 ? done : err(incomplete("recover", `${left} release(s) failed or were retained`));
+    },
+  },
+  {
+    name: "gc",
+    args: [],
+    options: ["dry-run"],
+    usage: "remove namespaces, IPs, containers, bundles and names no sandbox owns",
+    run: async ({ flags, json, out, withRunner }) => {
+      const report = await withRunner((runner) => runner.gc({ dryRun: flags["dry-run"] === true }));
+      if (report.isErr()) return err(report.error);
+      const r = report.value;
+      for (const line of json ? [JSON.stringify(r)] : gcText(r)) out(line);
+      return r.failed.length === 0 ? done : err(incomplete("collect garbage", `${r.failed.length} removal(s) failed`));
+    },
+  },
+  {
+    name: "steps",
+    args: [],
+    usage: "the steps and cleanups --failpoint can target",
+    run: async ({ json, out }) => {
+      const rows = STEPS.map(({ step, cleanup, does }) => ({ step, cleanup, does }));
+      if (json) out(JSON.stringify(rows));
+      else out(table([["STEP", "CLEANUP", "WHAT IT DOES"], ...rows.map((s) => [s.step, s.cleanup ?? "-", s.does])]));
+      return done;
+    },
+  },
+];
+
+/** A command that did its work but not all of it (the report above says what is left). */
+function incomplete(action: string, what: string): OperationFailedError {
+  return new OperationFailedError(action, `${what} (see the report)`, { cause: undefined });
+}
+
+/** The command `positionals` names, with its arguments; a wrong name or count is a usage error. */
+export function findCommand(
+  positionals: readonly string[],
+  flags: Flags,
+): Result<{ command: Command; args: readonly string[] }, UsageError> {
+  const [name, ...args] = positionals;
+  if (name === undefined) return err(new UsageError("a command is required"));
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) return err(new UsageError(`unknown command ${JSON.stringify(name)}`));
+  if (args.length !== command.args.length) {
+    const takes = ["no arguments", "one argument"][command.args.length] ?? `${command.args.length} arguments`;
+    return err(new UsageError(`${name} takes ${takes}`));
+  }
+  for (const c of COMMANDS) {
+    for (const option of c.options ?? []) {
+      if (flags[option] !== undefined && !(command.options ?? []).includes(option))
+        return err(new UsageError(`--${option} applies to ${c.name} only`));
+    }
+  }
+  return ok({ command, args });
+}

@@ -1,0 +1,47 @@
+// How the CLI ends: every error code maps to one exit code (0 ok, 1 the operation failed, 2 bad
+// usage or config: nothing was created), printed on stderr with a hint where one helps.
+import { describeError } from "errdefer";
+import { RunnerError, type RunnerErrorCode } from "../runner/index.js";
+
+/** A command line that cannot be run as given: exit 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+  readonly code = "usage";
+}
+
+/** Every error a command returns. */
+export type CliError = UsageError | RunnerError;
+
+interface ExitRow {
+  readonly exit: 1 | 2;
+  /** Printed under the message: what the user can do about it. */
+  readonly hint?: string;
+}
+
+/** The one table from error codes to exit codes. */
+export const EXIT_CODES = {
+  usage: { exit: 2, hint: "see sandbox-runner --help" },
+  "invalid-config": { exit: 2 },
+  // An id prefix more than one sandbox starts with: a usage error, the same from every command.
+  "ambiguous-id": { exit: 2, hint: "give more of the id" },
+  // `inspect` of an unknown id (`stop` and `rm` of one succeed, as in CRI).
+  "not-found": { exit: 1 },
+  "operation-failed": { exit: 1 },
+} as const satisfies Record<CliError["code"], ExitRow>;
+
+/** Anything else that was thrown (an unsafe state dir, a lock held too long, I/O): it failed. */
+const OTHER: ExitRow = EXIT_CODES["operation-failed"];
+
+function rowOf(error: unknown): ExitRow {
+  if (error instanceof UsageError) return EXIT_CODES.usage;
+  if (error instanceof RunnerError) return EXIT_CODES[error.code satisfies RunnerErrorCode];
+  return OTHER;
+}
+
+/** Prints `error` for the user (never a stack) and returns its exit code. */
+export function reportFailure(error: unknown, write: (line: string) => void): number {
+  const row = rowOf(error);
+  write(`sandbox-runner: ${describeError(error)}`);
+  if (row.hint !== undefined) write(`(${row.hint})`);
+  return row.exit;
+}

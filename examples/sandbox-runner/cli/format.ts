@@ -1,0 +1,72 @@
+// What the commands print on stdout, as text for people; `--json` prints the objects themselves.
+import { describeError } from "errdefer";
+import type { RecoveryReport } from "errdefer/journal";
+import type { GcReport } from "../runner/index.js";
+import type { SandboxRecord } from "../store.js";
+
+/** Columns padded to their widest cell, two spaces apart. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+/** `run`: the id, then the netns and the IP. */
+export function sandboxText(r: SandboxRecord): string {
+  return `${r.id}\n  netns: ${r.netnsPath ?? "(host network)"}\n  ip:    ${r.ip ?? "-"}`;
+}
+
+/** `ls`: one row per sandbox, ids cut to 13 characters (like docker). */
+export function sandboxTable(records: readonly SandboxRecord[]): string {
+  return table([
+    ["SANDBOX ID", "NAME", "NAMESPACE", "STATE", "IP", "NETNS", "CREATED"],
+    ...records.map((r) => [
+      r.id.slice(0, 13),
+      r.name,
+      r.namespace,
+      r.state,
+      r.ip ?? "-",
+      r.netnsPath ?? "(host)",
+      r.createdAt,
+    ]),
+  ]);
+}
+
+/** `recover`: the counts, then each failed or retained release and each journal issue. */
+export function recoveryText(r: RecoveryReport): string[] {
+  return [
+    `recovered ${r.transactions} transaction(s): ${r.released.length} released, ${r.failed.length} failed, ${r.retained.length} retained`,
+    ...r.failed.map((f) => `  failed   ${f.step} (${f.saga}): ${describeError(f.error)}`),
+    ...r.retained.map((k) => `  retained ${k.step} (${k.saga})`),
+    ...r.issues.map((i) => `  ${i.type} ${i.source}:${i.line}: ${i.message}`),
+  ];
+}
+
+/** `recover --json`: the report, errors as their messages. */
+export function recoveryJson(r: RecoveryReport): string {
+  return JSON.stringify(r, (_k, v: unknown) => (v instanceof Error ? v.message : v));
+}
+
+/** `gc`: what was (or would be) removed, by kind, then what failed. */
+export function gcText(r: GcReport): string[] {
+  const verb = r.dryRun ? "would remove" : "removed";
+  const kinds = {
+    netns: r.netns,
+    allocations: r.allocations,
+    containers: r.containers,
+    bundles: r.bundles,
+    names: r.names,
+  };
+  return [
+    ...Object.entries(kinds).map(
+      ([what, list]) => `${verb} ${list.length} ${what}${list.length > 0 ? `: ${list.join(", ")}` : ""}`,
+    ),
+    ...r.failed.map((f) => `failed: ${f}`),
+  ];
+}

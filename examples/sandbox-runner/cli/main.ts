@@ -1,0 +1,81 @@
+// The CLI's main: parse the command line, find the command in the table, resolve the runner's
+// config once, run the handler, and turn its failure into one exit code (cli/exit-codes.ts).
+import { parseArgs } from "node:util";
+import { err, ok, type Result } from "neverthrow";
+import { describeError } from "errdefer";
+import { Runner } from "../runner/index.js";
+import { COMMANDS, findCommand, type Command } from "./commands.js";
+import { reportFailure, UsageError, type CliError } from "./exit-codes.js";
+import { COMMAND_OPTIONS, optionLabel, OPTIONS, parseArgsOptions, runnerConfig, type Flags } from "./options.js";
+
+const out = (line: string): void => void process.stdout.write(`${line}\n`);
+const warn = (line: string): void => void process.stderr.write(`${line}\n`);
+
+/** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const outcome = await dispatch(argv);
+    return outcome.isOk() ? 0 : reportFailure(outcome.error, warn);
+  } catch (e) {
+    return reportFailure(e, warn);
+  }
+}
+
+async function dispatch(argv: readonly string[]): Promise<Result<void, CliError>> {
+  const parsed = parse(argv);
+  if (parsed.isErr()) return err(parsed.error);
+  const { flags, positionals } = parsed.value;
+  if (flags.help === true) {
+    out(usage());
+    return ok(undefined);
+  }
+  const found = findCommand(positionals, flags);
+  if (found.isErr()) return err(found.error);
+  const config = runnerConfig(flags);
+  if (config.isErr()) return err(config.error);
+  return found.value.command.run({
+    args: found.value.args,
+    flags,
+    json: flags.json === true,
+    out,
+    warn,
+    withRunner: async (use) => {
+      const runner = await Runner.openResolved(config.value);
+      try {
+        return await use(runner);
+      } finally {
+        await runner.close();
+      }
+    },
+  });
+}
+
+function parse(argv: readonly string[]): Result<{ flags: Flags; positionals: string[] }, UsageError> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: parseArgsOptions(),
+    });
+    return ok({ flags: values, positionals });
+  } catch (e) {
+    return err(new UsageError(describeError(e)));
+  }
+}
+
+/** USAGE, from the command table and the option table. */
+export function usage(): string {
+  const column = (left: string, right: string) => (right === "" ? `  ${left}` : `  ${left.padEnd(20)}  ${right}`);
+  const synopsis = (c: Command) =>
+    [c.name, ...c.args, ...(c.options ?? []).map((o) => `[${optionLabel(o, COMMAND_OPTIONS[o])}]`)].join(" ");
+  return [
+    "usage: sandbox-runner [options] <command> [args]",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => column(synopsis(c), c.usage)),
+    "",
+    "options:",
+    ...Object.entries(OPTIONS).map(([name, o]) => column(optionLabel(name, o), o.help)),
+  ].join("\n");
+}

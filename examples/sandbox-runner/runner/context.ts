@@ -1,0 +1,73 @@
+// What every verb works with: the resolved config, the store, the journal, the adapters and the
+// network configuration. Made once per open runner; the verbs are plain functions over it.
+import { err, ok, type Result } from "neverthrow";
+import { FileJournal } from "errdefer/journal";
+import { ensureNetworkConfig, type LoadedNetworkConfig } from "../cni/index.js";
+import { hitSync, JOURNAL_WRITE, type Failpoints } from "../failpoints.js";
+import { runnerAdapters, type RunnerAdapters } from "../resources.js";
+import { createRunc, type Runc } from "../runc/index.js";
+import { Store } from "../store.js";
+import type { RunnerConfig } from "./config.js";
+import { progress, type Progress } from "./progress.js";
+import { adaptersWithFailpoints } from "./steps.js";
+
+/** Per-call options of run / stop / remove. */
+export interface CallOptions {
+  /** Failpoints for this call only (instead of the runner's). */
+  readonly failpoints?: Failpoints;
+}
+
+export interface RunnerContext {
+  readonly config: RunnerConfig;
+  readonly store: Store;
+  readonly journal: FileJournal;
+  readonly runc: Runc;
+  /** The adapters with the failpoints of `call`, or the runner's. */
+  adapters(call?: CallOptions): RunnerAdapters;
+  /** The failpoints in force for `call`. */
+  failpoints(call?: CallOptions): Failpoints;
+  /** The network configuration (the default conflist is written on first use), loaded once. */
+  network(): Promise<Result<LoadedNetworkConfig, Error>>;
+  /** Progress lines under `header` when cleanups run, and the step log. */
+  progress(header: string): Progress;
+}
+
+export function createContext(config: RunnerConfig): RunnerContext {
+  const { layout, failpoints, journalFault } = config;
+  const store = new Store(layout);
+  const journal = new FileJournal(layout.journal, {
+    beforeWrite: (bytes) => {
+      hitSync(failpoints, JOURNAL_WRITE);
+      journalFault?.(bytes);
+    },
+  });
+  const raw = runnerAdapters({
+    layout,
+    store,
+    exec: config.exec,
+    ...(config.netnsDriver === undefined ? {} : { netnsDriver: config.netnsDriver }),
+    netnsDir: config.netnsDir,
+    prefix: config.prefix,
+    cniBinDir: config.cniBinDir,
+  });
+  const own = adaptersWithFailpoints(raw, failpoints);
+  let network: Promise<Result<LoadedNetworkConfig, Error>> | undefined;
+  return {
+    config,
+    store,
+    journal,
+    runc: createRunc({ root: layout.runcRoot, exec: config.exec }),
+    adapters: (call) => (call?.failpoints === undefined ? own : adaptersWithFailpoints(raw, call.failpoints)),
+    failpoints: (call) => call?.failpoints ?? failpoints,
+    network: () => (network ??= loadNetwork(config)),
+    progress: (header) => progress(config.write, header),
+  };
+}
+
+async function loadNetwork(config: RunnerConfig): Promise<Result<LoadedNetworkConfig, Error>> {
+  const loaded = await ensureNetworkConfig(config.cniConfDir, {
+    ...config.defaultNetwork,
+    dataDir: config.layout.cniData,
+  });
+  return loaded.isErr() ? err(loaded.error) : ok(loaded.value);
+}

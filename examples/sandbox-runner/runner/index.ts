@@ -1,0 +1,116 @@
+// The sandbox runner: RunPodSandbox / StopPodSandbox / RemovePodSandbox as errdefer sagas, plus
+// list, inspect, recover and gc, one module per verb. Runner is a thin facade over them; it holds
+// the state dir's lock while it is open.
+import type { Result } from "neverthrow";
+import type { FileJournal, JournalError, RecoveryReport } from "errdefer/journal";
+import { selfIdentity, takeLockFile } from "errdefer/host";
+import type { LoadedNetworkConfig } from "../cni/index.js";
+import type { PodConfig } from "../pod-config.js";
+import { prepareStateDir, type SandboxRecord, type StateLayout, type Store } from "../store.js";
+import { resolveConfig, type RunnerConfig, type RunnerOptions } from "./config.js";
+import { createContext, type CallOptions, type RunnerContext } from "./context.js";
+import type { AmbiguousIdError, OperationFailedError, SandboxNotFoundError } from "./errors.js";
+import { collectGarbage, type GcReport } from "./gc.js";
+import { recoverRunner } from "./recover.js";
+import { removePodSandbox } from "./remove.js";
+import { runPodSandbox } from "./run.js";
+import { inspectSandbox, listSandboxes } from "./status.js";
+import { stopPodSandbox } from "./stop.js";
+
+export { DEFAULTS, resolveConfig, type RunnerConfig, type RunnerOptions } from "./config.js";
+export type { CallOptions } from "./context.js";
+export * from "./errors.js";
+export type { GcReport } from "./gc.js";
+export { details, summary, type SandboxSummary } from "./status.js";
+export { cleanupName, FAILPOINT_TARGETS, STEPS, type StepName } from "./steps.js";
+
+export class Runner {
+  readonly #ctx: RunnerContext;
+  readonly #unlock: () => Promise<void>;
+
+  private constructor(ctx: RunnerContext, unlock: () => Promise<void>) {
+    this.#ctx = ctx;
+    this.#unlock = unlock;
+  }
+
+  /** Resolves `options`, prepares the state dir and takes its lock; throws a ConfigError if unusable. */
+  static async open(options: RunnerOptions = {}): Promise<Runner> {
+    const config = resolveConfig(options);
+    if (config.isErr()) throw config.error;
+    return Runner.openResolved(config.value);
+  }
+
+  /** Prepares the state dir and takes its lock (another runner on it is waited for). */
+  static async openResolved(config: RunnerConfig): Promise<Runner> {
+    await prepareStateDir(config.layout);
+    const unlock = await takeLockFile(config.layout.lock, selfIdentity(), { waitMs: config.lockWaitMs });
+    return new Runner(createContext(config), unlock);
+  }
+
+  async close(): Promise<void> {
+    await this.#ctx.journal.close();
+    await this.#unlock();
+  }
+
+  get config(): RunnerConfig {
+    return this.#ctx.config;
+  }
+
+  get layout(): StateLayout {
+    return this.#ctx.config.layout;
+  }
+
+  get store(): Store {
+    return this.#ctx.store;
+  }
+
+  get journal(): FileJournal {
+    return this.#ctx.journal;
+  }
+
+  /** The network configuration (the default conflist is written on first use), loaded once. */
+  network(): Promise<Result<LoadedNetworkConfig, Error>> {
+    return this.#ctx.network();
+  }
+
+  /** RunPodSandbox. On failure, everything is rolled back, or kept for a retry and reported. */
+  run(config: PodConfig, call: CallOptions = {}): Promise<Result<SandboxRecord, OperationFailedError>> {
+    return runPodSandbox(this.#ctx, config, call);
+  }
+
+  /** StopPodSandbox: kill the pause process, CNI DEL, remove the netns. An unknown id is success. */
+  stop(
+    idOrPrefix: string,
+    call: CallOptions = {},
+  ): Promise<Result<SandboxRecord | undefined, AmbiguousIdError | OperationFailedError>> {
+    return stopPodSandbox(this.#ctx, idOrPrefix, call);
+  }
+
+  /** RemovePodSandbox: stop, then the container, bundle, record and name. An unknown id is success. */
+  remove(
+    idOrPrefix: string,
+    call: CallOptions = {},
+  ): Promise<Result<undefined, AmbiguousIdError | OperationFailedError>> {
+    return removePodSandbox(this.#ctx, idOrPrefix, call);
+  }
+
+  /** Every sandbox, oldest first; unreadable records are reported through `problems`. */
+  list(problems?: string[]): Promise<SandboxRecord[]> {
+    return listSandboxes(this.#ctx, problems);
+  }
+
+  /** One sandbox by its id or a unique prefix of it. */
+  inspect(idOrPrefix: string): Promise<Result<SandboxRecord, SandboxNotFoundError | AmbiguousIdError>> {
+    return inspectSandbox(this.#ctx, idOrPrefix);
+  }
+
+  /** After a crash: journal recovery (a run killed part-way is rolled back), then the store is reconciled. */
+  recover(): Promise<Result<RecoveryReport, JournalError>> {
+    return recoverRunner(this.#ctx);
+  }
+
+  /** Removes what our prefixes name and no sandbox owns: namespaces, IPs, containers, bundles, names. */
+  gc(options: { readonly dryRun?: boolean } = {}): Promise<Result<GcReport, OperationFailedError>> {
+    return collectGarbage(this.#ctx, options);
+  }
+}

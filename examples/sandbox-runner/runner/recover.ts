@@ -1,0 +1,80 @@
+// After a crash: the library's journal recovery rolls back every run a killed runner left
+// unfinished, then the store is reconciled with what recovery could not release and with pause
+// processes that are gone.
+import { readFile } from "node:fs/promises";
+import type { Result } from "neverthrow";
+import type { AnyResourceAdapter, HeldResource } from "errdefer";
+import { recover, type JournalError, type RecoveryReport } from "errdefer/journal";
+import { isSandboxId, sweepTempFiles } from "../store.js";
+import type { RunnerContext } from "./context.js";
+import { isGuarded, stepOrder } from "./steps.js";
+
+/**
+ * Recovers the journal and reconciles the store. The journal's own error (an unsafe journal dir:
+ * `unsafe-dir`) is passed on as it is: nothing was released.
+ */
+export async function recoverRunner(ctx: RunnerContext): Promise<Result<RecoveryReport, JournalError>> {
+  const adapters: AnyResourceAdapter[] = Object.values(ctx.adapters());
+  const report = await recover(ctx.journal, adapters, {
+    cleanupTimeoutMs: ctx.config.cleanupTimeoutMs,
+    // A run killed after the store took the sandbox (READY) but before its commit was durable.
+    isOwned: async (t) => {
+      const rec = t.resources.find((r) => r.kind === "sandbox-record" && r.status !== "released");
+      const id = (rec?.desc as { id?: unknown } | undefined)?.id;
+      return isSandboxId(id) && (await ctx.store.read(id).catch(() => undefined))?.state === "READY";
+    },
+  });
+  if (report.isErr()) return report;
+  const { layout } = ctx.config;
+  // Records half-written by a killed runner (its temp file, never renamed into place).
+  await sweepTempFiles([layout.sandboxes, layout.names], async (pid) => pid === process.pid || (await pidAlive(pid)));
+  await keepLeftovers(ctx, report.value);
+  await markDeadNotReady(ctx);
+  return report;
+}
+
+/** What recovery could not release stays with its sandbox, for rm to retry. */
+async function keepLeftovers(ctx: RunnerContext, report: RecoveryReport): Promise<void> {
+  for (const left of [...report.failed, ...report.retained]) {
+    const id = sandboxIdOf(left.description);
+    const record = id === undefined ? undefined : await ctx.store.read(id);
+    if (record === undefined || record.resources.some((r) => r.step === left.step)) continue;
+    const resource: HeldResource = {
+      step: left.step,
+      kind: left.kind,
+      guard: isGuarded(left.step),
+      description: left.description,
+    };
+    const resources = [...record.resources, resource].sort((x, y) => stepOrder(x.step) - stepOrder(y.step));
+    await ctx.store.write({ ...record, state: "NOTREADY", resources, error: `recovery left ${left.step} behind` });
+  }
+}
+
+/** A READY sandbox whose pause process is gone is not ready any more. */
+async function markDeadNotReady(ctx: RunnerContext): Promise<void> {
+  for (const record of await ctx.store.list()) {
+    if (record.state !== "READY") continue;
+    const state = await ctx.runc.state(record.id);
+    if (state.isOk() && state.value?.status === "running") continue;
+    await ctx.store.write({ ...record, state: "NOTREADY", error: "the pause container is not running" });
+  }
+}
+
+/** Whether a PID is a live (non-zombie) process; the start time is not recorded in a temp file name. */
+async function pidAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** The sandbox a journalled description belongs to: its id, container id, or the id ending its name. */
+function sandboxIdOf(desc: unknown): string | undefined {
+  if (typeof desc !== "object" || desc === null) return undefined;
+  const d = desc as { id?: unknown; containerId?: unknown; name?: unknown };
+  for (const v of [d.id, d.containerId]) if (isSandboxId(v)) return v;
+  return typeof d.name === "string" ? /([0-9a-f]{32})$/.exec(d.name)?.[1] : undefined;
+}
