@@ -2,10 +2,10 @@
 // that stores and adapters of your own keep the same rules (private dirs, lock files, process
 // identity that survives PID reuse). Never loads execa.
 export { ensurePrivateDir, PrivateDirError, isPrivateDirError } from "../internal/private-dir.js";
-export { takeLockFile, LockBusyError, isLockBusy } from "../internal/lock-file.js";
+export { takeLockFile, LockBusyError, isLockBusy, lockHolderFile } from "../internal/lock-file.js";
 export type { TakeLockOptions } from "../internal/lock-file.js";
-export { selfIdentity, isAlive } from "../internal/liveness.js";
-export type { ProcessIdentity } from "../internal/liveness.js";
+export { selfIdentity, isAlive, placeOf } from "../internal/liveness.js";
+export type { ProcessIdentity, ProcessPlace, ForeignPidNamespaces, LivenessOptions } from "../internal/liveness.js";
 // Starting processes: one contract (argv arrays only, an output limit, a timeout, kill on abort,
 // no rejections). spawnRunner is the node:child_process implementation; the execa one is
 // errdefer/netns's execaRunner, kept out of here so that this entry never loads execa.

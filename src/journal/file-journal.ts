@@ -1,16 +1,16 @@
 // FileJournal: an append-only JSON-lines journal on disk, one segment file per process, fsynced
 // before a step acquires, with group commit, compaction, and adoption of dead processes' segments
 // by recovery.
-import { randomBytes } from "node:crypto";
 import { open, readdir, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { syncDir, writeAtomic } from "../internal/atomic-write.js";
-import { isAlive, selfIdentity, type ProcessIdentity } from "../internal/liveness.js";
-import { isLockBusy, takeLockFile } from "../internal/lock-file.js";
+import { isAlive, selfIdentity, type ForeignPidNamespaces, type ProcessIdentity } from "../internal/liveness.js";
+import { describeHolder, isLockBusy, takeLockFile } from "../internal/lock-file.js";
 import { JournalError } from "./errors.js";
 import { Ledger, parseJournalText, type Journal, type RecoverySession } from "./journal.js";
 import { ensurePrivateDir, isPrivateDirError } from "../internal/private-dir.js";
 import { checkRecord, type JournalIssue, type JournalRecord } from "./records.js";
+import { parseSegmentName, segmentName } from "./segment-name.js";
 
 export interface FileJournalOptions {
   /**
@@ -21,9 +21,17 @@ export interface FileJournalOptions {
   readonly groupCommit?: boolean;
   /** Test hook: called before each write; throwing makes the write fail (storage fault injection). */
   readonly beforeWrite?: (bytes: number) => void;
+  /**
+   * How recovery judges a segment written in another PID namespace of this boot (a sidecar
+   * container sharing the directory), whose writer it cannot look up by PID. `"live"` (the
+   * default): never adopted, so a live writer's resources are never released under it. `"dead"`:
+   * adopted like a dead process's, for callers who know no other PID namespace writes here while
+   * they recover. Segments of an earlier boot are always adopted; those of this namespace are
+   * judged by PID and start time.
+   */
+  readonly foreignPidNamespaces?: ForeignPidNamespaces;
 }
 
-const SEGMENT = /^(\d+)-(\d+)-([0-9a-f]{8})\.jsonl$/;
 const LOCK_FILE = "recover.lock";
 // Rewrite the segment when this many bytes belong to finished transactions.
 const COMPACT_BYTES = 1 << 20;
@@ -55,7 +63,8 @@ export class FileJournal implements Journal {
   readonly #beforeWrite: ((bytes: number) => void) | undefined;
   readonly #ledger = new Ledger();
   readonly #self: ProcessIdentity = selfIdentity();
-  readonly #segmentName = `${this.#self.pid}-${this.#self.startTime}-${randomBytes(4).toString("hex")}.jsonl`;
+  readonly #segmentName = segmentName(this.#self);
+  readonly #foreignPidNamespaces: ForeignPidNamespaces;
   #fh: FileHandle | undefined;
   #opening: Promise<FileHandle> | undefined;
   /** Bytes in the segment, and how many of them are still needed. */
@@ -74,6 +83,7 @@ export class FileJournal implements Journal {
     this.dir = path.resolve(dir);
     this.#groupCommit = options.groupCommit ?? true;
     this.#beforeWrite = options.beforeWrite;
+    this.#foreignPidNamespaces = options.foreignPidNamespaces ?? "live";
   }
 
   /** This process's segment file. */
@@ -205,7 +215,7 @@ export class FileJournal implements Journal {
     const release = await takeLockFile(path.join(this.dir, LOCK_FILE), this.#self).catch((e: unknown) =>
       Promise.reject(
         isLockBusy(e)
-          ? new JournalError("locked", `journal ${this.dir} is being recovered by process ${e.holder.pid}`, {
+          ? new JournalError("locked", `journal ${this.dir} is being recovered by ${describeHolder(e.holder)}`, {
               path: e.file,
             })
           : ioError("lock", path.join(this.dir, LOCK_FILE), e),
@@ -229,9 +239,9 @@ export class FileJournal implements Journal {
     const copied: Promise<void>[] = [];
     const newer: { file: string; lines: string[] }[] = [];
     for (const name of names) {
-      const m = SEGMENT.exec(name);
-      if (m === null || name === this.#segmentName) continue;
-      if (await isAlive({ pid: Number(m[1]), startTime: m[2]! })) continue;
+      const writer = parseSegmentName(name);
+      if (writer === undefined || name === this.#segmentName) continue;
+      if (await isAlive(writer, { foreignPidNamespaces: this.#foreignPidNamespaces })) continue;
       const file = path.join(this.dir, name);
       const text = await readFile(file, "utf8").catch((e: unknown) => Promise.reject(ioError("read", file, e)));
       const parsed = parseJournalText(text, file, checkRecord);

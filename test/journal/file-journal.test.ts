@@ -12,7 +12,10 @@ import {
   writeFileSync,
   chmodSync,
 } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ok } from "neverthrow";
 import { afterAll, afterEach, beforeAll, describe, expect, it, test } from "vitest";
 import { saga, type ResourceAdapter } from "../../src/index.js";
@@ -23,6 +26,7 @@ import {
   journalLinesOf,
   liveChild,
   removeTempDirs,
+  startTimeOf,
   tempDir,
   writeSegment,
   type FakeDesc,
@@ -155,7 +159,9 @@ describe("writing", () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(root, "a")).mode & 0o777).toBe(0o700);
     expect(statSync(j.segmentPath).mode & 0o777).toBe(0o600);
-    expect(path.basename(j.segmentPath)).toMatch(new RegExp(`^${process.pid}-\\d+-[0-9a-f]{8}\\.jsonl$`));
+    expect(path.basename(j.segmentPath)).toMatch(
+      new RegExp(`^${process.pid}-\\d+-ns\\d+-boot[0-9a-f]{32}-[0-9a-f]{8}\\.jsonl$`),
+    );
   });
 
   it("refuses a relative dir", () => {
@@ -270,18 +276,24 @@ describe("the recovery lock", () => {
   it("a live holder: locked, nothing released", async () => {
     const dir = tempDir("locked");
     writeSegment(dir, dead, `${(await abandonedLines()).join("\n")}\n`);
-    const live = liveChild();
+    // The holder: flock(1) takes the lock, then becomes `sleep` (--no-fork) and keeps it; its
+    // holder file names it, as takeLockFile's would.
+    const lock = path.join(dir, "recover.lock");
+    const live = spawn("flock", ["--exclusive", "--no-fork", lock, "sleep", "60"], { stdio: "ignore" });
+    const exited = once(live, "exit");
     try {
-      writeFileSync(path.join(dir, "recover.lock"), JSON.stringify(live.identity), { mode: 0o600 });
+      while (!readFileSync(`/proc/${live.pid}/comm`, "utf8").startsWith("sleep")) await sleep(5);
+      const identity = { pid: live.pid!, startTime: startTimeOf(live.pid!) };
+      writeFileSync(`${lock}.holder`, JSON.stringify(identity), { mode: 0o600 });
       const log: string[] = [];
       const e = (await recover(journal(dir), [fakeAdapter("fake", log)]))._unsafeUnwrapErr();
       expect(e.code).toBe("locked");
-      expect(e.message).toContain(String(live.identity.pid));
+      expect(e.message).toContain(`process ${identity.pid}`);
       expect(log).toEqual([]);
-      expect(JSON.parse(readFileSync(path.join(dir, "recover.lock"), "utf8"))).toEqual(live.identity);
+      expect(JSON.parse(readFileSync(`${lock}.holder`, "utf8"))).toEqual(identity);
     } finally {
-      live.child.kill();
-      await live.exited;
+      live.kill();
+      await exited;
     }
   });
 
@@ -304,7 +316,9 @@ describe("the recovery lock", () => {
     const report = (await recover(journal(dir), [fakeAdapter("fake", log)]))._unsafeUnwrap();
     expect(report.released.map((r) => r.step)).toEqual(["b", "a"]);
     expect(log).toEqual(["release x-b", "release x-a"]);
-    expect(existsSync(path.join(dir, "recover.lock"))).toBe(false);
+    // The lock file stays (flock: only the lock is let go); the holder file goes with the lock.
+    expect(existsSync(path.join(dir, "recover.lock"))).toBe(true);
+    expect(existsSync(path.join(dir, "recover.lock.holder"))).toBe(false);
     expect(readdirSync(dir).filter((n) => n.includes("stale"))).toEqual([]);
   });
 
@@ -343,7 +357,7 @@ describe("adoption of other processes' segments", () => {
     expect(log).toEqual(["release x-b", "release x-a"]);
     expect(existsSync(segment), "the dead process's segment is deleted").toBe(false);
     await j.close();
-    expect(readdirSync(dir), "and nothing is left once everything is released").toEqual([]);
+    expect(readdirSync(dir), "and nothing is left once everything is released").toEqual(["recover.lock"]);
   });
 
   it("adopts several dead segments, each transaction released in reverse, and a second recover does nothing", async () => {
@@ -391,7 +405,7 @@ describe("adoption of other processes' segments", () => {
       "retained a",
       "end",
     ]);
-    expect(readdirSync(dir)).toEqual([path.basename(j.segmentPath)]);
+    expect(readdirSync(dir).sort()).toEqual([path.basename(j.segmentPath), "recover.lock"].sort());
   });
 
   it("never touches a transaction of a saga running in this process", async () => {
@@ -430,7 +444,7 @@ describe("adoption of other processes' segments", () => {
     writeFileSync(path.join(dir, `${dead.pid}-x-zz.jsonl`), "{}\n", { mode: 0o600 });
     const report = (await recover(journal(dir), []))._unsafeUnwrap();
     expect(report).toMatchObject({ transactions: 0, released: [], failed: [], retained: [], issues: [] });
-    expect(readdirSync(dir).sort()).toEqual([`${dead.pid}-x-zz.jsonl`, "notes.txt"]);
+    expect(readdirSync(dir).sort()).toEqual([`${dead.pid}-x-zz.jsonl`, "notes.txt", "recover.lock"]);
     expect(lstatSync(dir).mode & 0o777).toBe(0o700);
   });
 });
