@@ -15,18 +15,18 @@ import {
 import { spawnRunner } from "errdefer/host";
 import { createNetns, createProcessDriver, type Netns } from "../../../src/netns/index.js";
 import { removeTestDir, testDir } from "../../support/netns-dirs.js";
-import { describeRoot } from "../../support/root.js";
+import { describeRoot, missingCniPlugins } from "../../support/root.js";
 import { runPrefix } from "../../support/run-prefix.js";
 
 const binDir = "/usr/lib/cni";
-const cniProblem = ["bridge", "host-local", "loopback"].filter((p) => !existsSync(path.join(binDir, p)));
+const cniProblem = missingCniPlugins();
 
 /** describeRoot, also requiring the CNI plugins: with CI=true their absence fails. */
 function describeCni(name: string, body: () => void): void {
   const problem =
     cniProblem.length === 0
       ? undefined
-      : `the CNI root tests need ${cniProblem.map((p) => path.join(binDir, p)).join(", ")} (Debian: containernetworking-plugins)`;
+      : `the CNI root tests need ${cniProblem.join(", ")} (Debian: containernetworking-plugins)`;
   describeRoot(name, body, problem);
 }
 

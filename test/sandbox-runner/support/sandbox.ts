@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { removeTestDir, testDir } from "../../support/netns-dirs.js";
-import { describeRoot } from "../../support/root.js";
+import { describeRoot, missingCniPlugins, onPath } from "../../support/root.js";
 import { runPrefix } from "../../support/run-prefix.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -15,14 +15,10 @@ export const cniBinDir = "/usr/lib/cni";
 /** What the sandbox tests need beyond describeRoot's tools. */
 function sandboxProblem(): string | undefined {
   const missing = [
-    ...["bridge", "host-local", "loopback"].map((p) => path.join(cniBinDir, p)).filter((p) => !existsSync(p)),
+    ...missingCniPlugins(),
     ...(existsSync("/usr/bin/busybox") ? [] : ["/usr/bin/busybox (busybox-static)"]),
+    ...(onPath("runc") ? [] : ["runc on PATH"]),
   ];
-  try {
-    execFileSync("runc", ["--version"], { stdio: "ignore" });
-  } catch {
-    missing.push("runc on PATH");
-  }
   return missing.length === 0 ? undefined : `the sandbox-runner root tests need ${missing.join(", ")}`;
 }
 
@@ -38,22 +34,35 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the CLI (`node --import tsx examples/sandbox-runner/cli.ts ...args`) from the repo root. */
-export function cli(args: readonly string[], options: { readonly input?: string } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", cliPath, ...args], {
-      cwd: repoRoot,
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, NODE_OPTIONS: "" },
-    });
+/** A CLI process started by {@link startCli}: its PID (the runner's), and its result once it has ended. */
+export interface StartedCli {
+  readonly pid: number;
+  kill(signal: NodeJS.Signals): void;
+  readonly done: Promise<CliResult>;
+}
+
+/** Starts the CLI (`node --import tsx examples/sandbox-runner/cli.ts ...args`) from the repo root. */
+export function startCli(args: readonly string[], options: { readonly input?: string } = {}): StartedCli {
+  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", cliPath, ...args], {
+    cwd: repoRoot,
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, NODE_OPTIONS: "" },
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
     child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
   });
+  child.stdin.end(options.input ?? "");
+  return { pid: child.pid ?? -1, kill: (signal) => child.kill(signal), done };
+}
+
+/** Runs the CLI to its end. */
+export function cli(args: readonly string[], options: { readonly input?: string } = {}): Promise<CliResult> {
+  return startCli(args, options).done;
 }
 
 /** A CLI result, for failure messages. */
@@ -189,7 +198,15 @@ export class Lane {
     args: readonly string[],
     options: { readonly progress?: boolean; readonly input?: string } = {},
   ): Promise<CliResult> {
-    return cli([...this.opts(options.progress), ...args], options.input === undefined ? {} : { input: options.input });
+    return this.start(args, options).done;
+  }
+
+  /** Starts the CLI with this lane's options. */
+  start(args: readonly string[], options: { readonly progress?: boolean; readonly input?: string } = {}): StartedCli {
+    return startCli(
+      [...this.opts(options.progress), ...args],
+      options.input === undefined ? {} : { input: options.input },
+    );
   }
 
   /** `ls --json`, parsed; fails on a non-zero exit. */
