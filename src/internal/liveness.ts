@@ -87,12 +87,15 @@ export function selfIdentity(): ProcessIdentity {
 
 const bootKey = (id: string): string => id.replace(/-/g, "").toLowerCase();
 
-/** Where `who` ran, seen from this process (an unrecorded namespace or boot is taken as ours). */
+/**
+ * Where `who` ran, seen from this process. A record without a namespace or boot (an older one) is
+ * taken as ours; a recorded namespace when we cannot read our own is taken as another (its PID
+ * may mean nothing here), a recorded boot when we cannot read ours as this one.
+ */
 export function placeOf(who: ProcessIdentity): ProcessPlace {
   const { pidNamespace, bootId } = hereAndNow();
   if (who.bootId !== undefined && bootId !== undefined && bootKey(who.bootId) !== bootKey(bootId)) return "other-boot";
-  if (who.pidNamespace !== undefined && pidNamespace !== undefined && who.pidNamespace !== pidNamespace)
-    return "other-namespace";
+  if (who.pidNamespace !== undefined && who.pidNamespace !== pidNamespace) return "other-namespace";
   return "this-namespace";
 }
 

@@ -138,9 +138,10 @@ describe("processes racing for one lock", () => {
     const text = readFileSync(log, "utf8");
     const most = mostAtOnce(text);
     const shared = [...most].filter(([, n]) => n > 1);
+    const byKind = kinds.map((k, i) => `${k} ${shared.filter(([r]) => Number(r) % kinds.length === i).length}`);
     console.log(
       `lock race: ${TAKERS} processes, ${ROUNDS} rounds, ${holds} holds; rounds with two or more holders at once: ` +
-        `${shared.length} (most at once: ${Math.max(0, ...most.values())})`,
+        `${shared.length} (${byKind.join(", ")}; most at once: ${Math.max(0, ...most.values())})`,
     );
     expect(errors).toEqual([]);
     expect(

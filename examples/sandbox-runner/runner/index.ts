@@ -44,12 +44,21 @@ export class Runner {
   static async openResolved(config: RunnerConfig): Promise<Runner> {
     await prepareStateDir(config.layout);
     const unlock = await takeLockFile(config.layout.lock, selfIdentity(), { waitMs: config.lockWaitMs });
-    return new Runner(createContext(config), unlock);
+    // The lock is an flock held until released or until this process exits: never leak it.
+    try {
+      return new Runner(createContext(config), unlock);
+    } catch (error) {
+      await unlock();
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
-    await this.#ctx.journal.close();
-    await this.#unlock();
+    try {
+      await this.#ctx.journal.close();
+    } finally {
+      await this.#unlock();
+    }
   }
 
   get config(): RunnerConfig {
