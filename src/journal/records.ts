@@ -2,8 +2,20 @@
 // into what it still holds.
 import type { JsonValue } from "../internal/json.js";
 
-/** The record format this version writes and reads. A newer record is refused, never guessed at. */
-export const JOURNAL_FORMAT_VERSION = 1;
+/**
+ * The newest record format version this errdefer reads. A newer record is refused, never guessed
+ * at: its transaction is left for a newer errdefer. Version 2 added the `adopt` record.
+ */
+export const JOURNAL_FORMAT_VERSION = 2;
+
+/**
+ * The version a record of kind `t` is written with: the oldest that has its kind. An `adopt` is 2,
+ * so that an errdefer that reads only version 1 leaves a transaction holding one untouched (rather
+ * than missing the resources it lists); every other kind is 1, readable by any errdefer.
+ */
+export function formatVersionOf(t: RecordType): number {
+  return t === "adopt" ? 2 : 1;
+}
 
 interface Base {
   readonly v: number;
@@ -21,6 +33,12 @@ export type JournalRecord =
       readonly guard: boolean;
       readonly desc: JsonValue;
     })
+  /**
+   * releaseHeld's adoption, in one record (written durably before anything is released): every
+   * held resource, as acquired, in acquisition order. One line is all or nothing: a crash leaves
+   * every resource adopted or none.
+   */
+  | (Base & { readonly t: "adopt"; readonly resources: readonly AdoptedResource[] })
   /** After a step acquired: its full description. */
   | (Base & { readonly t: "acquired"; readonly step: string; readonly desc: JsonValue })
   | (Base & { readonly t: "released"; readonly step: string })
@@ -36,6 +54,14 @@ export type JournalRecord =
   | (Base & { readonly t: "end" });
 
 export type RecordType = JournalRecord["t"];
+
+/** One resource an `adopt` record lists. */
+export interface AdoptedResource {
+  readonly step: string;
+  readonly kind: string;
+  readonly guard: boolean;
+  readonly desc: JsonValue;
+}
 
 /** Why a line was not used. */
 export interface JournalIssue {
@@ -87,6 +113,11 @@ export function checkRecord(
       if (r.t === "intent" && typeof r.guard !== "boolean") return withTx("intent: field guard must be a boolean");
       if (r.t === "release-failed" && !isString(r.error)) return withTx("release-failed: field error must be a string");
       break;
+    case "adopt": {
+      const problem = adoptProblem(r.resources);
+      if (problem !== undefined) return withTx(`adopt: ${problem}`);
+      break;
+    }
     case "commit":
       if (r.held !== undefined && !(Array.isArray(r.held) && r.held.every(isString))) {
         return withTx("commit: field held must be an array of step names");
@@ -98,6 +129,21 @@ export function checkRecord(
       return withTx(`unknown record type ${JSON.stringify(r.t)}`);
   }
   return { record: value as JournalRecord };
+}
+
+/** What is wrong with an `adopt` record's resources, if anything. */
+function adoptProblem(resources: unknown): string | undefined {
+  if (!Array.isArray(resources)) return "field resources must be an array";
+  for (const [i, x] of (resources as unknown[]).entries()) {
+    const at = `resources[${i}]`;
+    if (typeof x !== "object" || x === null || Array.isArray(x)) return `${at} must be an object`;
+    const r = x as Record<string, unknown>;
+    if (!isString(r.step) || r.step === "") return `${at}.step must be a non-empty string`;
+    if (!isString(r.kind) || r.kind === "") return `${at}.kind must be a non-empty string`;
+    if (typeof r.guard !== "boolean") return `${at}.guard must be a boolean`;
+    if (!("desc" in r)) return `${at}.desc is missing`;
+  }
+  return undefined;
 }
 
 /** One resource of a transaction, as its records leave it. */
@@ -115,7 +161,7 @@ export interface JournalledResource {
 export interface JournalledTransaction {
   readonly tx: string;
   readonly name: string;
-  /** In the order the intents were written (acquisition order). */
+  /** In the order the intents (or the adoption) named them (acquisition order). */
   readonly resources: readonly JournalledResource[];
   readonly committed: boolean;
   readonly ended: boolean;
@@ -137,6 +183,11 @@ export function foldTransaction(tx: string, records: readonly JournalRecord[]): 
         break;
       case "intent":
         resources.set(r.step, { step: r.step, kind: r.kind, guard: r.guard, desc: r.desc, status: "intent" });
+        break;
+      case "adopt":
+        for (const a of r.resources) {
+          resources.set(a.step, { step: a.step, kind: a.kind, guard: a.guard, desc: a.desc, status: "acquired" });
+        }
         break;
       case "acquired": {
         const res = resources.get(r.step);

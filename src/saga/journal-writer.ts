@@ -6,7 +6,7 @@ import { describeError, TransactionError, type CleanupFailure, type Retained } f
 import { brand } from "../internal/brand.js";
 import type { JsonValue } from "../internal/json.js";
 import type { Journal } from "../journal/journal.js";
-import { JOURNAL_FORMAT_VERSION, type JournalRecord } from "../journal/records.js";
+import { formatVersionOf, type JournalRecord } from "../journal/records.js";
 
 const journalWriteBrand = brand("JournalWriteError");
 
@@ -37,6 +37,9 @@ export function isJournalWriteError(value: unknown): value is JournalWriteError 
   return journalWriteBrand.is(value);
 }
 
+/** A record as the writer builds it; `v` (its kind's format version) is added as it is appended. */
+type Unversioned = JournalRecord extends infer R ? (R extends JournalRecord ? Omit<R, "v"> : never) : never;
+
 /** What an intent names: a resource a step will acquire (saga) or a held one adopted (releaseHeld). */
 export interface IntendedResource {
   readonly step: string;
@@ -51,7 +54,7 @@ export interface IntendedResource {
  *
  * - A **promise** is written before the action it announces, so that a crash after the action
  *   finds it: the run's `begin`, a resource's `intent` (the journal must name what may exist
- *   before it exists), the `commit` (the journal must stop owning the resources before the caller
+ *   before it exists), releaseHeld's `adopt` (it must own what it is about to release), the `commit` (the journal must stop owning the resources before the caller
  *   is told it owns them). If it cannot be written, the action does not happen: the method
  *   rejects with the journal's own error and the caller fails the step or the run (the saga rolls
  *   back what it holds; releaseHeld releases nothing and the caller still owns everything).
@@ -66,23 +69,27 @@ export interface IntendedResource {
  *
  * | record            | when it is written                                   | fsynced?                               | a failed write                                  |
  * | ----------------- | ---------------------------------------------------- | -------------------------------------- | ----------------------------------------------- |
- * | `begin`           | saga / releaseHeld: before anything else             | no: rides on the first intent's fsync  | promise: the run fails, nothing acquired/released |
+ * | `begin`           | saga / releaseHeld: before anything else             | no: rides on the next fsync           | promise: the run fails, nothing acquired/released |
  * | `intent`          | saga: before a resource step acquires                | yes                                    | promise: the step is not run and fails          |
- * | `intent` (adopt)  | releaseHeld: each held resource, before releasing    | only the last (the others ride on it)  | promise: nothing released, the caller keeps all |
+ * | `adopt`           | releaseHeld: every held resource in one record, before releasing | yes                        | promise: nothing released, the caller keeps all |
  * | `acquired`        | after a step acquired and described its resource     | no: the intent already names it        | fact                                            |
  * | `released`        | after a release, or an acquisition that failed (holds nothing) | no: losing it means releasing again | fact                                  |
  * | `release-failed`  | after a release failed                               | after a commit only (see below)        | fact                                            |
  * | `retained`        | after the unwind, per guarded release it skipped     | after a commit only (see below)        | fact                                            |
- * | `commit`          | saga: after the last step, before handing over       | yes                                    | promise: the run fails and rolls back           |
+ * | `commit`          | saga: after the on-always cleanups, before handing over (R11) | yes                           | promise: the run fails and rolls back           |
  * | `commit` (owner)  | recover: `isOwned` says someone owns the resources   | yes                                    | fact: still counted as owned; asked again next time |
  * | `end`             | after the unwind (recover: after each transaction)   | after a failed run (it carries the unwind's records to disk); not after a success | fact |
  *
- * Why `release-failed` and `retained` are fsynced after a commit (and only then): the commit says
- * the caller owns the handed-over resources; if the run fails after it (a compensation that runs
- * on always fails), these records are what takes a resource back for recovery. Losing one there
- * would leave a resource nobody releases, and a record that rides on a later fsync can fail
- * without its own append ever hearing of it (FileJournal's group commit acknowledges it at once).
- * Before a commit, the intent or acquisition already keeps the resource recoverable.
+ * Why `release-failed` and `retained` are fsynced after a commit (and only then): under R11
+ * nothing of a saga can fail after a commit that was written, but a commit whose write failed may
+ * have reached the file all the same, and the run is then rolled back. Its commit says the caller
+ * owns the resources; these records are what takes one back for recovery. Losing one there would
+ * leave a resource nobody releases, and a record that rides on a later fsync can fail without its
+ * own append ever hearing of it (FileJournal's group commit acknowledges it at once). Before a
+ * commit, the intent or acquisition already keeps the resource recoverable.
+ *
+ * Every record is written with the format version of its kind (`formatVersionOf`): 1, and 2 for
+ * `adopt`, so that an errdefer that reads only version 1 leaves an adoption untouched.
  */
 export class JournalWriter {
   readonly tx: string;
@@ -104,7 +111,7 @@ export class JournalWriter {
 
   /** Promise: the run starts (its name is what recovery reports). */
   begin(name: string): Promise<void> {
-    return this.#promise({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "begin", name, at: Date.now() }, false);
+    return this.#promise({ tx: this.tx, t: "begin", name, at: Date.now() }, false);
   }
 
   /** Promise: `resource` is about to be acquired; durable before the acquisition starts. */
@@ -112,49 +119,54 @@ export class JournalWriter {
     return this.#promise(this.#intentRecord(resource), true);
   }
 
-  /** Promise: begin, then the intent of each resource to release (one fsync, after the last). */
+  /**
+   * Promise: begin, then one `adopt` record naming every resource to release, fsynced. One record,
+   * so that a crash leaves all of them adopted or none (never the first few, to be released out
+   * of order while the others stay with a caller that is gone). Nothing to adopt: the begin alone.
+   */
   async adopt(name: string, resources: readonly IntendedResource[]): Promise<void> {
     await this.begin(name);
-    const last = resources.length - 1;
-    for (const [i, resource] of resources.entries()) await this.#promise(this.#intentRecord(resource), i === last);
+    if (resources.length === 0) return;
+    const adopted = resources.map((r) => ({ step: r.step, kind: r.kind, guard: r.guard, desc: r.description }));
+    await this.#promise({ tx: this.tx, t: "adopt", resources: adopted }, true);
   }
 
   /** Promise: the steps in `held` pass to the caller. */
   commit(held: readonly string[]): Promise<void> {
     // Counted as committed even if the write fails: it may have reached the file all the same.
     this.#committed = true;
-    return this.#promise({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "commit", held }, true);
+    return this.#promise({ tx: this.tx, t: "commit", held }, true);
   }
 
   /** Fact (recover): someone else already owns what this abandoned transaction holds. */
   commitToOwner(): Promise<void> {
-    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "commit" }, true);
+    return this.#fact({ tx: this.tx, t: "commit" }, true);
   }
 
   /** Fact: a step acquired its resource; `desc` is its full description. */
   acquired(step: string, desc: JsonValue): Promise<void> {
-    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "acquired", step, desc }, false);
+    return this.#fact({ tx: this.tx, t: "acquired", step, desc }, false);
   }
 
   /** Fact: the step's resource is gone (released, or never made). */
   released(step: string): Promise<void> {
-    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "released", step }, false);
+    return this.#fact({ tx: this.tx, t: "released", step }, false);
   }
 
   /** Fact: the step's release failed with `error`; the resource is still to recover. */
   releaseFailed(step: string, error: unknown): Promise<void> {
-    const record = { v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "release-failed" as const, step };
+    const record = { tx: this.tx, t: "release-failed" as const, step };
     return this.#fact({ ...record, error: describeError(error) }, this.#committed);
   }
 
   /** Fact: a guard skipped the step's release; the resource is still to recover. */
   retained(step: string): Promise<void> {
-    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "retained", step }, this.#committed);
+    return this.#fact({ tx: this.tx, t: "retained", step }, this.#committed);
   }
 
   /** Fact: the unwind is over. */
   end(failed: boolean): Promise<void> {
-    return this.#fact({ v: JOURNAL_FORMAT_VERSION, tx: this.tx, t: "end" }, failed);
+    return this.#fact({ tx: this.tx, t: "end" }, failed);
   }
 
   /** Facts: what the unwind retained, then its end. The same for a saga, releaseHeld and recover. */
@@ -174,9 +186,8 @@ export class JournalWriter {
     return err(withJournalFailures(result.error, this.#failures));
   }
 
-  #intentRecord(r: IntendedResource): JournalRecord {
+  #intentRecord(r: IntendedResource): Unversioned {
     return {
-      v: JOURNAL_FORMAT_VERSION,
       tx: this.tx,
       t: "intent",
       step: r.step,
@@ -186,18 +197,24 @@ export class JournalWriter {
     };
   }
 
-  async #promise(record: JournalRecord, durable: boolean): Promise<void> {
-    if (this.#journal !== undefined) await this.#journal.append(record, durable);
+  async #promise(unversioned: Unversioned, durable: boolean): Promise<void> {
+    if (this.#journal !== undefined) await this.#journal.append(versioned(unversioned), durable);
   }
 
-  async #fact(record: JournalRecord, durable: boolean): Promise<void> {
+  async #fact(unversioned: Unversioned, durable: boolean): Promise<void> {
     if (this.#journal === undefined) return;
+    const record = versioned(unversioned);
     try {
       await this.#journal.append(record, durable);
     } catch (error) {
       this.#failures.push(new JournalWriteError(record, error));
     }
   }
+}
+
+/** The record with its format version, first (the oldest version that has its kind). */
+function versioned(record: Unversioned): JournalRecord {
+  return { v: formatVersionOf(record.t), ...record };
 }
 
 /** `error` with `failures` added to its cleanup failures (labelled "journal"); the cause stays on top. */

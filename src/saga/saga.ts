@@ -2,6 +2,7 @@
 // the later steps see; resource steps are journalled so that recover() can undo them after a crash.
 // Running the steps is run.ts's.
 import type { ResultAsync } from "neverthrow";
+import { checkTimeout } from "../engine/cleanup.js";
 import type { TransactionError } from "../engine/errors.js";
 import type { JsonValue } from "../internal/json.js";
 import type { ResourceAdapter } from "../resources/adapter.js";
@@ -102,9 +103,16 @@ export class Saga<I, C, E> {
       throw new TypeError(`${where}: when must be a function`);
     if (def.on !== undefined && def.on !== "error" && def.on !== "always")
       throw new TypeError(`${where}: on must be "error" or "always"`);
+    // Checked here, not when the run registers the compensation (after its steps, R11).
+    if (def.guard !== undefined && typeof def.guard !== "boolean")
+      throw new TypeError(`${where}: guard must be a boolean`);
+    checkTimeout(where, "timeoutMs", def.timeoutMs);
   }
 
-  /** Runs the steps in a transaction; on success, ownership of the held resources passes to the caller. */
+  /**
+   * Runs the steps in a transaction. Ok: every step and every on-always compensation succeeded,
+   * and the held resources are the caller's (R11); Err: nothing is handed over.
+   */
   run(input: I, options: SagaRunOptions = {}): ResultAsync<SagaSuccess<C>, TransactionError<E>> {
     return runSaga(this.#name, this.#steps, input, options) as unknown as ResultAsync<
       SagaSuccess<C>,

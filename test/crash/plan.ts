@@ -151,7 +151,8 @@ export function hookPoints(
   record("main/commit");
   if (!config.stop) return points;
   record("stop/begin");
-  for (const step of steps) record(`stop/intent:${step}`);
+  // releaseHeld adopts every held resource in one record (issue 11 item 3).
+  record("stop/adopt");
   unwind("stop", steps);
   return points;
 }

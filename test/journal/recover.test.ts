@@ -7,7 +7,7 @@ import { ok } from "neverthrow";
 import { afterAll, beforeAll, describe, expect, it, test } from "vitest";
 import { MissingAdapterError, saga, type ResourceAdapter } from "../../src/index.js";
 import { FileJournal, MemoryJournal, recover, type JournalRecord } from "../../src/journal/index.js";
-import { foldTransaction, needsRecovery } from "../../src/journal/records.js";
+import { foldTransaction, JOURNAL_FORMAT_VERSION, needsRecovery } from "../../src/journal/records.js";
 import {
   deadIdentity,
   fakeAdapter,
@@ -20,6 +20,8 @@ import {
 } from "../support/journal.js";
 
 afterAll(removeTempDirs);
+/** A format version newer than this errdefer reads. */
+const NEWER = `"v":${JOURNAL_FORMAT_VERSION + 1}`;
 let dead: Identity;
 beforeAll(async () => {
   dead = await deadIdentity();
@@ -170,7 +172,7 @@ describe("bad records", () => {
 
   it("a record from a newer format: reported, its transaction not touched, its segment kept", async () => {
     const old = await unwoundLines();
-    const newer = (await unwoundLines()).slice(0, 5).map((l, k) => (k === 3 ? l.replace('"v":1', '"v":2') : l));
+    const newer = (await unwoundLines()).slice(0, 5).map((l, k) => (k === 3 ? l.replace('"v":1', NEWER) : l));
     const newerTx = (JSON.parse(newer[0]!) as JournalRecord).tx;
     const dir = tempDir("newer");
     const segment = writeSegment(dir, dead, [...old.slice(0, 7), ...newer].map((l) => `${l}\n`).join(""));
@@ -183,13 +185,13 @@ describe("bad records", () => {
         source: segment,
         line: 11,
         tx: newerTx,
-        message: expect.stringMatching(/version 2 is newer/),
+        message: expect.stringContaining(`version ${JOURNAL_FORMAT_VERSION + 1} is newer`),
       }),
     ]);
     expect(report.transactions).toBe(1);
     expect(log, "only the readable transaction is released").toEqual(["c:acquired", "b:acquired", "a:acquired"]);
     expect(report.released.every((r) => r.tx !== newerTx)).toBe(true);
-    expect(readFileSync(segment, "utf8"), "the segment is kept as it was").toContain('"v":2');
+    expect(readFileSync(segment, "utf8"), "the segment is kept as it was").toContain(NEWER);
     await j.close();
 
     // MemoryJournal.fromLines reads the same way.
@@ -206,7 +208,7 @@ describe("bad records", () => {
   // recover(j) releases A; recover(j) again releases A's resources again.
   test("a second recover does nothing, even when a segment was kept for a newer format", async () => {
     const old = await unwoundLines();
-    const newer = (await unwoundLines()).slice(0, 5).map((l, k) => (k === 3 ? l.replace('"v":1', '"v":2') : l));
+    const newer = (await unwoundLines()).slice(0, 5).map((l, k) => (k === 3 ? l.replace('"v":1', NEWER) : l));
     const dir = tempDir("newer-twice");
     writeSegment(dir, dead, [...old.slice(0, 7), ...newer].map((l) => `${l}\n`).join(""));
     const log: string[] = [];

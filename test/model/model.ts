@@ -141,6 +141,17 @@ function durationOf(b: Behaviour, timeoutMs: number): number {
   }
 }
 
+/**
+ * R11 (sagas): a saga whose steps all succeeded unwinds as if its on-error cleanups had been
+ * registered first and its on-always ones after them (each group in step order). By R1 every
+ * on-always cleanup then runs before any on-error one, and by R2 the on-error ones run only if an
+ * on-always one failed or set retErr: the run either hands over everything or rolls everything
+ * back. (A saga that fails at a step unwinds in plain step order.)
+ */
+export function handOverOrder<T extends { readonly kind: CleanupKindSpec }>(cleanups: readonly T[]): T[] {
+  return [...cleanups.filter((c) => c.kind === "error"), ...cleanups.filter((c) => c.kind !== "error")];
+}
+
 /** Runs the rules over a program. */
 export function runModel(program: Program): ModelOutcome {
   const bodyFailed = program.end !== "ok";

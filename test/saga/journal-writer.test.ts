@@ -56,18 +56,26 @@ describe("JournalWriter: one test per row of its table", () => {
     await expectPromise((w) => w.intent(a), intent, true);
   });
 
-  test("intent (releaseHeld's adoption): begin and every intent, one fsync after the last; a failure stops there", async () => {
+  test("adopt (releaseHeld): begin, then one record naming every resource, fsynced (format version 2); a failure stops there", async () => {
     const { journal, writer } = setup();
     await writer.adopt("release:pod", [a, b]);
-    expect(journal.appends.map((x) => [x.record.t, "step" in x.record ? x.record.step : "", x.durable])).toEqual([
-      ["begin", "", false],
-      ["intent", "a", false],
-      ["intent", "b", true],
+    expect(journal.appends.map((x) => [x.record.t, x.record.v, x.durable])).toEqual([
+      ["begin", 1, false],
+      ["adopt", 2, true],
     ]);
+    expect(journal.appends[1]!.record).toEqual({
+      v: 2,
+      tx,
+      t: "adopt",
+      resources: [
+        { step: "a", kind: "fake", guard: true, desc: { id: "a" } },
+        { step: "b", kind: "fake", guard: false, desc: { id: "b" } },
+      ],
+    });
     const failing = setup();
-    failing.journal.failWhen = (r) => r.t === "intent" && r.step === "a";
+    failing.journal.failTypes("adopt");
     await expect(failing.writer.adopt("release:pod", [a, b])).rejects.toBe(failing.journal.error);
-    expect(failing.journal.appends.map((x) => x.record.t)).toEqual(["begin", "intent"]);
+    expect(failing.journal.appends.map((x) => x.record.t)).toEqual(["begin", "adopt"]);
     expect(failing.writer.failures).toEqual([]);
     // With nothing to adopt: the begin alone, not fsynced.
     const none = setup();

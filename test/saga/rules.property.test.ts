@@ -5,11 +5,12 @@
 // the journal's fold says exactly what was released, failed, retained or is still held.
 //
 // How a saga maps onto the model: each step whose compensation gets registered is one cleanup, in
-// step order (a failing step's only with registerFirst; skipped and later steps' never); the
-// body ends ok when every step succeeds, err when one fails (a throwing run is an err of the saga
-// body too: the saga settles each run into a Result). R8 (dismiss) is the hand-over of `held`
-// on success, R9 is checked by the engine tests (a saga registers only while its body runs), R10
-// has no saga form (steps are not generators).
+// step order (a failing step's only with registerFirst; skipped and later steps' never), except
+// that a run whose steps all succeeded unwinds its on-always cleanups before its on-error ones
+// (R11, the model's handOverOrder); the body ends ok when every step succeeds, err when one
+// returns an err, throw when one throws or rejects (origin "throw", as in `transaction`). R8
+// (dismiss) is the hand-over of `held` on success, R9 is checked by the engine tests (a saga
+// registers only while its body runs), R10 has no saga form (steps are not generators).
 import { fc, test } from "@fast-check/vitest";
 import { flush, useRuleHarness } from "../model/harness.js";
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from "neverthrow";
@@ -34,6 +35,7 @@ import {
   type JournalledResource,
 } from "../../src/journal/records.js";
 import {
+  handOverOrder,
   labelOf,
   runModel,
   slowDelay,
@@ -147,12 +149,12 @@ interface Mapped {
 
 /** The transaction program the saga is equivalent to. */
 function toModel(p: SagaProgram): Mapped {
-  const cleanups: CleanupSpec[] = [];
-  const cleanupOf = new Map<number, number>();
+  const registered: (CleanupSpec & { readonly step: number })[] = [];
   p.steps.forEach((s, k) => {
     if (s.skipped || (p.failAt !== undefined && k > p.failAt) || !s.compensated) return;
     if (k === p.failAt && !s.registerFirst) return;
-    cleanups.push({
+    registered.push({
+      step: k,
       kind: s.on,
       via: "defer",
       explicitOn: true,
@@ -162,11 +164,16 @@ function toModel(p: SagaProgram): Mapped {
       timeoutMs: s.timeoutMs,
       behaviour: s.behaviour,
     });
-    cleanupOf.set(k, cleanups.length);
   });
+  // R11: when every step succeeded, the on-always cleanups run before any on-error one.
+  const cleanups: CleanupSpec[] = p.failAt === undefined ? handOverOrder(registered) : registered;
+  const cleanupOf = new Map<number, number>();
+  cleanups.forEach((c, i) => cleanupOf.set((c as (typeof registered)[number]).step, i + 1));
+  // A run that throws or rejects is a throw of the saga's body (origin "throw"); an err is its err.
+  const thrown = p.failHow === "throw" || p.failHow === "reject";
   const program: Program = {
     form: "async",
-    end: p.failAt === undefined ? "ok" : "err",
+    end: p.failAt === undefined ? "ok" : thrown ? "throw" : "err",
     bodyErrorShape: p.failShape,
     cleanupTimeoutMs: p.cleanupTimeoutMs,
     cleanups,
@@ -506,6 +513,11 @@ function expectMatchesModel(p: SagaProgram, mapped: Mapped, o: Observed, m: Mode
       ).toEqual(m.retained.map((r) => r.label));
       expect(e.cause, "primary cause").toBe(valueOf(program, o, m.result.cause));
       expect(e.origin, "origin of the cause").toBe(m.result.origin);
+      // The typed body error is only ever an err a step returned, never a thrown value.
+      expect(e.isBodyError(), "isBodyError() iff the origin is err").toBe(m.result.origin === "err");
+      expect(e.bodyError, "bodyError: the step's err, never a throw").toBe(
+        program.end === "err" ? o.bodyError : undefined,
+      );
     }
   }
   expectStepEvents(p, mapped, o);
@@ -556,8 +568,9 @@ function expectedJournal(
   p.steps.forEach((s, k) => {
     if (s.type !== "resource" || s.skipped || (p.failAt !== undefined && k > p.failAt)) return;
     const acquired = k !== p.failAt;
-    // A committed saga hands its on-error resources over; on-always ones are released after.
-    const handedOver = acquired && p.failAt === undefined && s.on === "error";
+    // R11: only a run that ends Ok commits; it hands its on-error resources over, its on-always
+    // ones were released before the commit.
+    const handedOver = acquired && m.result.ok && s.on === "error";
     // A failed acquisition without registerFirst holds nothing: journalled as released at once.
     let status: JournalledResource["status"] = handedOver
       ? "handed-over"
@@ -597,8 +610,15 @@ async function checkProgram(p: SagaProgram, withJournal = false): Promise<void> 
   expect(txs, "one journal transaction").toHaveLength(1);
   expect(records[0]!.t).toBe("begin");
   const folded = foldTransaction(txs[0]!, records);
-  expect(folded.committed, "committed iff every step succeeded").toBe(p.failAt === undefined);
+  // R11: committed iff the run is Ok; an Err hands nothing over.
+  expect(folded.committed, "committed iff the run is Ok").toBe(o.result.isOk());
   expect(folded.ended, "every run ends with an end record").toBe(true);
+  if (o.result.isErr()) {
+    expect(
+      folded.resources.filter((r) => r.status === "handed-over").map((r) => r.step),
+      "an Err hands nothing over",
+    ).toEqual([]);
+  }
   const expected = expectedJournal(p, mapped, m);
   expect(
     folded.resources.map((r) => ({ step: r.step, status: r.status, acquired: (r.desc as Desc).acquired })),
@@ -676,6 +696,23 @@ describe("sagas obey R1-R10 like transaction (random sagas against the reference
     "R7, R8: the Result is ok iff retErr is unset at the end; on success the context and held resources are handed over",
     async (p) => {
       await checkProgram(p);
+    },
+  );
+
+  test.prop(
+    [
+      sagaArb({
+        behaviours: [...SUCCEEDING, ...FAILING, "setRetErr", "hang"],
+        ons: ["always", "error"],
+        failRate: 0,
+        resourceRate: 0.6,
+      }),
+    ],
+    { numRuns: RUNS },
+  )(
+    "R11: a run whose steps all succeeded hands over only after every on-always cleanup succeeded; otherwise it rolls back every on-error step and hands nothing over",
+    async (p) => {
+      await checkProgram(p, true);
     },
   );
 

@@ -76,6 +76,16 @@ describe("bad builder input is a TypeError naming the field", () => {
       /step "a": on must be "error" or "always"/,
     ],
     [
+      "a guard that is not a boolean",
+      () => saga("s").step("a", loose({ run: () => 1, guard: "yes" })),
+      /step "a": guard must be a boolean/,
+    ],
+    [
+      "a timeoutMs that is not a usable number of ms",
+      () => saga("s").resource("r", adapter, loose({ spec: () => ({ id: "x" }), timeoutMs: -1 })),
+      /step "r": timeoutMs must be a finite number of ms >= 0, got -1/,
+    ],
+    [
       "a spec that is not a function",
       () => saga("s").resource("r", adapter, loose({ spec: { id: "x" } })),
       /resource "r": spec must be a function/,

@@ -131,6 +131,44 @@ describe("saga() error inference", () => {
     }
   });
 
+  it("narrows the cause to the typed errors only through isBodyError(); a thrown value stays unknown", async () => {
+    const r = await saga("s")
+      .step("lease", { run: () => allocate(1) })
+      .resource("disk", disk, { spec: () => ({ size: 1 }) })
+      .step("throws", {
+        run: (): number => {
+          throw new Error("untyped");
+        },
+      })
+      .run();
+    if (r.isErr()) {
+      const e = r.error;
+      expectTypeOf(e.bodyError).toEqualTypeOf<QuotaError | "enospc" | undefined>();
+      if (e.isBodyError()) {
+        expectTypeOf(e.cause).toEqualTypeOf<QuotaError | "enospc">();
+        expectTypeOf(e.origin).toEqualTypeOf<"err">();
+      } else {
+        expectTypeOf(e.cause).toEqualTypeOf<unknown>();
+        expectTypeOf(e.origin).toEqualTypeOf<"err" | "throw" | "cleanup" | "set">();
+      }
+    }
+  });
+
+  it("gives a saga whose runs can only throw no body error: isBodyError() narrows the cause to never", async () => {
+    const r = await saga("s")
+      .step("a", {
+        run: (): number => {
+          throw new Error("untyped");
+        },
+      })
+      .run();
+    if (r.isErr()) {
+      expectTypeOf(r.error.bodyError).toEqualTypeOf<undefined>();
+      if (r.error.isBodyError()) expectTypeOf(r.error.cause).toEqualTypeOf<never>();
+      else expectTypeOf(r.error.cause).toEqualTypeOf<unknown>();
+    }
+  });
+
   it("has no error type when no run can return an err", () => {
     const r = saga("s")
       .step("a", { run: () => 1 })
