@@ -66,10 +66,8 @@ describeSandbox("e. the state dir lock (root)", () => {
       // The run holds the lock and is about to start the container (its bundle is written).
       const bundles = path.join(stateDir, "bundles");
       await until("the run to reach start-container", () => existsSync(bundles) && readdirSync(bundles).length > 0);
-      const waitedFrom = Date.now();
       const ls = cli([...opts, "--json", "ls"]);
       const second = await Runner.open({ stateDir, prefix, lockWaitMs: 20_000 });
-      const waited = Date.now() - waitedFrom;
       let listed;
       try {
         listed = await second.list();
@@ -79,15 +77,14 @@ describeSandbox("e. the state dir lock (root)", () => {
       const run = await running;
       expect(run.code, show(run)).toBe(0);
       const { id } = JSON.parse(run.stdout) as { id: string };
-      // It got the lock only once the run had let go: after the delay, with the sandbox READY.
-      expect(waited, "Runner.open did not wait for the run's lock").toBeGreaterThanOrEqual(1000);
+      // It got the lock only once the run had let go: the sandbox READY, not the NOTREADY record
+      // the run holds through the delay. (Not a timing: a loaded machine only makes it later.)
       expect(listed.map((r) => [r.id, r.state])).toEqual([[id, "READY"]]);
       const l = await ls;
       expect(l.code, show(l)).toBe(0);
       expect((JSON.parse(l.stdout) as { id: string; state: string }[]).map((r) => [r.id, r.state])).toEqual([
         [id, "READY"],
       ]);
-      expect(l.endedAt).toBeGreaterThanOrEqual(run.endedAt - 200);
       const rm = await cli([...opts, "rm", id]);
       expect(rm.code, show(rm)).toBe(0);
       expect(netns(prefix)).toEqual([]);
@@ -107,10 +104,10 @@ describeSandbox("e. the state dir lock (root)", () => {
       expect(holder.pid).toBeGreaterThan(0);
       expect(netns(prefix).length, "the killed run left its netns").toBe(1);
 
-      // Proceeds at once: not the 30 s a live holder would be waited for.
+      // Proceeds: not the 30 s a live holder would be waited for (the guard kills it at 15 s, and a
+      // killed ls has no exit code).
       const ls = await cli([...opts, "--json", "ls"], { timeoutMs: 15_000 });
       expect(ls.code, show(ls)).toBe(0);
-      expect(ls.ms, "ls waited for a dead runner's lock").toBeLessThan(10_000);
       expect((JSON.parse(ls.stdout) as { state: string }[]).map((r) => r.state)).toEqual(["NOTREADY"]);
 
       const recovered = await cli([...opts, "--json", "recover"], { timeoutMs: 15_000 });
