@@ -3,7 +3,10 @@
 // SIGKILL lets go at once (a helper it started holds nothing); a held lock keeps no process alive;
 // waiting, its deadline and abort; lock files that are garbage, empty, zero-filled or a directory
 // are locked as they are (never hang, never renamed away); paths that cannot be locked are refused.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+// The race against another takeLockFile (the rename-based one this replaced, from git history):
+//   LOCK_MODULE=/path/to/old/lock-file.ts npx vitest run test/internal/lock-file.test.ts -t racing
+// LOCK_RACE_TAKERS and LOCK_RACE_ROUNDS change its size (default 6 and 300).
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
 import {
   existsSync,
@@ -19,7 +22,6 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import { selfIdentity } from "../../src/internal/liveness.js";
 import { isLockBusy, lockHolderFile, takeLockFile, type LockBusyError } from "../../src/internal/lock-file.js";
 import { deadIdentity, removeTempDirs, tempDir, type Identity } from "../support/journal.js";
