@@ -1,6 +1,7 @@
 // errdefer/journal: the durable journal and recovery after a crash.
 export { FileJournal } from "./file-journal.js";
 export type { FileJournalOptions } from "./file-journal.js";
+export type { BeforeWrite, WriteTarget } from "./segment-io.js";
 export { MemoryJournal } from "./memory-journal.js";
 export {
   recover,

@@ -1,8 +1,9 @@
 // MemoryJournal: the journal contract without a disk, for tests and for runs that need no crash
 // safety. `lines()` and `MemoryJournal.fromLines()` simulate a restart.
-import { parseJournalText, Ledger, type Journal, type RecoverySession } from "./journal.js";
+import { planAdoption } from "./adoption.js";
+import { Ledger, type Journal, type RecoverySession } from "./journal.js";
 import { JournalError } from "./errors.js";
-import { checkRecord, type JournalIssue, type JournalRecord } from "./records.js";
+import type { JournalIssue, JournalRecord } from "./records.js";
 
 export class MemoryJournal implements Journal {
   readonly #ledger = new Ledger();
@@ -15,14 +16,10 @@ export class MemoryJournal implements Journal {
   /** A journal that starts from the lines a previous process wrote (none of them live here). */
   static fromLines(lines: readonly string[]): MemoryJournal {
     const journal = new MemoryJournal();
-    const { records, issues, newerTx } = parseJournalText(lines.map((l) => `${l}\n`).join(""), "memory", checkRecord);
-    journal.#issues.push(...issues);
-    const byTx = new Map<string, JournalRecord[]>();
-    for (const r of records) {
-      if (newerTx.has(r.tx)) continue;
-      byTx.set(r.tx, [...(byTx.get(r.tx) ?? []), r]);
-    }
-    for (const [tx, list] of byTx) if (Ledger.needsAdoption(tx, list)) journal.#ledger.adopt(tx, list);
+    // Read as recovery reads a dead process's file (transactions it cannot fully read untouched).
+    const plan = planAdoption([{ source: "memory", text: lines.map((l) => `${l}\n`).join("") }]);
+    journal.#issues.push(...plan.issues);
+    for (const [tx, list] of plan.adopt) journal.#ledger.adopt(tx, list);
     journal.#lines.push(...lines);
     return journal;
   }

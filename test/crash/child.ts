@@ -38,7 +38,9 @@ let writtenBytes = 0;
 let armed: { label: string; end: number } | undefined;
 const file = new FileJournal(config.journalDir, {
   groupCommit: config.groupCommit,
-  beforeWrite: (bytes) => {
+  beforeWrite: (bytes, target) => {
+    // Compaction's copy of the segment is no record's write.
+    if (target === "copy") return;
     if (armed !== undefined && writtenBytes < armed.end && armed.end <= writtenBytes + bytes) {
       const label = armed.label;
       armed = undefined;
@@ -66,7 +68,7 @@ const journal: Journal = {
     if (config.kill === `write:${label}`) armed = { label: `write:${label}`, end: appendedBytes };
     await file.append(record, durable);
     if (label === "main/commit") mark("commit-durable");
-    if (label.startsWith("stop/intent:") && durable) mark("stop-adopted");
+    if (label === "stop/adopt") mark("stop-adopted");
     hit(`after:${label}`);
   },
   openRecovery: () => file.openRecovery(),
