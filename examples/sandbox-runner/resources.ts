@@ -16,7 +16,7 @@ import {
   type NetnsSpec,
 } from "errdefer/netns";
 import { cniAdd, cniDel, validateNetworkList, type CniNetworkList, type CniResult } from "./cni/index.js";
-import { createRunc, ensureRootfs, removeCreateLeftovers, writeBundle } from "./runc/index.js";
+import { createRunc, ensureRootfs, writeBundle } from "./runc/index.js";
 import { isSandboxId, type SandboxRecord, type StateLayout, type Store } from "./store.js";
 
 export interface RunnerParts {
@@ -218,7 +218,7 @@ export function bundleAdapter(parts: RunnerParts): ResourceAdapter<BundleDesc, B
 export type ContainerDesc = { readonly id: string; readonly bundle: string };
 
 export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerDesc, ContainerDesc, ContainerDesc> {
-  const { layout, exec, prefix } = parts;
+  const { layout, exec } = parts;
   const runc = createRunc({ root: layout.runcRoot, exec });
   return {
     kind: "container",
@@ -237,11 +237,7 @@ export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerD
       // Kill the pause process and wait for it (not `runc delete --force`: ~100 ms of fixed waiting).
       const stopped = await runc.stop(id, { signal });
       if (stopped.isErr()) return err(stopped.error);
-      const deleted = await runc.delete(id);
-      if (deleted.isErr()) return deleted;
-      // A runc create killed part-way (with a killed runner) leaves a state dir and cgroups runc
-      // does not know. The cgroups path is the one run.ts gives the bundle.
-      return removeCreateLeftovers(layout.runcRoot, id, `/${prefix}${id}`);
+      return runc.delete(id);
     },
   };
 }

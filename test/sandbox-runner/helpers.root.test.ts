@@ -2,21 +2,12 @@
 // bridge: a plugin still running when the runner is SIGKILLed dies with it (dieWithParent), so an
 // immediate `recover` has nothing racing it; a plugin that never stops writing is killed at the
 // output limit and the run is rolled back. Nothing is left either way.
-import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, expect, it, onTestFinished } from "vitest";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "errdefer/host";
 import { testCniBinDir } from "../support/root.js";
-import {
-  cgroupsWith,
-  describeSandbox,
-  linksWithMaster,
-  nothingHeld,
-  SandboxEnv,
-  show,
-  type Lane,
-} from "./support/sandbox.js";
+import { describeSandbox, linksWithMaster, nothingHeld, SandboxEnv, show, type Lane } from "./support/sandbox.js";
 
 /**
  * The fake plugins, one node script each (one process: nothing of theirs outlives them). On ADD,
@@ -46,37 +37,6 @@ const write = () => {
 write();
 `,
 };
-
-/**
- * A fake `runc`, first on the runner's PATH: `create` makes what runc 1.1 has made when it is killed
- * between creating the container's cgroups and writing its state.json (a state dir holding only
- * exec.fifo, and the cgroups), writes its PID to $FAKE_RUNC_STARTED and waits; any other
- * subcommand is the real runc's.
- */
-const fakeRunc = (realRunc: string) => `
-const fs = require("node:fs");
-const path = require("node:path");
-const args = process.argv.slice(2);
-if (!args.includes("create")) {
-  const r = require("node:child_process").spawnSync(${JSON.stringify(realRunc)}, args, { stdio: "inherit" });
-  process.exit(r.status ?? 1);
-}
-const root = args[args.indexOf("--root") + 1];
-const bundle = args[args.indexOf("--bundle") + 1];
-const id = args[args.length - 1];
-const cgroupsPath = JSON.parse(fs.readFileSync(path.join(bundle, "config.json"), "utf8")).linux.cgroupsPath;
-fs.mkdirSync(path.join(root, id), { recursive: true });
-fs.writeFileSync(path.join(root, id, "exec.fifo"), "");
-const top = "/sys/fs/cgroup";
-const hierarchies = fs.existsSync(top + "/cgroup.controllers") ? [top] : fs.readdirSync(top).map((h) => path.join(top, h));
-for (const h of hierarchies) {
-  try {
-    fs.mkdirSync(path.join(h, cgroupsPath));
-  } catch {}
-}
-fs.writeFileSync(process.env.FAKE_RUNC_STARTED, process.pid + "\\n");
-setInterval(() => undefined, 60_000);
-`;
 
 /** Whether `pid` is a live process (a zombie is not). */
 function alive(pid: number): boolean {
@@ -117,13 +77,7 @@ describeSandbox("sandbox-runner helper processes (root, through the CLI)", () =>
   const pod = env.podConfig({ metadata: { name: "web", namespace: "default" } });
   // The real plugins and the fakes, in a bin dir of the file's own.
   const bin = path.join(env.work, "bin");
-  /** A dir holding only the fake runc, put first on the runner's PATH. */
-  const runcBin = path.join(env.work, "runc-bin");
   beforeAll(() => {
-    mkdirSync(runcBin, { recursive: true });
-    const realRunc = execFileSync("sh", ["-c", "command -v runc"], { encoding: "utf8" }).trim();
-    writeFileSync(path.join(runcBin, "runc"), `#!${process.execPath}\n${fakeRunc(realRunc)}`);
-    chmodSync(path.join(runcBin, "runc"), 0o755);
     mkdirSync(bin, { recursive: true });
     for (const real of ["bridge", "host-local", "loopback"])
       symlinkSync(path.join(testCniBinDir, real), path.join(bin, real));
@@ -200,30 +154,6 @@ describeSandbox("sandbox-runner helper processes (root, through the CLI)", () =>
 
     expect(existsSync(marker), "the plugin went on after the runner was killed").toBe(false);
     expect(await lane.ls()).toEqual([]);
-    expect(lane.held()).toEqual(nothingHeld);
-    expect(linksWithMaster(env.bridge)).toEqual([]);
-  }, 60_000);
-
-  it("runc killed mid-create with the runner: recover removes the state dir and cgroups it left; nothing left", async () => {
-    const lane = env.lane();
-    const started = path.join(env.work, "runc.started");
-    const runner = lane.start(["run", pod], {
-      env: { PATH: `${runcBin}:${process.env.PATH ?? ""}`, FAKE_RUNC_STARTED: started },
-    });
-    const runc = await pidIn(started);
-    expect(childrenOf(runner.pid)).toContain(runc);
-    const [id] = readdirSync(path.join(lane.stateDir, "runc"));
-    expect(cgroupsWith(lane.prefix).length, "the half-made container's cgroups").toBeGreaterThan(0);
-
-    runner.kill("SIGKILL");
-    expect((await runner.done).signal).toBe("SIGKILL");
-    const recovering = lane.cli(["--json", "recover"]);
-    await expect.poll(() => alive(runc), { timeout: 3000, interval: 5 }).toBe(false);
-    const recovered = await recovering;
-    expect(recovered.code, show(recovered)).toBe(0);
-    const report = JSON.parse(recovered.stdout) as { failed: unknown[]; retained: unknown[] };
-    expect(report).toMatchObject({ failed: [], retained: [] });
-    expect(existsSync(path.join(lane.stateDir, "runc", id!))).toBe(false);
     expect(lane.held()).toEqual(nothingHeld);
     expect(linksWithMaster(env.bridge)).toEqual([]);
   }, 60_000);
