@@ -37,7 +37,7 @@ const bridgeResult = {
 const base = () => ({ network, containerId: "c1", netnsPath: "/run/netns/x", ifName: "eth0", binDir: bin.dir });
 
 describe("cniAdd", () => {
-  test("runs each plugin in order with the exact env and stdin, chaining prevResult; each dies with the runner", async () => {
+  test("runs each plugin in order with the exact env and stdin, chaining prevResult", async () => {
     const { exec, calls } = fakeExec({ "bridge:ADD": () => okJson(bridgeResult) });
     const added = await cniAdd({ ...base(), exec });
     expect(added._unsafeUnwrap()).toEqual({ result: bridgeResult, ip: "10.9.0.7" });
@@ -51,7 +51,6 @@ describe("cniAdd", () => {
         CNI_PATH: bin.dir,
       });
       expect(call.argv).toEqual([`${bin.dir}/${call.plugin}`]);
-      expect(call.request.dieWithParent).toBe(true);
     }
     expect(calls[0]!.stdin).toEqual({ ...network.plugins[0], cniVersion: "1.0.0", name: "testnet" });
     expect(calls[0]!.stdin).not.toHaveProperty("prevResult");
@@ -204,26 +203,22 @@ describe("cniAdd", () => {
   });
 
   test("timeoutMs is per plugin: the plugin's signal fires after it, and the error says timeout", async () => {
-    const { exec, calls } = fakeExec({
+    const { exec } = fakeExec({
       "bridge:ADD": () => okJson(bridgeResult),
       loopback: (call) =>
         new Promise((resolve) => {
           call.request.signal!.addEventListener("abort", () => resolve(runFailure("aborted", "killed")));
         }),
     });
-    // The loopback fake answers only when its signal aborts: a deadline that never fired would hang
-    // (and fail at the test's timeout), not pass.
+    const started = Date.now();
     const error = (await cniAdd({ ...base(), exec, timeoutMs: 50 }))._unsafeUnwrapErr();
     expect(error).toMatchObject({ code: "timeout", plugin: "loopback", msg: "ADD timed out after 50 ms" });
-    expect(calls.map((c) => [c.plugin, c.request.signal?.aborted])).toEqual([
-      ["bridge", false],
-      ["loopback", true],
-    ]);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });
 
 describe("cniDel", () => {
-  test("runs DEL in reverse order, each with the ADD result as prevResult, each dying with the runner", async () => {
+  test("runs DEL in reverse order, each with the ADD result as prevResult", async () => {
     const { exec, calls } = fakeExec();
     const deleted = await cniDel({ ...base(), exec, prevResult: bridgeResult });
     expect(deleted._unsafeUnwrap()).toEqual({ skipped: [] });
@@ -236,7 +231,6 @@ describe("cniDel", () => {
         CNI_IFNAME: "eth0",
         CNI_PATH: bin.dir,
       });
-      expect(call.request.dieWithParent).toBe(true);
       expect(call.stdin).toEqual({
         ...network.plugins[2 - i],
         cniVersion: "1.0.0",

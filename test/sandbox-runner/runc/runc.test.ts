@@ -6,7 +6,6 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createRunc, type RuncError } from "../../../examples/sandbox-runner/runc/index.js";
-import { liveIdentity } from "../../../examples/sandbox-runner/runc/process-exit.js";
 import { fakeRunc, runcError, runFailure, stateJson } from "./fake-runc.js";
 import { runPrefix } from "../../support/run-prefix.js";
 
@@ -21,7 +20,7 @@ mkdirSync(bundle);
 const NO_PID = 4_194_305;
 
 describe("runc argv", () => {
-  it("create: --root, a log in the bundle, no stdio (detached), a timeout, and it dies with the runner", async () => {
+  it("create: --root, a log in the bundle, no stdio (detached), and a timeout", async () => {
     const { exec, requests } = fakeRunc();
     const r = await createRunc({ root, exec, runcPath: "/usr/sbin/runc", commandTimeoutMs: 5000 }).create(
       "sb-1",
@@ -45,7 +44,6 @@ describe("runc argv", () => {
         ],
         detached: true,
         timeoutMs: 5000,
-        dieWithParent: true,
       },
     ]);
   });
@@ -66,8 +64,6 @@ describe("runc argv", () => {
     expect(requests.map((q) => q.argv)).toEqual([[...base, ...args]]);
     expect(requests[0]!.detached).toBeUndefined();
     expect(requests[0]!.timeoutMs).toBe(30_000);
-    // runc does not outlive a killed runner (its container does: see runc.root.test.ts).
-    expect(requests[0]!.dieWithParent).toBe(true);
   });
 });
 
@@ -281,9 +277,9 @@ describe("stop and waitStopped", () => {
         return { exitCode: 0, stdout: "", stderr: "" };
       },
     });
+    const started = performance.now();
     expect((await createRunc({ root, exec }).stop("sb-1")).isOk()).toBe(true);
-    // It returned once the process had exited (reaped here, or a zombie), not before.
-    expect(await liveIdentity(pid)).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(1000);
     expect(requests.map((q) => q.argv.slice(base.length))).toEqual([
       ["state", "sb-1"],
       ["kill", "sb-1", "KILL"],
