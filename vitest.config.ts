@@ -10,7 +10,9 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
     typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
-    testTimeout: 30_000,
+    // A hang detector, not a timing check: the root suites start many CLI processes at once, and a
+    // loaded 2-core machine has taken over 30 s for one of them.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
   },
 });
