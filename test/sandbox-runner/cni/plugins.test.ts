@@ -203,17 +203,21 @@ describe("cniAdd", () => {
   });
 
   test("timeoutMs is per plugin: the plugin's signal fires after it, and the error says timeout", async () => {
-    const { exec } = fakeExec({
+    const { exec, calls } = fakeExec({
       "bridge:ADD": () => okJson(bridgeResult),
       loopback: (call) =>
         new Promise((resolve) => {
           call.request.signal!.addEventListener("abort", () => resolve(runFailure("aborted", "killed")));
         }),
     });
-    const started = Date.now();
+    // The loopback fake answers only when its signal aborts: a deadline that never fired would hang
+    // (and fail at the test's timeout), not pass.
     const error = (await cniAdd({ ...base(), exec, timeoutMs: 50 }))._unsafeUnwrapErr();
     expect(error).toMatchObject({ code: "timeout", plugin: "loopback", msg: "ADD timed out after 50 ms" });
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(calls.map((c) => [c.plugin, c.request.signal?.aborted])).toEqual([
+      ["bridge", false],
+      ["loopback", true],
+    ]);
   });
 });
 
