@@ -1,7 +1,7 @@
 // The sandbox's resources as errdefer adapters: each described as JSON, so that `recover` in
 // another process releases exactly what a killed run left. Every path a description names is
 // checked against the state dir before anything is removed.
-import { rm } from "node:fs/promises";
+import { rm, statfs } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import type { ResourceAdapter } from "errdefer";
@@ -16,7 +16,7 @@ import {
   type NetnsSpec,
 } from "errdefer/netns";
 import { cniAdd, cniDel, validateNetworkList, type CniNetworkList, type CniResult } from "./cni/index.js";
-import { createRunc, ensureRootfs, writeBundle } from "./runc/index.js";
+import { createRunc, ensureRootfs, removeCreateLeftovers, writeBundle } from "./runc/index.js";
 import { isSandboxId, type SandboxRecord, type StateLayout, type Store } from "./store.js";
 
 export interface RunnerParts {
@@ -144,6 +144,23 @@ export type CniDesc = {
   readonly prevResult?: CniResult | null;
 };
 
+/** statfs's f_type of a mounted namespace file (nsfs). */
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * The netns path to give a CNI DEL: "" when the file is there without a namespace mounted on it,
+ * which an `ip netns add` or `del` killed part-way leaves (the namespace is gone). Plugins refuse
+ * such a file ("unknown FS magic") and the DEL would fail for ever; given "", they release the IP
+ * and the rest. A missing file is passed on as it is: plugins take it as gone.
+ */
+async function delNetnsPath(netnsPath: string): Promise<string> {
+  try {
+    return (await statfs(netnsPath)).type === NSFS_MAGIC ? netnsPath : "";
+  } catch {
+    return netnsPath;
+  }
+}
+
 export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc, CniDesc> {
   const { exec } = parts;
   return {
@@ -170,7 +187,7 @@ export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc
       return cniDel({
         ...desc,
         binDir: parts.cniBinDir,
-        netnsPath: desc.netnsPath === "" ? "" : ownNetns,
+        netnsPath: desc.netnsPath === "" ? "" : await delNetnsPath(ownNetns),
         network: network.value,
         exec,
         signal,
@@ -218,7 +235,7 @@ export function bundleAdapter(parts: RunnerParts): ResourceAdapter<BundleDesc, B
 export type ContainerDesc = { readonly id: string; readonly bundle: string };
 
 export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerDesc, ContainerDesc, ContainerDesc> {
-  const { layout, exec } = parts;
+  const { layout, exec, prefix } = parts;
   const runc = createRunc({ root: layout.runcRoot, exec });
   return {
     kind: "container",
@@ -237,7 +254,11 @@ export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerD
       // Kill the pause process and wait for it (not `runc delete --force`: ~100 ms of fixed waiting).
       const stopped = await runc.stop(id, { signal });
       if (stopped.isErr()) return err(stopped.error);
-      return runc.delete(id);
+      const deleted = await runc.delete(id);
+      if (deleted.isErr()) return deleted;
+      // A runc create killed part-way leaves a state dir and cgroups runc does not know. The
+      // cgroups path is the one run.ts gives the bundle.
+      return removeCreateLeftovers(layout.runcRoot, id, `/${prefix}${id}`);
     },
   };
 }

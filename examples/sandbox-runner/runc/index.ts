@@ -3,6 +3,7 @@ export { ensureRootfs, BUSYBOX } from "./rootfs.js";
 export { writeBundle, pauseConfig, bundleSpecProblem, PAUSE_ARGS } from "./bundle.js";
 export type { BundleSpec } from "./bundle.js";
 export { createRunc } from "./runc.js";
+export { removeCreateLeftovers } from "./leftovers.js";
 export type { ContainerState, ContainerStatus, Runc, RuncOptions, WaitOptions } from "./runc.js";
 export { RuncError, isRuncError } from "./errors.js";
 export type { RuncErrorInit, RuncOperation } from "./errors.js";

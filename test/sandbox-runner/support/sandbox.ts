@@ -41,12 +41,18 @@ export interface StartedCli {
   readonly done: Promise<CliResult>;
 }
 
+export interface CliOptions {
+  readonly input?: string;
+  /** Added to the CLI's environment (this process's). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /** Starts the CLI (`node --import tsx examples/sandbox-runner/cli.ts ...args`) from the repo root. */
-export function startCli(args: readonly string[], options: { readonly input?: string } = {}): StartedCli {
+export function startCli(args: readonly string[], options: CliOptions = {}): StartedCli {
   const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", cliPath, ...args], {
     cwd: repoRoot,
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, NODE_OPTIONS: "" },
+    env: { ...process.env, NODE_OPTIONS: "", ...options.env },
   });
   const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = "";
@@ -61,7 +67,7 @@ export function startCli(args: readonly string[], options: { readonly input?: st
 }
 
 /** Runs the CLI to its end. */
-export function cli(args: readonly string[], options: { readonly input?: string } = {}): Promise<CliResult> {
+export function cli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   return startCli(args, options).done;
 }
 
@@ -194,19 +200,14 @@ export class Lane {
   }
 
   /** Runs the CLI with this lane's options. */
-  cli(
-    args: readonly string[],
-    options: { readonly progress?: boolean; readonly input?: string } = {},
-  ): Promise<CliResult> {
+  cli(args: readonly string[], options: CliOptions & { readonly progress?: boolean } = {}): Promise<CliResult> {
     return this.start(args, options).done;
   }
 
   /** Starts the CLI with this lane's options. */
-  start(args: readonly string[], options: { readonly progress?: boolean; readonly input?: string } = {}): StartedCli {
-    return startCli(
-      [...this.opts(options.progress), ...args],
-      options.input === undefined ? {} : { input: options.input },
-    );
+  start(args: readonly string[], options: CliOptions & { readonly progress?: boolean } = {}): StartedCli {
+    const { progress, ...rest } = options;
+    return startCli([...this.opts(progress), ...args], rest);
   }
 
   /** `ls --json`, parsed; fails on a non-zero exit. */
