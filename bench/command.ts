@@ -1,7 +1,8 @@
 // The command table: what one spawned `/bin/true` costs the calling process, in CPU time
 // (process.cpuUsage: this process only, not the child) and wall time, for each CommandRunner and
 // for a bare child_process.spawn floor, all in the same run. spawnRunner exists only if it pays:
-// its CPU per spawn against execaRunner's is the evidence.
+// its CPU per spawn against execaRunner's is the evidence. The dieWithParent row is what the
+// setpriv wrapper adds (one exec more, in the child).
 import { spawn } from "node:child_process";
 import { execaRunner } from "../src/internal/command/execa-runner.js";
 import { spawnRunner } from "../src/internal/command/spawn-runner.js";
@@ -54,6 +55,8 @@ export async function run(): Promise<void> {
   const rows = [
     runnerRow("execaRunner (netns default)", execaRunner()),
     runnerRow("spawnRunner", spawnRunner()),
+    // The sandbox runner's CNI plugins and runc: one exec of setpriv more per command.
+    runnerRow("spawnRunner, dieWithParent", spawnRunner({ dieWithParent: true })),
     bareSpawn,
   ];
   const cpu = rows.map(() => [] as number[]);

@@ -138,7 +138,9 @@ async function runPlugin(
     CNI_PATH: inv.binDir,
   };
   try {
-    return await inv.exec.run([file], { env, input, ...(signal === undefined ? {} : { signal }) });
+    // dieWithParent: a plugin must not go on setting up or tearing down after the runner is killed,
+    // racing the `recover` that rolls the run back.
+    return await inv.exec.run([file], { env, input, dieWithParent: true, ...(signal === undefined ? {} : { signal }) });
   } catch (e) {
     // The contract says run never rejects; a fake or a future runner might.
     const message = `could not run ${file}: ${e instanceof Error ? e.message : String(e)}`;

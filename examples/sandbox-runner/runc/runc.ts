@@ -105,7 +105,9 @@ class RuncCli implements Runc {
 
   async #run(args: readonly string[], extra: { detached?: true; signal?: AbortSignal } = {}): Promise<RuncCall> {
     const argv = [this.#runcPath, "--root", this.root, "--log-format", "json", ...args] as const;
-    return settle(await this.#exec.run(argv, { timeoutMs: this.#timeoutMs, ...extra }));
+    // dieWithParent: runc dies with a killed runner (the container it made does not: the setting
+    // is not inherited by what runc starts).
+    return settle(await this.#exec.run(argv, { timeoutMs: this.#timeoutMs, dieWithParent: true, ...extra }));
   }
 
   /**

@@ -25,8 +25,9 @@ export interface RunnerOptions {
   readonly subnet?: string;
   readonly networkName?: string;
   readonly failpoints?: Failpoints;
-  /** How CNI plugins and runc are started (default errdefer/host's spawnRunner). */
+  /** How CNI plugins and runc are started (default errdefer/host's spawnRunner); each call asks for dieWithParent. */
   readonly exec?: CommandRunner;
+  /** How `ip` runs (default: an `ip -batch` driver whose processes die with the runner). */
   readonly netnsDriver?: NetnsDriver;
   /** Each cleanup's deadline (default 60 s, containerd's DeferContext). */
   readonly cleanupTimeoutMs?: number;

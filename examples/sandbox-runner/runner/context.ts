@@ -1,7 +1,9 @@
 // What every verb works with: the resolved config, the store, the journal, the adapters and the
 // network configuration. Made once per open runner; the verbs are plain functions over it.
 import { err, ok, type Result } from "neverthrow";
+import { spawnRunner } from "errdefer/host";
 import { FileJournal } from "errdefer/journal";
+import { createBatchDriver, type NetnsDriver } from "errdefer/netns";
 import { ensureNetworkConfig, type LoadedNetworkConfig } from "../cni/index.js";
 import { hitSync, JOURNAL_WRITE, type Failpoints } from "../failpoints.js";
 import { runnerAdapters, type RunnerAdapters } from "../resources.js";
@@ -22,6 +24,8 @@ export interface RunnerContext {
   readonly store: Store;
   readonly journal: FileJournal;
   readonly runc: Runc;
+  /** How namespaces are made, listed and removed: the configured driver, else the default below. */
+  readonly netnsDriver: NetnsDriver;
   /** The adapters with the failpoints of `call`, or the runner's. */
   adapters(call?: CallOptions): RunnerAdapters;
   /** The failpoints in force for `call`. */
@@ -32,8 +36,21 @@ export interface RunnerContext {
   progress(header: string): Progress;
 }
 
+let defaultDriver: NetnsDriver | undefined;
+
+/**
+ * The default netns driver: errdefer/netns's `ip -batch` driver, its processes (and `umount`,
+ * `unshare`) started with dieWithParent, so that no `ip` goes on after a killed runner; shared by
+ * the process's runners, as errdefer/netns's own default is.
+ */
+function defaultNetnsDriver(): NetnsDriver {
+  defaultDriver ??= createBatchDriver({ runner: spawnRunner({ dieWithParent: true }) });
+  return defaultDriver;
+}
+
 export function createContext(config: RunnerConfig): RunnerContext {
   const { layout, failpoints, journalFault } = config;
+  const netnsDriver = config.netnsDriver ?? defaultNetnsDriver();
   const store = new Store(layout);
   const journal = new FileJournal(layout.journal, {
     beforeWrite: (bytes) => {
@@ -45,7 +62,7 @@ export function createContext(config: RunnerConfig): RunnerContext {
     layout,
     store,
     exec: config.exec,
-    ...(config.netnsDriver === undefined ? {} : { netnsDriver: config.netnsDriver }),
+    netnsDriver,
     netnsDir: config.netnsDir,
     prefix: config.prefix,
     cniBinDir: config.cniBinDir,
@@ -57,6 +74,7 @@ export function createContext(config: RunnerConfig): RunnerContext {
     store,
     journal,
     runc: createRunc({ root: layout.runcRoot, exec: config.exec }),
+    netnsDriver,
     adapters: (call) => (call?.failpoints === undefined ? own : adaptersWithFailpoints(raw, call.failpoints)),
     failpoints: (call) => call?.failpoints ?? failpoints,
     network: () => (network ??= loadNetwork(config)),

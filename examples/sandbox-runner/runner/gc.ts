@@ -67,11 +67,11 @@ export async function collectGarbage(
 async function collectNetns(ctx: RunnerContext, owned: Owned, dryRun: boolean): Promise<Result<Collected, Error>> {
   const where = { dir: ctx.config.netnsDir, prefix: ctx.config.prefix };
   if (dryRun) {
-    const listed = await listNetns(where);
+    const listed = await listNetns({ ...where, driver: ctx.netnsDriver });
     if (listed.isErr()) return err(listed.error);
     return ok({ found: listed.value.map((n) => n.path).filter((p) => !owned.netnsPaths.has(p)), failed: [] });
   }
-  const swept = await sweepNetns({ ...where, keep: (p) => owned.netnsPaths.has(p) });
+  const swept = await sweepNetns({ ...where, driver: ctx.netnsDriver, keep: (p) => owned.netnsPaths.has(p) });
   if (swept.isErr()) return err(swept.error);
   return ok({ found: swept.value.removed, failed: swept.value.failed.map((f) => `${f.path}: ${f.error.message}`) });
 }

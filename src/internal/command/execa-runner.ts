@@ -13,7 +13,7 @@ import {
 } from "./plan.js";
 import { Capture } from "./capture.js";
 import { deadProcess, runningProcess } from "./running-process.js";
-import type { Argv, CommandResult, CommandRunner, RunFailure, RunOptions } from "./types.js";
+import type { Argv, CommandResult, CommandRunner, RunFailure, RunnerDefaults, RunOptions } from "./types.js";
 
 /** The fields of execa's result this module reads. */
 interface Finished {
@@ -41,15 +41,15 @@ function outcome(plan: RunPlan, options: RunOptions, result: Finished, out: Outp
   return ok({ exitCode, signal, stdout: out.stdout.text(), stderr: out.stderr.text() });
 }
 
-function run(argv: Argv, options: RunOptions = {}): ResultAsync<CommandResult, RunFailure> {
-  const plan = planRun(argv, options);
+function run(argv: Argv, options: RunOptions, defaults: RunnerDefaults): ResultAsync<CommandResult, RunFailure> {
+  const plan = planRun(argv, options, defaults);
   if (plan.isErr()) return errAsync(plan.error);
   const p = plan.value;
   if (options.signal?.aborted === true) return errAsync(abortedFailure(p.file, options.signal));
   const output = options.detached === true ? ("ignore" as const) : ("pipe" as const);
   // Output is collected here, not by execa: execa puts all of it into the message of every failed
   // result, which costs seconds for megabytes of output (14 s at the 16 MiB limit).
-  const subprocess = execa(p.file, p.args, {
+  const subprocess = execa(p.spawnFile, p.spawnArgs, {
     reject: false,
     buffer: false,
     stdout: output,
@@ -75,11 +75,11 @@ function run(argv: Argv, options: RunOptions = {}): ResultAsync<CommandResult, R
   return ResultAsync.fromSafePromise(subprocess).andThen((result) => outcome(p, options, result, out));
 }
 
-function start(argv: Argv): ReturnType<CommandRunner["start"]> {
-  const plan = planRun(argv, {});
+function start(argv: Argv, defaults: RunnerDefaults): ReturnType<CommandRunner["start"]> {
+  const plan = planRun(argv, {}, defaults);
   if (plan.isErr()) return deadProcess(plan.error.message);
-  const { file, args } = plan.value;
-  const child = execa(file, args, {
+  const { file, spawnFile, spawnArgs } = plan.value;
+  const child = execa(spawnFile, spawnArgs, {
     reject: false,
     buffer: false,
     stdin: "pipe",
@@ -97,8 +97,8 @@ function start(argv: Argv): ReturnType<CommandRunner["start"]> {
 /**
  * A {@link CommandRunner} on execa: argv arrays only (never a shell), an output limit per stream,
  * a timeout, SIGTERM then SIGKILL on abort, timeout or output limit, and no rejections. The netns
- * adapter's default.
+ * adapter's default. `defaults` apply to every command it starts (a call's own options win).
  */
-export function execaRunner(): CommandRunner {
-  return { run, start };
+export function execaRunner(defaults: RunnerDefaults = {}): CommandRunner {
+  return { run: (argv, options = {}) => run(argv, options, defaults), start: (argv) => start(argv, defaults) };
 }

@@ -1,18 +1,23 @@
 // What both runners share: checking a call before anything starts, and the words for each way a
 // command can fail, so that the two implementations fail alike.
 import { err, ok, type Result } from "neverthrow";
+import { dieWithParentArgv } from "./parent-death.js";
 import {
   DEFAULT_KILL_GRACE_MS,
   DEFAULT_MAX_OUTPUT_BYTES,
   type Argv,
   type RunFailure,
+  type RunnerDefaults,
   type RunOptions,
 } from "./types.js";
 
 /** A call checked and with its defaults filled in. */
 export interface RunPlan {
+  /** The program as the caller named it (argv[0]): what messages name. */
   readonly file: string;
-  readonly args: readonly string[];
+  /** What is spawned: `file`, or setpriv when the command is to die with its parent. */
+  readonly spawnFile: string;
+  readonly spawnArgs: readonly string[];
   readonly timeoutMs: number | undefined;
   readonly maxOutputBytes: number;
   readonly killGraceMs: number;
@@ -40,15 +45,26 @@ function optionProblem(options: RunOptions): string | undefined {
   return undefined;
 }
 
-/** Checks a call and fills in the defaults; an err is a `"spawn"` failure (nothing was started). */
-export function planRun(argv: Argv, options: RunOptions): Result<RunPlan, RunFailure> {
+/**
+ * Checks a call and fills in the defaults (the call's options over the runner's); an err is a
+ * `"spawn"` failure (nothing was started).
+ */
+export function planRun(argv: Argv, options: RunOptions, defaults: RunnerDefaults = {}): Result<RunPlan, RunFailure> {
   const problem = argvProblem(argv) ?? optionProblem(options);
   const file = typeof argv?.[0] === "string" && argv[0] !== "" ? argv[0] : "command";
   if (problem !== undefined)
     return err({ reason: "spawn", message: `could not start ${file}: ${problem}`, cause: problem });
+  const args = argv.slice(1);
+  let spawned = { file, args };
+  if (options.dieWithParent ?? defaults.dieWithParent ?? false) {
+    const wrapped = dieWithParentArgv(file, args, childEnv(options));
+    if (wrapped.isErr()) return err(spawnFailure(file, wrapped.error));
+    spawned = { file: wrapped.value.file, args: [...wrapped.value.args] };
+  }
   return ok({
     file,
-    args: argv.slice(1),
+    spawnFile: spawned.file,
+    spawnArgs: spawned.args,
     timeoutMs: options.timeoutMs === undefined ? undefined : Math.ceil(options.timeoutMs),
     maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
     killGraceMs: Math.ceil(options.killGraceMs ?? DEFAULT_KILL_GRACE_MS),

@@ -15,7 +15,7 @@ import {
 } from "./plan.js";
 import { Capture } from "./capture.js";
 import { deadProcess, runningProcess } from "./running-process.js";
-import type { Argv, CommandResult, CommandRunner, RunFailure, RunOptions } from "./types.js";
+import type { Argv, CommandResult, CommandRunner, RunFailure, RunnerDefaults, RunOptions } from "./types.js";
 
 type Outcome = Result<CommandResult, RunFailure>;
 type Ending = "aborted" | "timeout" | "output-limit";
@@ -28,7 +28,7 @@ type Ending = "aborted" | "timeout" | "output-limit";
 function supervise(plan: RunPlan, options: RunOptions, done: (outcome: Outcome) => void): void {
   let child: ChildProcess;
   try {
-    child = spawn(plan.file, plan.args, {
+    child = spawn(plan.spawnFile, plan.spawnArgs, {
       env: childEnv(options),
       stdio: [options.input === undefined ? "ignore" : "pipe", ...outputs(options)],
     });
@@ -80,20 +80,20 @@ function outputs(options: RunOptions): ["ignore" | "pipe", "ignore" | "pipe"] {
   return options.detached === true ? ["ignore", "ignore"] : ["pipe", "pipe"];
 }
 
-function run(argv: Argv, options: RunOptions = {}): ResultAsync<CommandResult, RunFailure> {
-  const plan = planRun(argv, options);
+function run(argv: Argv, options: RunOptions, defaults: RunnerDefaults): ResultAsync<CommandResult, RunFailure> {
+  const plan = planRun(argv, options, defaults);
   if (plan.isErr()) return errAsync(plan.error);
   if (options.signal?.aborted === true) return errAsync(abortedFailure(plan.value.file, options.signal));
   return new ResultAsync(new Promise<Outcome>((resolve) => supervise(plan.value, options, resolve)));
 }
 
-function start(argv: Argv): ReturnType<CommandRunner["start"]> {
-  const plan = planRun(argv, {});
+function start(argv: Argv, defaults: RunnerDefaults): ReturnType<CommandRunner["start"]> {
+  const plan = planRun(argv, {}, defaults);
   if (plan.isErr()) return deadProcess(plan.error.message);
-  const { file, args } = plan.value;
+  const { file, spawnFile, spawnArgs } = plan.value;
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { stdio: ["pipe", "ignore", "pipe"] });
+    child = spawn(spawnFile, spawnArgs, { stdio: ["pipe", "ignore", "pipe"] });
   } catch (e) {
     return deadProcess(spawnFailure(file, e).message);
   }
@@ -115,8 +115,9 @@ function start(argv: Argv): ReturnType<CommandRunner["start"]> {
  * A {@link CommandRunner} on bare node:child_process: argv arrays only (never a shell), an output
  * limit per stream, a timeout, SIGTERM then SIGKILL on abort, timeout or output limit, and no
  * rejections. It behaves as the netns adapter's `execaRunner` does (one contract test table runs
- * against both) and costs the calling process less CPU per command.
+ * against both) and costs the calling process less CPU per command. `defaults` apply to every
+ * command it starts (a call's own options win).
  */
-export function spawnRunner(): CommandRunner {
-  return { run, start };
+export function spawnRunner(defaults: RunnerDefaults = {}): CommandRunner {
+  return { run: (argv, options = {}) => run(argv, options, defaults), start: (argv) => start(argv, defaults) };
 }

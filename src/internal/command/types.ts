@@ -40,6 +40,22 @@ export interface RunOptions {
   readonly maxOutputBytes?: number | undefined;
   /** How long a command killed by abort, timeout or output limit has after SIGTERM before SIGKILL (default {@link DEFAULT_KILL_GRACE_MS}). */
   readonly killGraceMs?: number | undefined;
+  /**
+   * The kernel SIGKILLs the command if the process that started it dies first (SIGKILL included),
+   * so that no helper outlives a killed caller. It runs as `setpriv --pdeathsig KILL -- argv`
+   * (util-linux; one exec more, same PID and outcome). What the command itself starts is not
+   * affected (`runc create`'s container lives on). Linux ties this to the thread that started the
+   * command: start such commands from the main thread, not a worker that may exit first. A caller
+   * killed in the instant between the fork and setpriv's prctl leaves its command running. Default:
+   * the runner's (`spawnRunner({ dieWithParent })`), else false.
+   */
+  readonly dieWithParent?: boolean | undefined;
+}
+
+/** A runner's defaults for every command it starts (`run` and `start`); a call's own option wins. */
+export interface RunnerDefaults {
+  /** {@link RunOptions.dieWithParent} for every command of this runner, `start` included. */
+  readonly dieWithParent?: boolean | undefined;
 }
 
 /** Why a command produced no {@link CommandResult}. */

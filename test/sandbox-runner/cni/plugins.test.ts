@@ -37,7 +37,7 @@ const bridgeResult = {
 const base = () => ({ network, containerId: "c1", netnsPath: "/run/netns/x", ifName: "eth0", binDir: bin.dir });
 
 describe("cniAdd", () => {
-  test("runs each plugin in order with the exact env and stdin, chaining prevResult", async () => {
+  test("runs each plugin in order with the exact env and stdin, chaining prevResult; each dies with the runner", async () => {
     const { exec, calls } = fakeExec({ "bridge:ADD": () => okJson(bridgeResult) });
     const added = await cniAdd({ ...base(), exec });
     expect(added._unsafeUnwrap()).toEqual({ result: bridgeResult, ip: "10.9.0.7" });
@@ -51,6 +51,7 @@ describe("cniAdd", () => {
         CNI_PATH: bin.dir,
       });
       expect(call.argv).toEqual([`${bin.dir}/${call.plugin}`]);
+      expect(call.request.dieWithParent).toBe(true);
     }
     expect(calls[0]!.stdin).toEqual({ ...network.plugins[0], cniVersion: "1.0.0", name: "testnet" });
     expect(calls[0]!.stdin).not.toHaveProperty("prevResult");
@@ -222,7 +223,7 @@ describe("cniAdd", () => {
 });
 
 describe("cniDel", () => {
-  test("runs DEL in reverse order, each with the ADD result as prevResult", async () => {
+  test("runs DEL in reverse order, each with the ADD result as prevResult, each dying with the runner", async () => {
     const { exec, calls } = fakeExec();
     const deleted = await cniDel({ ...base(), exec, prevResult: bridgeResult });
     expect(deleted._unsafeUnwrap()).toEqual({ skipped: [] });
@@ -235,6 +236,7 @@ describe("cniDel", () => {
         CNI_IFNAME: "eth0",
         CNI_PATH: bin.dir,
       });
+      expect(call.request.dieWithParent).toBe(true);
       expect(call.stdin).toEqual({
         ...network.plugins[2 - i],
         cniVersion: "1.0.0",

@@ -21,7 +21,7 @@ mkdirSync(bundle);
 const NO_PID = 4_194_305;
 
 describe("runc argv", () => {
-  it("create: --root, a log in the bundle, no stdio (detached), and a timeout", async () => {
+  it("create: --root, a log in the bundle, no stdio (detached), a timeout, and it dies with the runner", async () => {
     const { exec, requests } = fakeRunc();
     const r = await createRunc({ root, exec, runcPath: "/usr/sbin/runc", commandTimeoutMs: 5000 }).create(
       "sb-1",
@@ -45,6 +45,7 @@ describe("runc argv", () => {
         ],
         detached: true,
         timeoutMs: 5000,
+        dieWithParent: true,
       },
     ]);
   });
@@ -65,6 +66,8 @@ describe("runc argv", () => {
     expect(requests.map((q) => q.argv)).toEqual([[...base, ...args]]);
     expect(requests[0]!.detached).toBeUndefined();
     expect(requests[0]!.timeoutMs).toBe(30_000);
+    // runc does not outlive a killed runner (its container does: see runc.root.test.ts).
+    expect(requests[0]!.dieWithParent).toBe(true);
   });
 });
 
