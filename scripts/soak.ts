@@ -259,7 +259,8 @@ const summary = {
 };
 if (values.json === true) console.log(JSON.stringify(summary));
 else {
-  console.log(`soak: ${counts.cycles} cycles (${parallel} in parallel) in ${seconds} s`);
+  const cut = counts.cycles < cycles ? ` (stopped by --time-limit: ${cycles} asked)` : "";
+  console.log(`soak: ${counts.cycles} cycles (${parallel} in parallel) in ${seconds} s${cut}`);
   console.log(
     `  runs ${counts.runs}, successes ${counts.successes}, rollbacks ${counts.rollbacks}, retained ${counts.retained}, remove failures ${counts.removeFailures}`,
   );
@@ -267,7 +268,8 @@ else {
     `  crashes ${counts.crashes} (recovered), recover runs ${counts.recovers} (${counts.recoverCrashes} killed part-way), journal write faults ${counts.journalFaults}`,
   );
   console.log(`  faults injected: ${[...faults].map(([k, v]) => `${k} ${v}`).join(", ")}`);
-  console.log(`  leaks: ${leaks.length}; resources released that we did not own: ${problems.length}`);
+  // Problems: a resource we did not own released, a final rm that failed, something gc had to collect.
+  console.log(`  leaks: ${leaks.length}; problems (foreign releases, failed removals, gc finds): ${problems.length}`);
 }
 for (const l of leaks) console.error(`LEAK: ${l}`);
 for (const p of problems) console.error(`PROBLEM: ${p}`);
