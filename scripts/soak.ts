@@ -21,7 +21,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     cycles: { type: "string", default: "100" },
     parallel: { type: "string", default: "4" },
-    "time-limit": { type: "string", default: "600" },
+    "time-limit": { type: "string", default: "3600" },
     "crash-rate": { type: "string", default: "0.08" },
     "journal-fault-rate": { type: "string", default: "0.003" },
     json: { type: "boolean" },
