@@ -18,6 +18,7 @@ export type {
   RunFailure,
   RunFailureReason,
   RunOptions,
+  RunnerDefaults,
   RunningProcess,
 } from "../internal/command/types.js";
 // Writing a file whole or not at all, with a stated durability (see writeAtomic's contract).
