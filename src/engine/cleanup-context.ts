@@ -1,5 +1,5 @@
 // What a cleanup sees at its turn: the unwind's live retErr, the failures so far, its own signal.
-import type { CauseOrigin, CleanupFailure, Retained } from "./errors.js";
+import { describeError, type CauseOrigin, type CleanupFailure, type Retained } from "./errors.js";
 import { CleanupSignal } from "./deadline.js";
 import type { CleanupContext } from "./types.js";
 
@@ -25,12 +25,35 @@ export class UnwindState {
     this.retErr = error;
     this.origin = origin;
   }
+
+  /** R5: Go's `retErr = nil`, refused once a failure is recorded (it must reach the Err). */
+  clear(): void {
+    const first = this.failures[0];
+    if (first !== undefined) {
+      throw new TypeError(
+        `ctx.clearRetErr: cannot clear after a cleanup failure (cleanup "${first.label}" failed: ` +
+          `${describeError(first.error)}); every failure is reported (R4, R5): ` +
+          `handle an expected failure inside the cleanup that fails`,
+      );
+    }
+    this.failed = false;
+    this.retErr = undefined;
+    this.origin = undefined;
+  }
+}
+
+/** A nullish error would make an Err with no cause; Go's `retErr = nil` is `clearRetErr()` (R5). */
+export function checkErrorValue(where: string, error: unknown, hint: string): void {
+  if (error === undefined || error === null) {
+    throw new TypeError(`${where}: the error must not be ${String(error)} (Go's nil); ${hint}`);
+  }
 }
 
 export class CleanupScope implements CleanupContext {
   readonly #state: UnwindState;
   #deadline: CleanupSignal | undefined;
   #setRetErr: ((error: unknown) => void) | undefined;
+  #clearRetErr: (() => void) | undefined;
 
   constructor(
     state: UnwindState,
@@ -63,6 +86,14 @@ export class CleanupScope implements CleanupContext {
   // A function made on first read, so that `({ setRetErr }) => ...` destructuring works.
   get setRetErr(): (error: unknown) => void {
     const state = this.#state;
-    return (this.#setRetErr ??= (error: unknown) => state.set(error, "set"));
+    return (this.#setRetErr ??= (error: unknown) => {
+      checkErrorValue("ctx.setRetErr", error, "use ctx.clearRetErr() to clear retErr");
+      state.set(error, "set");
+    });
+  }
+
+  get clearRetErr(): () => void {
+    const state = this.#state;
+    return (this.#clearRetErr ??= () => state.clear());
   }
 }

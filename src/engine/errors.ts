@@ -109,17 +109,20 @@ export class CleanupTimeoutError extends Error {
   }
 }
 
-/** Registering on, or acquiring through, a transaction whose body has ended (R9). */
+/** Registering on, acquiring through, or noting a failure on a transaction whose body has ended (R9). */
 export class TransactionClosedError extends Error {
   override readonly name = "TransactionClosedError";
   readonly code = "transaction-closed";
   readonly label: string;
 
-  constructor(label: string, what: "register" | "acquire") {
+  constructor(label: string, what: "register" | "acquire" | "note") {
     super(
       what === "register"
         ? `transaction is closed: cannot register cleanup "${label}" after the body ended`
-        : `transaction is closed: "${label}" was acquired after the body ended and has been released`,
+        : what === "acquire"
+          ? `transaction is closed: "${label}" was acquired after the body ended and has been released`
+          : `transaction is closed: cannot note cleanup failure "${label}" after the body ended ` +
+            `(a cleanup fails by throwing or returning an err)`,
     );
     this.label = label;
     closedBrand.mark(this);

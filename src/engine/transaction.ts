@@ -1,10 +1,10 @@
 // transaction(): runs the body, closes it (R9), hands over to the unwind and builds the Result (R7).
 import { err, errAsync, ok, ResultAsync, type Err, type Result } from "neverthrow";
 import { fromReturn, runBody, thrown, type BodyOutcome } from "./body.js";
-import { CleanupScope, UnwindState } from "./cleanup-context.js";
+import { checkErrorValue, CleanupScope, UnwindState } from "./cleanup-context.js";
 import { checkTimeout, makeEntry, type CleanupEntry } from "./cleanup.js";
 import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
-import { TransactionClosedError, TransactionError } from "./errors.js";
+import { TransactionClosedError, TransactionError, type CleanupFailure } from "./errors.js";
 import { EventSink } from "./events.js";
 import { unwind } from "./unwind.js";
 import type {
@@ -102,9 +102,7 @@ async function run(
   }
   tx.closed = true;
 
-  const state = outcome.ok
-    ? new UnwindState(false, undefined, undefined)
-    : new UnwindState(true, outcome.error, outcome.origin);
+  const state = unwindState(outcome, tx.noted);
   if (tx.entries.length > 0) {
     const pending = unwind({ entries: tx.entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink });
     if (pending !== undefined) await pending;
@@ -122,7 +120,8 @@ async function run(
       retained: state.retained,
     });
   }
-  if (!state.failed) return ok((outcome as { value: unknown }).value);
+  // R5: a body that failed has no value; a cleared retErr returns Go's zero value.
+  if (!state.failed) return ok(outcome.ok ? outcome.value : undefined);
   return err(
     new TransactionError({
       cause: state.retErr,
@@ -134,11 +133,22 @@ async function run(
   );
 }
 
+/** retErr as the body left it; what the body noted failed first, before any cleanup (R4). */
+function unwindState(outcome: BodyOutcome, noted: readonly CleanupFailure[] | undefined): UnwindState {
+  const state = outcome.ok
+    ? new UnwindState(false, undefined, undefined)
+    : new UnwindState(true, outcome.error, outcome.origin);
+  if (noted !== undefined) for (const f of noted) state.recordFailure(f.label, f.error);
+  return state;
+}
+
 class TransactionHandle implements Transaction {
   closed = false;
   readonly entries: CleanupEntry[] = [];
   /** Set after the unwind: what a late release (R9) sees as retErr. */
   finalState: UnwindState | undefined;
+  /** The failures the body noted (R4), made on first use. */
+  noted: CleanupFailure[] | undefined;
   #registrations = 0;
 
   constructor(
@@ -160,6 +170,18 @@ class TransactionHandle implements Transaction {
       );
     }
     return this.push(makeEntry("tx.errdefer", fn, opts, "error", ++this.#registrations));
+  }
+
+  noteCleanupFailure(error: unknown, label?: string): void {
+    if (label !== undefined && typeof label !== "string") {
+      throw new TypeError(`tx.noteCleanupFailure: label must be a string, got ${typeof label}`);
+    }
+    checkErrorValue("tx.noteCleanupFailure", error, "note the value the cleanup failed with");
+    const l = label ?? "body";
+    if (this.closed) throw new TransactionClosedError(l, "note");
+    (this.noted ??= []).push({ label: l, error });
+    const { sink, transactionId } = this;
+    sink?.emit({ type: "cleanup:failed", transactionId, label: l, durationMs: 0, error });
   }
 
   acquire(

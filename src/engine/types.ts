@@ -9,14 +9,26 @@ export type CleanupKind = "always" | "error" | "success";
 export type CleanupReturn =
   void | undefined | PromiseLike<unknown> | Result<unknown, unknown> | ResultAsync<unknown, unknown>;
 
+/** `E`, unless it can only be `undefined` or `null`: Go's nil is not an error value (R5). */
+export type NotNullish<E> = [E] extends [null | undefined] ? never : E;
+
 /** What a cleanup sees at its turn. */
 export interface CleanupContext {
   /** The transaction's current error (Go's named `retErr`); `undefined` while `failed` is false. */
   readonly retErr: unknown;
   /** Whether retErr is set (the transaction is failing) at this cleanup's turn. */
   readonly failed: boolean;
-  /** Replaces retErr (R5); this is not a cleanup failure. */
-  setRetErr(error: unknown): void;
+  /**
+   * Replaces retErr (R5); this is not a cleanup failure. `undefined` and `null` are refused (a
+   * type error, and a TypeError at run time): to clear retErr, call `clearRetErr()`.
+   */
+  setRetErr<E>(this: void, error: NotNullish<E>): void;
+  /**
+   * Unsets retErr (R5, Go's `retErr = nil`): later cleanups see `failed === false`, and the
+   * transaction returns Ok unless something sets retErr again. Throws a TypeError once a cleanup
+   * failure has been recorded in this transaction: a failure is always reported (R4).
+   */
+  clearRetErr(this: void): void;
   /** This cleanup's own signal: aborted at its deadline, never by the caller's signal (R6). */
   readonly signal: AbortSignal;
   /** The cleanup's label. */
@@ -80,6 +92,13 @@ export interface Transaction {
   defer(fn: Cleanup, opts?: CleanupOptions): CleanupHandle;
   /** Registers a cleanup that runs only if the transaction is failing at its turn. */
   errdefer(fn: Cleanup, opts?: Omit<CleanupOptions, "on">): CleanupHandle;
+  /**
+   * Records a cleanup failure the body observed (containerd's `cleanupErr = ...` in the body),
+   * exactly as if a cleanup had failed first in the unwind (R4): guarded cleanups are retained
+   * (R3), it is listed first in `cleanupFailures`, and it becomes the cause if the body succeeds.
+   * `label` defaults to `"body"`. Only while the body runs (R9).
+   */
+  noteCleanupFailure<E>(error: NotNullish<E>, label?: string): void;
   /**
    * Acquires a resource and registers its release with no gap between the two. The acquisition's
    * failure (an err or a throw) is returned as an err. A resource acquired after the body ended

@@ -11,6 +11,7 @@ import { transaction } from "../engine/transaction.js";
 import type { Cleanup, CleanupOptions, Transaction } from "../engine/types.js";
 import type { JsonValue } from "../internal/json.js";
 import type { ResourceAdapter } from "../resources/adapter.js";
+import { compensationContext } from "./compensation-context.js";
 import { JournalWriter } from "./journal-writer.js";
 import { releaseRecorded } from "./release-recorded.js";
 import type {
@@ -226,7 +227,7 @@ async function runPlain(run: Run, { name, def }: PlainStep): Promise<StepOutcome
   let output: unknown;
   const register = (): void => {
     if (def.compensate === undefined) return;
-    const fn: Cleanup = (cleanup) => def.compensate?.(output, cleanup, run.ctx);
+    const fn: Cleanup = (cleanup) => def.compensate?.(output, compensationContext(cleanup), run.ctx);
     run.registered.push({ fn, options: cleanupOptions(name, def) });
   };
   if (def.registerFirst === true) register();

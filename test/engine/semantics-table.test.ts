@@ -132,4 +132,76 @@ describe("semantics.md table", () => {
     expect(te.cleanupFailures).toEqual([]);
     expect(te.retained).toEqual([]);
   });
+
+  it("err e body | errdefer A, defer B clears retErr | runs B | Ok(undefined)", async () => {
+    const ran: string[] = [];
+    const r = await transaction((tx) => {
+      tx.errdefer(recorder(ran, "A"), { label: "A" });
+      tx.defer(
+        (ctx) => {
+          ran.push("B");
+          ctx.clearRetErr();
+        },
+        { label: "B" },
+      );
+      return err(new Error("e"));
+    });
+    expect(ran).toEqual(["B"]);
+    expect(r.isOk()).toBe(true);
+    expect(r.isOk() && r.value).toBeUndefined();
+  });
+
+  it("ok body | defer A clears retErr, defer B (fails f) | runs B, A (refused: r) | Err(cause f, failures [B:f, A:r])", async () => {
+    const ran: string[] = [];
+    const f = new Error("f");
+    const r = await transaction((tx) => {
+      tx.defer(
+        (ctx) => {
+          ran.push("A");
+          ctx.clearRetErr();
+        },
+        { label: "A" },
+      );
+      tx.defer(recorder(ran, "B", f), { label: "B" });
+      return ok(1);
+    });
+    expect(ran).toEqual(["B", "A"]);
+    const te = errorOf(r);
+    expect(te.cause).toBe(f);
+    expect(te.cleanupFailures.map((x) => x.label)).toEqual(["B", "A"]);
+    expect(te.cleanupFailures[1]!.error).toBeInstanceOf(TypeError);
+    expect(te.retained).toEqual([]);
+  });
+
+  it("err e body, notes n | guarded errdefer A, errdefer B | runs B | retains A | Err(cause e, failures [body:n])", async () => {
+    const ran: string[] = [];
+    const e = new Error("e");
+    const n = new Error("n");
+    const r = await transaction((tx) => {
+      tx.errdefer(recorder(ran, "A"), { label: "A", guard: true });
+      tx.errdefer(recorder(ran, "B"), { label: "B" });
+      tx.noteCleanupFailure(n);
+      return err(e);
+    });
+    expect(ran).toEqual(["B"]);
+    const te = errorOf(r);
+    expect(te.cause).toBe(e);
+    expect(te.cleanupFailures).toEqual([{ label: "body", error: n }]);
+    expect(te.retained).toEqual([{ label: "A" }]);
+  });
+
+  it("ok body, notes n | errdefer A | runs A | Err(cause n, failures [body:n])", async () => {
+    const ran: string[] = [];
+    const n = new Error("n");
+    const r = await transaction((tx) => {
+      tx.errdefer(recorder(ran, "A"), { label: "A" });
+      tx.noteCleanupFailure(n);
+      return ok(1);
+    });
+    expect(ran).toEqual(["A"]);
+    const te = errorOf(r);
+    expect(te.cause).toBe(n);
+    expect(te.origin).toBe("cleanup");
+    expect(te.cleanupFailures).toEqual([{ label: "body", error: n }]);
+  });
 });

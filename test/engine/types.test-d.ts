@@ -212,4 +212,45 @@ describe("misuse does not compile", () => {
     // @ts-expect-error signal is an AbortSignal
     void transaction(() => ok(1), { signal: true });
   });
+
+  it("rejects Go's nil as an error value: clearing is clearRetErr()", () => {
+    void transaction((tx) => {
+      tx.defer((ctx) => {
+        // @ts-expect-error setRetErr(undefined) would be an Err with no cause
+        ctx.setRetErr(undefined);
+        // @ts-expect-error null neither
+        ctx.setRetErr(null);
+        ctx.clearRetErr();
+        // @ts-expect-error clearRetErr takes no value
+        ctx.clearRetErr(new Error("x"));
+      });
+      // @ts-expect-error a noted failure has a value
+      tx.noteCleanupFailure(undefined);
+      // @ts-expect-error the label is a string
+      tx.noteCleanupFailure(new Error("x"), 1);
+      return ok(1);
+    });
+  });
+});
+
+describe("the named return (R5) and noted failures (R4)", () => {
+  it("accepts any error value that may be defined, and destructuring", () => {
+    void transaction((tx) => {
+      tx.defer(({ setRetErr, clearRetErr, retErr }) => {
+        try {
+          JSON.parse("{");
+        } catch (e) {
+          setRetErr(e); // unknown: checked at run time
+        }
+        setRetErr(retErr as Error | undefined);
+        setRetErr("string reason");
+        clearRetErr();
+      });
+      tx.noteCleanupFailure(new ConnectError("x"), "connect");
+      const caught: unknown = new Error("x");
+      tx.noteCleanupFailure(caught);
+      expectTypeOf<ReturnType<CleanupContext["clearRetErr"]>>().toEqualTypeOf<void>();
+      return ok(1);
+    });
+  });
 });

@@ -11,6 +11,8 @@ export const shapeArb: fc.Arbitrary<ValueShape> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<ValueShape>("undefined") },
   { weight: 1, arbitrary: fc.constant<ValueShape>("null") },
 );
+/** The shapes setRetErr accepts: not nullish (R5). */
+export const setShapeArb: fc.Arbitrary<ValueShape> = fc.constantFrom<ValueShape>("error", "error", "string", "object");
 export const fractionArb = fc.double({ min: 0, max: 0.99, noNaN: true });
 
 export function behaviourArb(kinds: readonly BehaviourKind[]): fc.Arbitrary<Behaviour> {
@@ -21,6 +23,7 @@ export function behaviourArb(kinds: readonly BehaviourKind[]): fc.Arbitrary<Beha
       case "ok":
       case "okAsync":
       case "abortCaller":
+      case "clearRetErr":
         return fc.constant({ kind });
       case "slow":
         return fractionArb.map((fraction) => ({ kind, fraction }));
@@ -28,12 +31,15 @@ export function behaviourArb(kinds: readonly BehaviourKind[]): fc.Arbitrary<Beha
       case "reject":
       case "err":
       case "errAsync":
-      case "setRetErr":
         return shapeArb.map((shape) => ({ kind, shape }));
+      case "setRetErr":
+        return setShapeArb.map((shape) => ({ kind, shape }));
+      case "setRetErrNil":
+        return fc.constantFrom<"undefined" | "null">("undefined", "null").map((shape) => ({ kind, shape }));
       case "slowErr":
         return fc.record({ shape: shapeArb, fraction: fractionArb }).map((r) => ({ kind, ...r }));
       case "setRetErrThenThrow":
-        return fc.record({ shape: shapeArb, shape2: shapeArb }).map((r) => ({ kind, ...r }));
+        return fc.record({ shape: setShapeArb, shape2: shapeArb }).map((r) => ({ kind, ...r }));
       case "hang":
         return fc
           .record({
@@ -57,3 +63,5 @@ export const ALL: readonly BehaviourKind[] = [
   "setRetErrThenThrow",
   "hang",
 ];
+/** Go's `retErr = nil` and its wrong spelling (R5): engine properties only (a saga refuses clearing). */
+export const CLEARING: readonly BehaviourKind[] = ["clearRetErr", "setRetErrNil"];

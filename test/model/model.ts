@@ -1,6 +1,7 @@
 // A reference model of the unwind, written from the rules R1-R10 of semantics.md alone: given a
-// program (how the body ends, which cleanups it registers), it computes what must run, in which
-// order and at which fake time, what is retained and what the transaction must return.
+// program (how the body ends, which failures it notes, which cleanups it registers), it computes
+// what must run, in which order and at which fake time, what is retained and what the transaction
+// must return.
 
 /** How the body is written (R10 for the generator forms). */
 export type BodyForm = "sync" | "async" | "promise" | "resultAsync" | "generator" | "asyncGenerator";
@@ -28,9 +29,14 @@ export type Behaviour =
   | { readonly kind: "errAsync"; readonly shape: ValueShape }
   /** Returns a ResultAsync that becomes err after `fraction` of its deadline. */
   | { readonly kind: "slowErr"; readonly shape: ValueShape; readonly fraction: number }
+  /** Sets retErr to a value that is not nullish. */
   | { readonly kind: "setRetErr"; readonly shape: ValueShape }
   /** Sets retErr, then throws: the failure is recorded but does not replace retErr (R4, R5). */
   | { readonly kind: "setRetErrThenThrow"; readonly shape: ValueShape; readonly shape2: ValueShape }
+  /** `setRetErr(undefined | null)`: refused, the cleanup fails with the engine's TypeError (R5). */
+  | { readonly kind: "setRetErrNil"; readonly shape: "undefined" | "null" }
+  /** Go's `retErr = nil`: unsets retErr, or, once a failure is recorded, fails with a TypeError (R5). */
+  | { readonly kind: "clearRetErr" }
   /** Never settles before its deadline; afterwards never, or resolves / rejects `lateMs` later. */
   | { readonly kind: "hang"; readonly late: "never" | "resolve" | "reject"; readonly lateMs: number }
   /** Aborts the caller's signal, then succeeds (R6: later cleanups keep a live signal). */
@@ -57,6 +63,8 @@ export interface Program {
   readonly form: BodyForm;
   readonly end: BodyEnd;
   readonly bodyErrorShape: ValueShape;
+  /** Cleanup failures the body notes (`tx.noteCleanupFailure`), labelled `noted-<k>` from 1 (R4). */
+  readonly noted?: readonly ValueShape[];
   /** The transaction's `cleanupTimeoutMs`, or the default. */
   readonly cleanupTimeoutMs: number | undefined;
   readonly cleanups: readonly CleanupSpec[];
@@ -70,7 +78,9 @@ export type ValueRef =
   /** The value cleanup `index` failed with (for a timeout: its CleanupTimeoutError). */
   | { readonly from: "failure"; readonly index: number }
   /** The value cleanup `index` passed to setRetErr. */
-  | { readonly from: "set"; readonly index: number };
+  | { readonly from: "set"; readonly index: number }
+  /** The value the body noted `index`-th (from 1). */
+  | { readonly from: "noted"; readonly index: number };
 
 export type Origin = "err" | "throw" | "cleanup" | "set";
 
@@ -94,10 +104,24 @@ export interface ModelOutcome {
   readonly retained: readonly { readonly index: number; readonly label: string }[];
   readonly skippedByKind: readonly number[];
   readonly dismissed: readonly number[];
+  /** In order; `index` 0 for the failures the body noted. */
   readonly failures: readonly { readonly index: number; readonly label: string; readonly error: ValueRef }[];
-  readonly result: { readonly ok: true } | { readonly ok: false; readonly cause: ValueRef; readonly origin: Origin };
+  /** Ok: `value` says whether it carries the body's value or, after a cleared failure, undefined. */
+  readonly result:
+    | { readonly ok: true; readonly value: "body" | "undefined" }
+    | { readonly ok: false; readonly cause: ValueRef; readonly origin: Origin };
   /** Fake milliseconds the unwind takes. */
   readonly durationMs: number;
+}
+
+/** Whether the cleanup fails with an error the engine made (a CleanupTimeoutError or a TypeError). */
+export function engineMadeFailure(b: Behaviour): "timeout" | "refused" | undefined {
+  if (b.kind === "hang") return "timeout";
+  return b.kind === "setRetErrNil" || b.kind === "clearRetErr" ? "refused" : undefined;
+}
+
+export function notedLabel(k: number): string {
+  return `noted-${k}`;
 }
 
 export function labelOf(spec: CleanupSpec, index: number): string {
@@ -113,9 +137,12 @@ export function slowDelay(timeoutMs: number, fraction: number): number {
   return Math.min(timeoutMs - 1, Math.max(1, Math.floor(fraction * timeoutMs)));
 }
 
-/** Whether a behaviour makes its cleanup fail (R4, R6), and with which value. */
-function failureOf(b: Behaviour): boolean {
+/** Whether a behaviour makes its cleanup fail (R4, R5, R6), given the failures recorded so far. */
+function failureOf(b: Behaviour, failuresSoFar: number): boolean {
   switch (b.kind) {
+    case "clearRetErr":
+      return failuresSoFar > 0;
+    case "setRetErrNil":
     case "throw":
     case "reject":
     case "err":
@@ -163,6 +190,15 @@ export function runModel(program: Program): ModelOutcome {
   const dismissed: number[] = [];
   const failures: { index: number; label: string; error: ValueRef }[] = [];
   let clock = 0;
+  // R4: what the body noted failed first, before the unwind; it is retErr if the body succeeded.
+  (program.noted ?? []).forEach((_, k) => {
+    const error: ValueRef = { from: "noted", index: k + 1 };
+    failures.push({ index: 0, label: notedLabel(k + 1), error });
+    if (retErr === undefined) {
+      retErr = error;
+      origin = "cleanup";
+    }
+  });
 
   // R1: after the body, LIFO, each at most once.
   for (let i = program.cleanups.length; i >= 1; i--) {
@@ -203,8 +239,13 @@ export function runModel(program: Program): ModelOutcome {
       retErr = { from: "set", index: i };
       origin = "set";
     }
+    // R5: clearing unsets retErr, unless a failure is recorded (then it fails, below).
+    if (b.kind === "clearRetErr" && failures.length === 0) {
+      retErr = undefined;
+      origin = undefined;
+    }
     // R4: a failure is recorded, never stops the unwind, and only sets an unset retErr.
-    if (failureOf(b)) {
+    if (failureOf(b, failures.length)) {
       failures.push({ index: i, label, error: { from: "failure", index: i } });
       if (retErr === undefined) {
         retErr = { from: "failure", index: i };
@@ -213,10 +254,11 @@ export function runModel(program: Program): ModelOutcome {
     }
   }
 
-  // R7: ok iff retErr is unset at the end; the primary cause on top.
+  // R7: ok iff retErr is unset at the end; the primary cause on top. R5: a body that failed has
+  // no value, so a cleared failure returns undefined.
   const result =
     retErr === undefined || origin === undefined
-      ? ({ ok: true } as const)
+      ? ({ ok: true, value: bodyFailed ? "undefined" : "body" } as const)
       : ({ ok: false, cause: retErr, origin } as const);
   return { turns, retained, skippedByKind, dismissed, failures, result, durationMs: clock };
 }

@@ -21,7 +21,9 @@ import type {
   TransactionEvent,
 } from "../../src/index.js";
 import {
+  engineMadeFailure,
   labelOf,
+  notedLabel,
   runModel,
   slowDelay,
   timeoutOf,
@@ -41,7 +43,16 @@ const RUNS = 120; // x 10 properties = 1200 programs per run
 // ---------------------------------------------------------------------------------------------
 // Arbitraries
 
-import { ALL, behaviourArb, FAILING, shapeArb, SUCCEEDING, type BehaviourKind } from "../model/arbitraries.js";
+import {
+  ALL,
+  behaviourArb,
+  CLEARING,
+  FAILING,
+  setShapeArb,
+  shapeArb,
+  SUCCEEDING,
+  type BehaviourKind,
+} from "../model/arbitraries.js";
 
 interface ProgramConfig {
   readonly forms?: readonly BodyForm[];
@@ -52,6 +63,8 @@ interface ProgramConfig {
   readonly dismissRate?: number;
   readonly maxCleanups?: number;
   readonly timeouts?: boolean;
+  /** At most this many cleanup failures noted by the body (R4). Default 0. */
+  readonly maxNoted?: number;
 }
 
 const ALL_FORMS: readonly BodyForm[] = ["sync", "async", "promise", "resultAsync", "generator", "asyncGenerator"];
@@ -102,6 +115,7 @@ function programArb(config: ProgramConfig): fc.Arbitrary<Program> {
       form: fc.constantFrom<BodyForm>(...(config.forms ?? ALL_FORMS)),
       end: fc.constantFrom<BodyEnd>(...(config.ends ?? ["ok", "err", "throw", "yieldErr"])),
       bodyErrorShape: shapeArb,
+      noted: fc.array(setShapeArb, { maxLength: config.maxNoted ?? 0 }),
       cleanupTimeoutMs: timeoutArb,
       cleanups: fc.array(cleanupArb, { maxLength: config.maxCleanups ?? 7 }),
     })
@@ -160,6 +174,7 @@ interface Observed {
   readonly bodyError: unknown;
   readonly failureValues: ReadonlyMap<number, unknown>;
   readonly setValues: ReadonlyMap<number, unknown>;
+  readonly notedValues: ReadonlyMap<number, unknown>;
   readonly events: readonly TransactionEvent[];
   readonly dismissResults: ReadonlyMap<number, readonly [boolean, boolean]>;
   readonly handleLabels: ReadonlyMap<number, string>;
@@ -202,6 +217,7 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
   const bodyError = makeValue(p.bodyErrorShape, `body-${run}`);
   const failureValues = new Map<number, unknown>();
   const setValues = new Map<number, unknown>();
+  const notedValues = new Map<number, unknown>();
   let txRef: Transaction | undefined;
 
   // The model's turn number at which the late acquisition resolves.
@@ -311,6 +327,12 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
           ctx.setRetErr(v);
           throw f;
         }
+        case "setRetErrNil":
+          ctx.setRetErr((b.shape === "undefined" ? undefined : null) as never);
+          return undefined;
+        case "clearRetErr":
+          ctx.clearRetErr();
+          return undefined;
         case "hang":
           return new Promise<void>((resolve, reject) => {
             if (b.late === "never") return;
@@ -392,6 +414,11 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
   const enter = (tx: Transaction): void => {
     txRef = tx;
     if (tx.closed) problems.push("tx.closed is true while the body runs");
+    (p.noted ?? []).forEach((shape, k) => {
+      const v = makeValue(shape, `noted-${run}-${k + 1}`);
+      notedValues.set(k + 1, v);
+      tx.noteCleanupFailure(v, notedLabel(k + 1));
+    });
   };
 
   const endSync = (): Result<object, unknown> => {
@@ -547,6 +574,7 @@ async function execute(p: Program, extras: Extras = {}): Promise<Observed> {
     bodyError,
     failureValues,
     setValues,
+    notedValues,
     events,
     dismissResults,
     handleLabels,
@@ -571,11 +599,13 @@ function valueOf(p: Program, o: Observed, ref: ValueRef): unknown {
       return o.bodyError;
     case "set":
       return o.setValues.get(ref.index);
+    case "noted":
+      return o.notedValues.get(ref.index);
     case "failure": {
       const spec = p.cleanups[ref.index - 1]!;
-      return spec.behaviour.kind === "hang"
-        ? cleanupFailureOf(o, labelOf(spec, ref.index))
-        : o.failureValues.get(ref.index);
+      return engineMadeFailure(spec.behaviour) === undefined
+        ? o.failureValues.get(ref.index)
+        : cleanupFailureOf(o, labelOf(spec, ref.index));
     }
   }
 }
@@ -636,7 +666,7 @@ function expectTimes(p: Program, o: Observed, m: ModelOutcome): void {
 function expectResult(p: Program, o: Observed, m: ModelOutcome): void {
   if (m.result.ok) {
     expect(o.result.isOk(), `result ok (got ${o.result.isErr() ? o.result.error.message : ""})`).toBe(true);
-    if (o.result.isOk()) expect(o.result.value).toBe(o.okValue);
+    if (o.result.isOk()) expect(o.result.value).toBe(m.result.value === "body" ? o.okValue : undefined);
     return;
   }
   expect(o.result.isErr(), "result err").toBe(true);
@@ -651,8 +681,14 @@ function expectResult(p: Program, o: Observed, m: ModelOutcome): void {
   ).toEqual(m.failures.map((f) => f.label));
   m.failures.forEach((f, k) => {
     const actual = e.cleanupFailures[k]!.error;
+    if (f.error.from === "noted") {
+      expect(actual, `noted failure ${f.label}`).toBe(o.notedValues.get(f.error.index));
+      return;
+    }
     const spec = p.cleanups[f.index - 1]!;
-    if (spec.behaviour.kind === "hang") {
+    if (engineMadeFailure(spec.behaviour) === "refused") {
+      expect(actual, `${f.label} was refused`).toBeInstanceOf(TypeError);
+    } else if (spec.behaviour.kind === "hang") {
       expect(actual).toBeInstanceOf(CleanupTimeoutError);
       const t = actual as CleanupTimeoutError;
       expect(t.label).toBe(f.label);
@@ -706,9 +742,12 @@ async function check(p: Program, extras?: Extras): Promise<{ o: Observed; m: Mod
 // The rules
 
 describe("the cleanup rules (semantics.md), on random programs", () => {
-  test.prop([programArb({ kinds: ["always", "always", "always", "error", "success"], behaviours: ALL })], {
-    numRuns: RUNS,
-  })("R1: cleanups run after the body, one at a time, LIFO, each at most once", async (p) => {
+  test.prop(
+    [programArb({ kinds: ["always", "always", "always", "error", "success"], behaviours: [...ALL, ...CLEARING] })],
+    {
+      numRuns: RUNS,
+    },
+  )("R1: cleanups run after the body, one at a time, LIFO, each at most once", async (p) => {
     const { o, m } = await check(p);
     const ran = o.starts.map((s) => s.index);
     expect(new Set(ran).size, "each cleanup runs at most once").toBe(ran.length);
@@ -728,7 +767,12 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
   });
 
   test.prop(
-    [programArb({ behaviours: [...SUCCEEDING, ...FAILING, "setRetErr", "setRetErr", "hang"], timeouts: false })],
+    [
+      programArb({
+        behaviours: [...SUCCEEDING, ...FAILING, "setRetErr", "setRetErr", "clearRetErr", "hang"],
+        timeouts: false,
+      }),
+    ],
     { numRuns: RUNS },
   )("R2: error cleanups run iff retErr is set at their turn, success iff unset, always always", async (p) => {
     const { o, m } = await check(p);
@@ -745,7 +789,13 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
   });
 
   test.prop(
-    [programArb({ behaviours: [...SUCCEEDING, ...FAILING, ...FAILING, "hang", "setRetErr"], guardRate: 0.5 })],
+    [
+      programArb({
+        behaviours: [...SUCCEEDING, ...FAILING, ...FAILING, "hang", "setRetErr", "clearRetErr"],
+        guardRate: 0.5,
+        maxNoted: 2,
+      }),
+    ],
     { numRuns: RUNS },
   )("R3: a guarded cleanup after a failure in this unwind is skipped and retained", async (p) => {
     const { o, m } = await check(p);
@@ -760,14 +810,26 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
   test.prop(
     [
       programArb({
-        behaviours: [...SUCCEEDING, ...FAILING, ...FAILING, "slowErr", "hang", "setRetErr", "setRetErrThenThrow"],
+        behaviours: [
+          ...SUCCEEDING,
+          ...FAILING,
+          ...FAILING,
+          "slowErr",
+          "hang",
+          "setRetErr",
+          "setRetErrThenThrow",
+          ...CLEARING,
+        ],
         guardRate: 0.2,
+        maxNoted: 2,
       }),
     ],
     { numRuns: RUNS },
   )("R4: a cleanup failure never stops the unwind, never replaces a set retErr, and is recorded", async (p) => {
     const { o, m } = await check(p);
-    if (p.end !== "ok" && !p.cleanups.some((c) => c.behaviour.kind.startsWith("setRetErr"))) {
+    const replaces = (c: CleanupSpec): boolean =>
+      c.behaviour.kind.startsWith("setRetErr") || c.behaviour.kind === "clearRetErr";
+    if (p.end !== "ok" && !p.cleanups.some(replaces)) {
       // The body's failure stays the primary cause whatever the cleanups do.
       expect(o.result.isErr() && o.result.error.cause).toBe(o.bodyError);
     }
@@ -777,8 +839,9 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
   test.prop(
     [
       programArb({
-        behaviours: [...SUCCEEDING, "setRetErr", "setRetErr", "setRetErrThenThrow", "throw"],
+        behaviours: [...SUCCEEDING, "setRetErr", "setRetErr", "setRetErrThenThrow", "throw", ...CLEARING, ...CLEARING],
         timeouts: false,
+        maxNoted: 1,
       }),
     ],
     { numRuns: RUNS },
@@ -814,14 +877,13 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
     expectMatchesModel(p, o, m);
   });
 
-  test.prop([programArb({ behaviours: ALL, guardRate: 0.3, dismissRate: 0.2 })], { numRuns: RUNS })(
-    "R7: the Result is ok iff retErr is unset at the end; err keeps the primary cause on top",
-    async (p) => {
-      const { o, m } = await check(p);
-      expectResult(p, o, m);
-      expectMatchesModel(p, o, m);
-    },
-  );
+  test.prop([programArb({ behaviours: [...ALL, ...CLEARING], guardRate: 0.3, dismissRate: 0.2, maxNoted: 2 })], {
+    numRuns: RUNS,
+  })("R7: the Result is ok iff retErr is unset at the end; err keeps the primary cause on top", async (p) => {
+    const { o, m } = await check(p);
+    expectResult(p, o, m);
+    expectMatchesModel(p, o, m);
+  });
 
   test.prop([programArb({ behaviours: [...SUCCEEDING, ...FAILING], guardRate: 0.2, dismissRate: 0.4 })], {
     numRuns: RUNS,
@@ -870,7 +932,13 @@ describe("the cleanup rules (semantics.md), on random programs", () => {
   });
 
   test.prop(
-    [programArb({ forms: GENERATOR_FORMS, ends: ["yieldErr", "yieldErr", "ok", "err", "throw"], behaviours: ALL })],
+    [
+      programArb({
+        forms: GENERATOR_FORMS,
+        ends: ["yieldErr", "yieldErr", "ok", "err", "throw"],
+        behaviours: [...ALL, ...CLEARING],
+      }),
+    ],
     {
       numRuns: RUNS,
     },
