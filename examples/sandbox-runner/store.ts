@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { HeldResource } from "errdefer";
+import { parseJson } from "./json-text.js";
 import { ensurePrivateDir, isPrivateDirError, PrivateDirError, writeAtomic } from "errdefer/host";
 
 export type SandboxState = "READY" | "NOTREADY";
@@ -106,12 +107,17 @@ export class Store {
   }
 
   async read(id: string): Promise<SandboxRecord | undefined> {
+    let text: string;
     try {
-      return JSON.parse(await readFile(this.#recordFile(id), "utf8")) as SandboxRecord;
+      text = await readFile(this.#recordFile(id), "utf8");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
     }
+    // Its position only: a hand-edited record's text is never quoted.
+    const parsed = parseJson(text);
+    if (parsed.isErr()) throw new Error(`sandbox record ${id} is ${parsed.error.message}`);
+    return parsed.value as SandboxRecord;
   }
 
   /** Idempotent. */

@@ -44,7 +44,7 @@ export const COMMANDS: readonly Command[] = [
       const config = await readPodConfig(args[0]!);
       if (config.isErr()) return err(config.error);
       const ran = await withRunner((runner) => runner.run(config.value));
-      return ran.map((r) => out(json ? JSON.stringify(summary(r)) : sandboxText(r)));
+      return ran.map((r) => (json ? [JSON.stringify(summary(r))] : sandboxText(r)).forEach((line) => out(line)));
     },
   },
   {
@@ -73,7 +73,7 @@ export const COMMANDS: readonly Command[] = [
       const problems: string[] = [];
       const records = await withRunner((runner) => runner.list(problems));
       for (const p of problems) warn(`sandbox-runner: unreadable record ${p}`);
-      out(json ? JSON.stringify(records.map(summary)) : sandboxTable(records));
+      for (const line of json ? [JSON.stringify(records.map(summary))] : sandboxTable(records)) out(line);
       return done;
     },
   },
@@ -83,7 +83,12 @@ export const COMMANDS: readonly Command[] = [
     usage: "one sandbox, its resources and its step log",
     run: async ({ args, json, out, withRunner }) => {
       const record = await withRunner((runner) => runner.inspect(args[0]!));
-      return record.map((r) => out(JSON.stringify(details(r), null, json ? undefined : 2)));
+      // Pretty-printed JSON breaks lines only between tokens (a newline in a string is `\n`).
+      return record.map((r) =>
+        JSON.stringify(details(r), null, json ? undefined : 2)
+          .split("\n")
+          .forEach((l) => out(l)),
+      );
     },
   },
   {
@@ -120,7 +125,10 @@ export const COMMANDS: readonly Command[] = [
     run: async ({ json, out }) => {
       const rows = STEPS.map(({ step, cleanup, does }) => ({ step, cleanup, does }));
       if (json) out(JSON.stringify(rows));
-      else out(table([["STEP", "CLEANUP", "WHAT IT DOES"], ...rows.map((s) => [s.step, s.cleanup ?? "-", s.does])]));
+      else
+        table([["STEP", "CLEANUP", "WHAT IT DOES"], ...rows.map((s) => [s.step, s.cleanup ?? "-", s.does])]).forEach(
+          (l) => out(l),
+        );
       return done;
     },
   },

@@ -1,29 +1,28 @@
 // What the commands print on stdout, as text for people; `--json` prints the objects themselves.
+// Each function returns lines: the CLI escapes every line it prints (cli/escape.ts), a newline too.
 import { describeError } from "errdefer";
 import type { RecoveryReport } from "errdefer/journal";
 import type { GcReport } from "../runner/index.js";
 import type { SandboxRecord } from "../store.js";
 
 /** Columns padded to their widest cell, two spaces apart. */
-export function table(rows: readonly (readonly string[])[]): string {
+export function table(rows: readonly (readonly string[])[]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 /** `run`: the id, then the netns and the IP. */
-export function sandboxText(r: SandboxRecord): string {
-  return `${r.id}\n  netns: ${r.netnsPath ?? "(host network)"}\n  ip:    ${r.ip ?? "-"}`;
+export function sandboxText(r: SandboxRecord): string[] {
+  return [r.id, `  netns: ${r.netnsPath ?? "(host network)"}`, `  ip:    ${r.ip ?? "-"}`];
 }
 
 /** `ls`: one row per sandbox, ids cut to 13 characters (like docker). */
-export function sandboxTable(records: readonly SandboxRecord[]): string {
+export function sandboxTable(records: readonly SandboxRecord[]): string[] {
   return table([
     ["SANDBOX ID", "NAME", "NAMESPACE", "STATE", "IP", "NETNS", "CREATED"],
     ...records.map((r) => [

@@ -1,0 +1,122 @@
+// Output and input hygiene through the CLI (issue 15, items 11-13): what a pod config, a record or
+// an argument holds reaches the terminal escaped; no file's content is quoted in an error.
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { describeSandbox, SandboxEnv, show, type CliResult } from "./support/sandbox.js";
+
+/** What a terminal would interpret: controls (but the newline ending each line), format characters. */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const rawIn = (text: string) => UNSAFE.exec(text.replaceAll("\n", ""))?.[0];
+
+function expectEscaped(r: CliResult): void {
+  expect(rawIn(r.stdout), `stdout holds a raw control or format character\n${show(r)}`).toBeUndefined();
+  expect(rawIn(r.stderr), `stderr holds a raw control or format character\n${show(r)}`).toBeUndefined();
+}
+
+const hostNetwork = { security_context: { namespace_options: { network: "NODE" } } };
+/** What a pod config may hold (C0 controls are refused there): C1 CSI, bidi override and isolate. */
+const sly = "a\u009b2J\u202egnp.exe\u2066x\u200f";
+/** What only a hand-edited record can hold. */
+const hostile = "\u001b]0;pwned\u0007\u001b[2J\u202e";
+
+describeSandbox("sandbox-runner output hygiene (root, through the CLI)", () => {
+  const env = new SandboxEnv(13);
+  afterAll(() => {
+    expect(env.teardown()).toEqual([]);
+  });
+
+  it.concurrent("escapes C1, bidi and escape sequences in ls, inspect, progress and errors", async () => {
+    const lane = env.lane();
+    const config = {
+      metadata: { name: "web", namespace: "default", uid: sly },
+      labels: { [`k${sly}`]: sly },
+      annotations: { note: sly },
+      linux: hostNetwork,
+    };
+    const run = await lane.cli(["--json", "run", env.podConfig(config)], { progress: true });
+    expect(run.code, show(run)).toBe(0);
+    expectEscaped(run);
+    const { id } = JSON.parse(run.stdout) as { id: string };
+
+    // A second run of the same name: its error (progress and the last line) quotes the uid.
+    const again = await lane.cli(["run", env.podConfig(config)], { progress: true });
+    expect(again.code, show(again)).toBe(1);
+    expect(again.stderr).toContain("is reserved for sandbox");
+    expect(again.stderr).toContain("\\u202e");
+    expectEscaped(again);
+
+    // A hand-edited record: escape sequences in every text field.
+    const file = path.join(lane.stateDir, "sandboxes", `${id}.json`);
+    const record = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    const edited = { ...record, name: `n${hostile}`, namespace: `ns${hostile}`, error: `e${hostile}\nfake line` };
+    writeFileSync(file, JSON.stringify({ ...edited, labels: { [hostile]: hostile }, annotations: { a: hostile } }));
+
+    for (const args of [["ls"], ["inspect", id], ["--json", "ls"], ["--json", "inspect", id]]) {
+      const r = await lane.cli(args);
+      expect(r.code, show(r)).toBe(0);
+      expectEscaped(r);
+      expect(r.stdout).toContain("\\u001b");
+    }
+    // --json stays JSON, and means the very same text.
+    const json = await lane.cli(["--json", "inspect", id]);
+    const shown = JSON.parse(json.stdout) as { name: string; labels: Record<string, string>; error: string };
+    expect([shown.name, shown.labels[hostile], shown.error]).toEqual([
+      `n${hostile}`,
+      hostile,
+      `e${hostile}\nfake line`,
+    ]);
+    const listed = JSON.parse((await lane.cli(["--json", "ls"])).stdout) as { namespace: string }[];
+    expect(listed[0]!.namespace).toBe(`ns${hostile}`);
+
+    // An id argument is quoted in the error.
+    const unknown = await lane.cli(["inspect", `\u202e${hostile}`]);
+    expect(unknown.code, show(unknown)).toBe(1);
+    expectEscaped(unknown);
+
+    const rm = await lane.cli(["rm", id]);
+    expect(rm.code, show(rm)).toBe(0);
+    expect(await lane.ls()).toEqual([]);
+  });
+
+  it.concurrent(
+    "quotes nothing of a pod config, a conflist or a record that is not JSON: its position only",
+    async () => {
+      const lane = env.lane();
+      const secret = path.join(env.work, "shadow");
+      writeFileSync(secret, "root:$6$SECRETHASH:19000:0:99999:7:::\n", { mode: 0o600 });
+      const link = path.join(env.work, "pod-link.json");
+      symlinkSync(secret, link);
+      const pod = await lane.cli(["run", link]);
+      expect(pod.code, show(pod)).toBe(2);
+      expect(pod.stderr).toContain(`pod config ${link} is not valid JSON at line 1, column 1`);
+      expect(pod.stderr).not.toContain("SECRET");
+      const torn = await lane.cli(["run", env.podConfig('{\n  "metadata": {"name": "web", SECRET')]);
+      expect(torn.stderr).toContain("is not valid JSON at line 2, column 31");
+      expect(torn.stderr).not.toContain("SECRET");
+
+      // A conflist symlinked to the secret.
+      const confDir = path.join(env.work, `net-${path.basename(lane.stateDir)}`);
+      mkdirSync(confDir);
+      symlinkSync(secret, path.join(confDir, "00-shadow.conflist"));
+      const net = await lane.cli([
+        "--cni-conf-dir",
+        confDir,
+        "run",
+        env.podConfig({ metadata: { name: "w", namespace: "d" } }),
+      ]);
+      expect(net.code, show(net)).not.toBe(0);
+      expect(net.stderr).toContain("not valid JSON at line 1, column 1");
+      expect(net.stderr).not.toContain("SECRET");
+
+      // A record symlinked to it: `ls` reports it unreadable, by position.
+      const ls = await lane.cli(["ls"]);
+      expect(ls.code, show(ls)).toBe(0);
+      symlinkSync(secret, path.join(lane.stateDir, "sandboxes", `${"ab".repeat(16)}.json`));
+      const listed = await lane.cli(["ls"]);
+      expect(listed.code, show(listed)).toBe(0);
+      expect(listed.stderr).toContain("not valid JSON at line 1, column 1");
+      expect(listed.stderr).not.toContain("SECRET");
+    },
+  );
+});
