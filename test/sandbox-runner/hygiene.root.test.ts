@@ -1,5 +1,6 @@
 // Output and input hygiene through the CLI (issue 15, items 11-13): what a pod config, a record or
-// an argument holds reaches the terminal escaped; no file's content is quoted in an error.
+// an argument holds reaches the terminal escaped; no file's content is quoted in an error; flags
+// that change nothing say so.
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -77,6 +78,28 @@ describeSandbox("sandbox-runner output hygiene (root, through the CLI)", () => {
     const rm = await lane.cli(["rm", id]);
     expect(rm.code, show(rm)).toBe(0);
     expect(await lane.ls()).toEqual([]);
+  });
+
+  it.concurrent("warns that --bridge/--subnet are ignored once the conf dir has a conflist, naming it", async () => {
+    const lane = env.lane();
+    const pod = env.podConfig({ metadata: { name: "net", namespace: "default" } });
+    const first = await lane.cli(["--json", "run", pod]);
+    expect(first.code, show(first)).toBe(0);
+    // The default conflist was written from these very flags: nothing to warn about.
+    expect(first.stderr).toBe("");
+    const other = env.podConfig({ metadata: { name: "net2", namespace: "default" } });
+    const second = await lane.cli(["--json", "--bridge", "elsewhere0", "--subnet", "10.99.0.0/16", "run", other]);
+    expect(second.code, show(second)).toBe(0);
+    const conflist = path.join(lane.stateDir, "cni", "net.d", "10-errdefer.conflist");
+    expect(second.stderr).toContain(`--bridge elsewhere0 is ignored: the CNI conf dir's conflist ${conflist} wins`);
+    expect(second.stderr).toContain(`--subnet 10.99.0.0/16 is ignored: the CNI conf dir's conflist ${conflist} wins`);
+    // The conflist did win.
+    const ip = (JSON.parse(second.stdout) as { ip: string }).ip;
+    expect(ip.startsWith(`${env.subnetBase}.`), ip).toBe(true);
+    for (const r of [first, second]) {
+      const rm = await lane.cli(["rm", (JSON.parse(r.stdout) as { id: string }).id]);
+      expect(rm.code, show(rm)).toBe(0);
+    }
   });
 
   it.concurrent(

@@ -4,6 +4,7 @@ import { err, ok, type Result } from "neverthrow";
 import { details, OperationFailedError, STEPS, summary, type Runner } from "../runner/index.js";
 import { UsageError, type CliError } from "./exit-codes.js";
 import { gcText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
+import { ignoredNetworkFlags } from "./network-flags.js";
 import type { CommandOption, Flags } from "./options.js";
 import { readPodConfig } from "./pod-input.js";
 
@@ -39,11 +40,16 @@ export const COMMANDS: readonly Command[] = [
     name: "run",
     args: ["POD_CONFIG.json"],
     usage: "create a pod sandbox (CRI PodSandboxConfig as JSON; - reads stdin)",
-    run: async ({ args, json, out, withRunner }) => {
+    run: async ({ args, flags, json, out, warn, withRunner }) => {
       // Validated before anything is touched: a bad config creates nothing, not even the state dir.
       const config = await readPodConfig(args[0]!);
       if (config.isErr()) return err(config.error);
-      const ran = await withRunner((runner) => runner.run(config.value));
+      const ran = await withRunner(async (runner) => {
+        // A network that cannot be loaded is the run's own failure, reported by it.
+        const network = config.value.hostNetwork ? undefined : await runner.network();
+        if (network?.isOk() === true) for (const line of ignoredNetworkFlags(flags, network.value)) warn(line);
+        return runner.run(config.value);
+      });
       return ran.map((r) => (json ? [JSON.stringify(summary(r))] : sandboxText(r)).forEach((line) => out(line)));
     },
   },
