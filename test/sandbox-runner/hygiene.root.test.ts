@@ -1,10 +1,48 @@
 // Output and input hygiene through the CLI (issue 15, items 11-13): what a pod config, a record or
 // an argument holds reaches the terminal escaped; no file's content is quoted in an error; flags
 // that change nothing say so.
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { describeSandbox, SandboxEnv, show, type CliResult } from "./support/sandbox.js";
+
+const md = { name: "web", namespace: "default" };
+const sc = (securityContext: Record<string, unknown>) => ({
+  metadata: md,
+  linux: { security_context: securityContext },
+});
+/** CRI fields the runner does not implement: [the config, the field named]. containerd implements each. */
+const unsupported: [Record<string, unknown>, string][] = [
+  [{ metadata: md, port_mappings: [{ container_port: 80, host_port: 8080 }] }, "port_mappings"],
+  [{ metadata: md, log_directory: "/var/log/pods/web" }, "log_directory"],
+  [{ metadata: md, dns_config: { servers: ["8.8.8.8"] } }, "dns_config"],
+  [{ metadata: md, linux: { sysctls: { "net.ipv4.ip_forward": "1" } } }, "linux.sysctls"],
+  [{ metadata: md, linux: { cgroup_parent: "/kubepods" } }, "linux.cgroup_parent"],
+  [sc({ privileged: true }), "linux.security_context.privileged"],
+  [sc({ namespace_options: { pid: "NODE" } }), "linux.security_context.namespace_options.pid"],
+  [sc({ namespace_options: { ipc: 2 } }), "linux.security_context.namespace_options.ipc"],
+  [sc({ run_as_user: { value: 1000 } }), "linux.security_context.run_as_user"],
+  [sc({ seccomp: { profile_type: "RuntimeDefault" } }), "linux.security_context.seccomp"],
+  [sc({ supplemental_groups: [10] }), "linux.security_context.supplemental_groups"],
+];
+/** The same fields, empty or at their default: accepted. */
+const defaults = {
+  metadata: { name: "defaults", namespace: "default" },
+  port_mappings: [],
+  log_directory: "",
+  dns_config: { servers: [], searches: [], options: [] },
+  linux: {
+    sysctls: {},
+    cgroup_parent: "",
+    security_context: {
+      privileged: false,
+      namespace_options: { network: "NODE", pid: "POD", ipc: 0 },
+      run_as_user: { value: 0 },
+      supplemental_groups: [],
+      seccomp: { profile_type: "Unconfined" },
+    },
+  },
+};
 
 /** What a terminal would interpret: controls (but the newline ending each line), format characters. */
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
@@ -78,6 +116,20 @@ describeSandbox("sandbox-runner output hygiene (root, through the CLI)", () => {
     const rm = await lane.cli(["rm", id]);
     expect(rm.code, show(rm)).toBe(0);
     expect(await lane.ls()).toEqual([]);
+  });
+
+  it.concurrent("refuses CRI fields it does not implement (exit 2, the field named), accepts them empty", async () => {
+    const lane = env.lane();
+    for (const [config, field] of unsupported) {
+      const r = await lane.cli(["run", env.podConfig(config)]);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr).toContain(`${field}: is not supported by this runner`);
+      expect(existsSync(lane.stateDir), field).toBe(false);
+    }
+    const ok = await lane.cli(["--json", "run", env.podConfig(defaults)]);
+    expect(ok.code, show(ok)).toBe(0);
+    const rm = await lane.cli(["rm", (JSON.parse(ok.stdout) as { id: string }).id]);
+    expect(rm.code, show(rm)).toBe(0);
   });
 
   it.concurrent("warns that --bridge/--subnet are ignored once the conf dir has a conflist, naming it", async () => {
