@@ -1,7 +1,7 @@
 // Output and input hygiene through the CLI (issue 15, items 11-13): what a pod config, a record or
 // an argument holds reaches the terminal escaped; no file's content is quoted in an error; flags
 // that change nothing say so.
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { describeSandbox, SandboxEnv, show, type CliResult } from "./support/sandbox.js";
@@ -131,6 +131,101 @@ describeSandbox("sandbox-runner output hygiene (root, through the CLI)", () => {
     const rm = await lane.cli(["rm", (JSON.parse(ok.stdout) as { id: string }).id]);
     expect(rm.code, show(rm)).toBe(0);
   });
+
+  it.concurrent("recover skips a record whose id is not its file name's, says why, and goes on", async () => {
+    const lane = env.lane();
+    expect((await lane.cli(["ls"])).code).toBe(0);
+    const dir = path.join(lane.stateDir, "sandboxes");
+    const [bad, dead] = ["a".repeat(32), "b".repeat(32)];
+    const record = (id: string, name: string, createdAt: string) =>
+      JSON.stringify({
+        ...{ v: 1, id, name, namespace: "default", uid: "", attempt: 0, state: "READY", createdAt },
+        ...{ hostNetwork: true, netnsPath: null, ip: null, hostname: null, labels: {}, annotations: {} },
+        ...{ resources: [], steps: [], error: null },
+      });
+    // Hand-edited: it names another sandbox (a path, even); it sorts first.
+    writeFileSync(path.join(dir, `${bad}.json`), record("../../../etc/x", "bad", "2020-01-01T00:00:00.000Z"));
+    writeFileSync(path.join(dir, `${dead}.json`), record(dead, "dead", "2021-01-01T00:00:00.000Z"));
+    const r = await lane.cli(["recover"]);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain(
+      `skipped  record ${bad}.json: sandbox record ${bad} names sandbox "../../../etc/x", not the ${bad} of its file name`,
+    );
+    // It went on: the READY record whose pause container is gone is NOTREADY now.
+    expect((await lane.inspect(dead)).state).toBe("NOTREADY");
+    expect(readFileSync(path.join(dir, `${bad}.json`), "utf8")).toContain("../../../etc/x");
+  });
+
+  it.concurrent(
+    "rm of a record holding a refused entry fails, with a hint, until rm --quarantine sets it aside",
+    async () => {
+      const lane = env.lane();
+      const pod = env.podConfig({ metadata: { name: "q", namespace: "default" }, linux: hostNetwork });
+      const run = await lane.cli(["--json", "run", pod]);
+      expect(run.code, show(run)).toBe(0);
+      const { id } = JSON.parse(run.stdout) as { id: string };
+      const file = path.join(lane.stateDir, "sandboxes", `${id}.json`);
+      const record = JSON.parse(readFileSync(file, "utf8")) as { resources: unknown[] };
+      const foreign = { dir: "/etc", name: "passwd" };
+      record.resources.splice(2, 0, { step: "create-netns", kind: "netns", guard: true, description: foreign });
+      writeFileSync(file, JSON.stringify(record));
+
+      for (let i = 0; i < 2; i++) {
+        const refused = await lane.cli(["rm", id]);
+        expect(refused.code, show(refused)).toBe(1);
+        expect(refused.stderr).toContain('refusing to release network namespace in "/etc"');
+        expect(refused.stderr).toContain("`rm --quarantine ID` sets it aside");
+      }
+      const set = await lane.cli(["rm", "--quarantine", id]);
+      expect(set.code, show(set)).toBe(0);
+      expect(set.stderr).toMatch(
+        /quarantined netns -> \S+\/quarantine\/\S+\.json: refusing to release network namespace in "\/etc"/,
+      );
+      const quarantine = path.join(lane.stateDir, "quarantine");
+      const files = readdirSync(quarantine);
+      expect(files).toHaveLength(1);
+      expect(JSON.parse(readFileSync(path.join(quarantine, files[0]!), "utf8"))).toMatchObject({
+        source: "record",
+        kind: "netns",
+        description: foreign,
+      });
+      expect(await lane.ls()).toEqual([]);
+      expect(existsSync("/etc/passwd")).toBe(true);
+    },
+  );
+
+  it.concurrent(
+    "recover of a refused journal entry fails, with a hint, until recover --quarantine; then clean",
+    async () => {
+      const lane = env.lane();
+      const pod = env.podConfig({ metadata: { name: "j", namespace: "default" } });
+      const run = await lane.cli(["run", "--failpoint", "cni-add=crash", pod]);
+      expect(run.signal, show(run)).toBe("SIGKILL");
+      // Another prefix than the run's: its namespace is not this runner's.
+      const other = ["--prefix", `${lane.prefix}x-`];
+      for (let i = 0; i < 2; i++) {
+        const refused = await lane.cli([...other, "recover"]);
+        expect(refused.code, show(refused)).toBe(1);
+        expect(refused.stdout, show(refused)).toContain("refusing to release CNI attachment in network namespace");
+        expect(refused.stderr).toContain("`recover --quarantine` sets it aside");
+      }
+      const set = await lane.cli([...other, "--json", "recover", "--quarantine"]);
+      expect(set.code, show(set)).toBe(0);
+      const report = JSON.parse(set.stdout) as { failed: unknown[]; quarantined: { kind: string; file: string }[] };
+      expect(report.failed).toEqual([]);
+      expect(report.quarantined.map((q) => q.kind).sort()).toEqual(["cni", "netns"]);
+      for (const q of report.quarantined)
+        expect(JSON.parse(readFileSync(q.file, "utf8"))).toMatchObject({ source: "journal" });
+      const clean = await lane.cli([...other, "--json", "recover"]);
+      expect(clean.code, show(clean)).toBe(0);
+      expect(JSON.parse(clean.stdout)).toMatchObject({ transactions: 0, failed: [], quarantined: [] });
+      // What the entries named was not touched: the namespace is there, for gc with the run's prefix.
+      expect(lane.netns()).toHaveLength(1);
+      const gc = await lane.cli(["gc"]);
+      expect(gc.code, show(gc)).toBe(0);
+      expect(lane.netns()).toEqual([]);
+    },
+  );
 
   it.concurrent("warns that --bridge/--subnet are ignored once the conf dir has a conflist, naming it", async () => {
     const lane = env.lane();

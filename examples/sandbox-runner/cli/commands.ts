@@ -1,9 +1,17 @@
 // The commands, one table: name, arguments, usage text and handler. USAGE, the arity check and the
 // dispatch all read it; each handler does one thing and returns its failure for main to report.
 import { err, ok, type Result } from "neverthrow";
-import { details, OperationFailedError, STEPS, summary, type Runner } from "../runner/index.js";
+import {
+  details,
+  holdsRefusal,
+  OperationFailedError,
+  STEPS,
+  summary,
+  type Quarantined,
+  type Runner,
+} from "../runner/index.js";
 import { UsageError, type CliError } from "./exit-codes.js";
-import { gcText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
+import { gcText, quarantineText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
 import { ignoredNetworkFlags } from "./network-flags.js";
 import type { CommandOption, Flags } from "./options.js";
 import { readPodConfig } from "./pod-input.js";
@@ -65,10 +73,15 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "rm",
     args: ["ID"],
+    options: ["quarantine"],
     usage: "remove it: stop, then the container, bundle, record and name (unknown id: ok)",
-    run: async ({ args, json, out, withRunner }) => {
-      const removed = await withRunner((runner) => runner.remove(args[0]!));
-      return removed.map(() => (json ? out(JSON.stringify({ id: args[0], ok: true })) : undefined));
+    run: async ({ args, flags, json, out, warn, withRunner }) => {
+      const quarantined: Quarantined[] = [];
+      const call = flags.quarantine === true ? { quarantine: { source: "record" as const, into: quarantined } } : {};
+      const removed = await withRunner((runner) => runner.remove(args[0]!, call));
+      for (const line of quarantineText(quarantined)) warn(line);
+      if (removed.isErr() && holdsRefusal(removed.error)) warn(REFUSED_HINT("rm --quarantine ID"));
+      return removed.map(() => (json ? out(JSON.stringify({ id: args[0], ok: true, quarantined })) : undefined));
     },
   },
   {
@@ -100,13 +113,17 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "recover",
     args: [],
+    options: ["quarantine"],
     usage: "after a crash: roll back killed runs, reconcile the store",
-    run: async ({ json, out, withRunner }) => {
-      const report = await withRunner((runner) => runner.recover());
+    run: async ({ flags, json, out, warn, withRunner }) => {
+      const quarantine = { source: "journal" as const, into: [] };
+      const call = flags.quarantine === true ? { quarantine } : {};
+      const report = await withRunner((runner) => runner.recover(call));
       if (report.isErr())
         return err(new OperationFailedError("recover", report.error.message, { cause: report.error }));
       const r = report.value;
       for (const line of json ? [recoveryJson(r)] : recoveryText(r)) out(line);
+      if (r.failed.some((f) => holdsRefusal(f.error))) warn(REFUSED_HINT("recover --quarantine"));
       const left = r.failed.length + r.retained.length;
       return left === 0 ? done : err(incomplete("recover", `${left} release(s) failed or were retained`));
     },
@@ -139,6 +156,11 @@ export const COMMANDS: readonly Command[] = [
     },
   },
 ];
+
+/** What to do about a refused entry: it is not ours, or the flags are not the ones it was made with. */
+const REFUSED_HINT = (command: string) =>
+  `(a refused entry names what is not this runner's: run with the flags it was made with ` +
+  `(--state-dir, --netns-dir, --prefix, --cni-bin-dir), or, if it is not ours, \`${command}\` sets it aside)`;
 
 /** A command that did its work but not all of it (the report above says what is left). */
 function incomplete(action: string, what: string): OperationFailedError {

@@ -60,9 +60,10 @@ export const OPTIONS = {
   help: { type: "boolean", short: "h", help: "" },
 } as const satisfies Record<string, OptionRow>;
 
-/** Options of one command only (`gc --dry-run`). */
+/** Options of some commands only (`gc --dry-run`). */
 export const COMMAND_OPTIONS = {
   "dry-run": { type: "boolean", help: "only list what would be removed" },
+  quarantine: { type: "boolean", help: "set refused entries aside in <state-dir>/quarantine/" },
 } as const satisfies Record<string, OptionRow>;
 
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
