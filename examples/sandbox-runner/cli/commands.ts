@@ -81,7 +81,11 @@ export const COMMANDS: readonly Command[] = [
       const removed = await withRunner((runner) => runner.remove(args[0]!, call));
       for (const line of quarantineText(quarantined)) warn(line);
       if (removed.isErr() && holdsRefusal(removed.error)) warn(REFUSED_HINT("rm --quarantine ID"));
-      return removed.map(() => (json ? out(JSON.stringify({ id: args[0], ok: true, quarantined })) : undefined));
+      return removed.map(() =>
+        json
+          ? out(JSON.stringify({ id: args[0], ok: true, ...(quarantined.length > 0 ? { quarantined } : {}) }))
+          : undefined,
+      );
     },
   },
   {
