@@ -61,4 +61,8 @@ describe("terminalSafe", () => {
     expect(/[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u.test(safe)).toBe(false);
     expect(JSON.parse(safe)).toEqual(JSON.parse(text));
   });
+
+  test.prop([fc.string({ unit: "binary" })])("is idempotent (a table escapes its cells first to line them up)", (t) => {
+    expect(terminalSafe(terminalSafe(t))).toBe(terminalSafe(t));
+  });
 });

@@ -15,7 +15,8 @@ const unit = (code: number): string => `\\u${code.toString(16).padStart(4, "0")}
 /**
  * `line` with every unsafe character escaped as JSON escapes it (`\n`, `\u001b`, `\u202e`; a
  * character beyond U+FFFF as its two UTF-16 units). JSON stays JSON: these characters only ever
- * appear inside its strings, where the escape means the same character.
+ * appear inside its strings, where the escape means the same character. Idempotent: what it returns
+ * has nothing left to escape.
  */
 export function terminalSafe(line: string): string {
   return line.replace(

@@ -2,10 +2,12 @@
 // Each function returns lines: the CLI escapes every line it prints (cli/escape.ts), a newline too.
 import { describeError } from "errdefer";
 import type { GcReport, Quarantined, RunnerRecoveryReport } from "../runner/index.js";
+import { terminalSafe } from "./escape.js";
 import type { SandboxRecord } from "../store.js";
 
-/** Columns padded to their widest cell, two spaces apart. */
-export function table(rows: readonly (readonly string[])[]): string[] {
+/** Columns padded to their widest cell, two spaces apart; cells escaped first, so that columns line up as shown. */
+export function table(raw: readonly (readonly string[])[]): string[] {
+  const rows = raw.map((r) => r.map(terminalSafe));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) =>
     r
