@@ -1,8 +1,8 @@
 // The CRI PodSandboxConfig (as crictl's JSON pod config files write it), validated before anything
-// is created: a wrong type or a bad name is a ConfigError naming the field and the reason.
-import { isIP } from "node:net";
-import path from "node:path";
+// is created: a wrong type, a bad name or a field the runner does not implement is a ConfigError
+// naming the field and the reason.
 import { err, ok, type Result } from "neverthrow";
+import { reportUnsupported } from "./pod-config-unsupported.js";
 import { ConfigError, quote, type ConfigProblem } from "./runner/errors.js";
 
 export interface PodConfig {
@@ -13,10 +13,6 @@ export interface PodConfig {
     readonly attempt: number;
   };
   readonly hostname: string | undefined;
-  readonly logDirectory: string | undefined;
-  readonly dnsConfig:
-    | { readonly servers: readonly string[]; readonly searches: readonly string[]; readonly options: readonly string[] }
-    | undefined;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
   /** NODE (host network): no netns, no CNI. */
@@ -58,7 +54,10 @@ function dnsLabelProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Parses and validates a pod config (already JSON-parsed). Unknown fields are ignored. */
+/**
+ * Parses and validates a pod config (already JSON-parsed). A CRI field the runner does not
+ * implement is refused unless empty (pod-config-unsupported.ts); fields CRI does not have are ignored.
+ */
 export function parsePodConfig(raw: unknown): Result<PodConfig, ConfigError> {
   if (!isObject(raw))
     return err(new ConfigError([{ field: "(root)", reason: `must be a JSON object, got ${kind(raw)}` }]));
@@ -69,12 +68,11 @@ export function parsePodConfig(raw: unknown): Result<PodConfig, ConfigError> {
   const config: PodConfig = {
     metadata: parseMetadata(raw.metadata, report),
     hostname: parseHostname(raw.hostname, report),
-    logDirectory: parseLogDirectory(raw.log_directory, report),
-    dnsConfig: parseDnsConfig(raw.dns_config, report),
     labels: parseStringMap(raw.labels, "labels", report),
     annotations: parseStringMap(raw.annotations, "annotations", report),
     hostNetwork: parseHostNetwork(raw.linux, report),
   };
+  reportUnsupported(raw, report);
   return problems.length > 0 ? err(new ConfigError(problems)) : ok(config);
 }
 
@@ -113,46 +111,6 @@ function parseHostname(h: unknown, report: Report): string | undefined {
           : "must be a DNS name: lowercase letters, digits, '-' and '.'";
   report("hostname", reason);
   return reason === undefined ? (h as string) : undefined;
-}
-
-function parseLogDirectory(d: unknown, report: Report): string | undefined {
-  if (d === undefined || d === "") return undefined;
-  const reason =
-    textProblem(d) ??
-    (!path.isAbsolute(d as string)
-      ? "must be an absolute path"
-      : (d as string).split("/").includes("..")
-        ? "must not contain '..' segments"
-        : undefined);
-  report("log_directory", reason);
-  return reason === undefined ? (d as string) : undefined;
-}
-
-function parseDnsConfig(dc: unknown, report: Report): PodConfig["dnsConfig"] {
-  if (dc === undefined || dc === null) return undefined;
-  if (!isObject(dc)) {
-    report("dns_config", `must be an object, got ${kind(dc)}`);
-    return undefined;
-  }
-  const list = (field: string, check: (v: unknown) => string | undefined): string[] => {
-    const value = dc[field];
-    if (value === undefined || value === null) return [];
-    if (!Array.isArray(value)) {
-      report(`dns_config.${field}`, `must be an array, got ${kind(value)}`);
-      return [];
-    }
-    if (value.length > 64) report(`dns_config.${field}`, `must have at most 64 entries (got ${value.length})`);
-    value.forEach((v, i) => report(`dns_config.${field}[${i}]`, check(v)));
-    return value.filter((v): v is string => typeof v === "string");
-  };
-  return {
-    servers: list(
-      "servers",
-      (v) => textProblem(v, 64) ?? (isIP(v as string) === 0 ? "must be an IP address" : undefined),
-    ),
-    searches: list("searches", (v) => textProblem(v, 253)),
-    options: list("options", (v) => textProblem(v, 253)),
-  };
 }
 
 function parseStringMap(value: unknown, field: "labels" | "annotations", report: Report): Record<string, string> {

@@ -4,6 +4,8 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { HeldResource } from "errdefer";
+import { parseJson } from "./json-text.js";
+import { quote } from "./runner/errors.js";
 import { ensurePrivateDir, isPrivateDirError, PrivateDirError, writeAtomic } from "errdefer/host";
 
 export type SandboxState = "READY" | "NOTREADY";
@@ -50,6 +52,8 @@ export interface StateLayout {
   readonly rootfs: string;
   readonly cniData: string;
   readonly lock: string;
+  /** Refused journal and record entries the operator set aside (`--quarantine`). */
+  readonly quarantine: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -63,10 +67,23 @@ export function stateLayout(root: string): StateLayout {
     rootfs: path.join(root, "rootfs"),
     cniData: path.join(root, "cni", "networks"),
     lock: path.join(root, "lock"),
+    quarantine: path.join(root, "quarantine"),
   };
 }
 
 const idPattern = /^[0-9a-f]{32}$/;
+
+/**
+ * Why a parsed record cannot be the record of `id`, or undefined. A record naming another id
+ * (hand-edited, copied) would make every write of it go to another file, or to none.
+ */
+function recordProblem(value: unknown, id: string): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "is not a JSON object";
+  const record = value as Partial<SandboxRecord>;
+  if (record.id !== id) return `names sandbox ${quote(record.id)}, not the ${id} of its file name`;
+  if (!Array.isArray(record.resources)) return "has no resources list";
+  return undefined;
+}
 
 /** Whether `id` is a sandbox id this runner could have made (32 hex digits): never a path. */
 export function isSandboxId(id: unknown): id is string {
@@ -106,12 +123,19 @@ export class Store {
   }
 
   async read(id: string): Promise<SandboxRecord | undefined> {
+    let text: string;
     try {
-      return JSON.parse(await readFile(this.#recordFile(id), "utf8")) as SandboxRecord;
+      text = await readFile(this.#recordFile(id), "utf8");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
     }
+    // Its position only: a hand-edited record's text is never quoted.
+    const parsed = parseJson(text);
+    if (parsed.isErr()) throw new Error(`sandbox record ${id} is ${parsed.error.message}`);
+    const problem = recordProblem(parsed.value, id);
+    if (problem !== undefined) throw new Error(`sandbox record ${id} ${problem}: not used`);
+    return parsed.value as SandboxRecord;
   }
 
   /** Idempotent. */

@@ -37,19 +37,15 @@ const cases: [string, unknown, string[]][] = [
     { metadata: { name: "../../etc", namespace: "a/b" } },
     ["metadata.name: must be a DNS label", "metadata.namespace: must be a DNS label"],
   ],
-  ["a relative log_directory", { metadata: md, log_directory: "../logs" }, ["log_directory: must be an absolute path"]],
-  [
-    "a log_directory with ..",
-    { metadata: md, log_directory: "/var/log/pods/../../../etc" },
-    ["log_directory: must not contain '..' segments"],
-  ],
+  // log_directory is not implemented (see hygiene.root.test.ts): refused whatever it says.
+  ["a relative log_directory", { metadata: md, log_directory: "../logs" }, ["log_directory: is not supported"]],
   [
     "NUL bytes",
     { metadata: { name: "we\u0000b", namespace: "default", uid: "u\u00001" }, log_directory: "/var/log/\u0000x" },
     [
       "metadata.name: must be a DNS label",
       "metadata.uid: must not contain control characters",
-      "log_directory: must not contain control characters",
+      "log_directory: is not supported",
     ],
   ],
   [

@@ -1,9 +1,18 @@
 // The commands, one table: name, arguments, usage text and handler. USAGE, the arity check and the
 // dispatch all read it; each handler does one thing and returns its failure for main to report.
 import { err, ok, type Result } from "neverthrow";
-import { details, OperationFailedError, STEPS, summary, type Runner } from "../runner/index.js";
+import {
+  details,
+  holdsRefusal,
+  OperationFailedError,
+  STEPS,
+  summary,
+  type Quarantined,
+  type Runner,
+} from "../runner/index.js";
 import { UsageError, type CliError } from "./exit-codes.js";
-import { gcText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
+import { gcText, quarantineText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
+import { ignoredNetworkFlags } from "./network-flags.js";
 import type { CommandOption, Flags } from "./options.js";
 import { readPodConfig } from "./pod-input.js";
 
@@ -39,12 +48,17 @@ export const COMMANDS: readonly Command[] = [
     name: "run",
     args: ["POD_CONFIG.json"],
     usage: "create a pod sandbox (CRI PodSandboxConfig as JSON; - reads stdin)",
-    run: async ({ args, json, out, withRunner }) => {
+    run: async ({ args, flags, json, out, warn, withRunner }) => {
       // Validated before anything is touched: a bad config creates nothing, not even the state dir.
       const config = await readPodConfig(args[0]!);
       if (config.isErr()) return err(config.error);
-      const ran = await withRunner((runner) => runner.run(config.value));
-      return ran.map((r) => out(json ? JSON.stringify(summary(r)) : sandboxText(r)));
+      const ran = await withRunner(async (runner) => {
+        // A network that cannot be loaded is the run's own failure, reported by it.
+        const network = config.value.hostNetwork ? undefined : await runner.network();
+        if (network?.isOk() === true) for (const line of ignoredNetworkFlags(flags, network.value)) warn(line);
+        return runner.run(config.value);
+      });
+      return ran.map((r) => (json ? [JSON.stringify(summary(r))] : sandboxText(r)).forEach((line) => out(line)));
     },
   },
   {
@@ -59,10 +73,19 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "rm",
     args: ["ID"],
+    options: ["quarantine"],
     usage: "remove it: stop, then the container, bundle, record and name (unknown id: ok)",
-    run: async ({ args, json, out, withRunner }) => {
-      const removed = await withRunner((runner) => runner.remove(args[0]!));
-      return removed.map(() => (json ? out(JSON.stringify({ id: args[0], ok: true })) : undefined));
+    run: async ({ args, flags, json, out, warn, withRunner }) => {
+      const quarantined: Quarantined[] = [];
+      const call = flags.quarantine === true ? { quarantine: { source: "record" as const, into: quarantined } } : {};
+      const removed = await withRunner((runner) => runner.remove(args[0]!, call));
+      for (const line of quarantineText(quarantined)) warn(line);
+      if (removed.isErr() && holdsRefusal(removed.error)) warn(REFUSED_HINT("rm --quarantine ID"));
+      return removed.map(() =>
+        json
+          ? out(JSON.stringify({ id: args[0], ok: true, ...(quarantined.length > 0 ? { quarantined } : {}) }))
+          : undefined,
+      );
     },
   },
   {
@@ -73,7 +96,7 @@ export const COMMANDS: readonly Command[] = [
       const problems: string[] = [];
       const records = await withRunner((runner) => runner.list(problems));
       for (const p of problems) warn(`sandbox-runner: unreadable record ${p}`);
-      out(json ? JSON.stringify(records.map(summary)) : sandboxTable(records));
+      for (const line of json ? [JSON.stringify(records.map(summary))] : sandboxTable(records)) out(line);
       return done;
     },
   },
@@ -83,19 +106,28 @@ export const COMMANDS: readonly Command[] = [
     usage: "one sandbox, its resources and its step log",
     run: async ({ args, json, out, withRunner }) => {
       const record = await withRunner((runner) => runner.inspect(args[0]!));
-      return record.map((r) => out(JSON.stringify(details(r), null, json ? undefined : 2)));
+      // Pretty-printed JSON breaks lines only between tokens (a newline in a string is `\n`).
+      return record.map((r) =>
+        JSON.stringify(details(r), null, json ? undefined : 2)
+          .split("\n")
+          .forEach((l) => out(l)),
+      );
     },
   },
   {
     name: "recover",
     args: [],
+    options: ["quarantine"],
     usage: "after a crash: roll back killed runs, reconcile the store",
-    run: async ({ json, out, withRunner }) => {
-      const report = await withRunner((runner) => runner.recover());
+    run: async ({ flags, json, out, warn, withRunner }) => {
+      const quarantine = { source: "journal" as const, into: [] };
+      const call = flags.quarantine === true ? { quarantine } : {};
+      const report = await withRunner((runner) => runner.recover(call));
       if (report.isErr())
         return err(new OperationFailedError("recover", report.error.message, { cause: report.error }));
       const r = report.value;
       for (const line of json ? [recoveryJson(r)] : recoveryText(r)) out(line);
+      if (r.failed.some((f) => holdsRefusal(f.error))) warn(REFUSED_HINT("recover --quarantine"));
       const left = r.failed.length + r.retained.length;
       return left === 0 ? done : err(incomplete("recover", `${left} release(s) failed or were retained`));
     },
@@ -120,11 +152,19 @@ export const COMMANDS: readonly Command[] = [
     run: async ({ json, out }) => {
       const rows = STEPS.map(({ step, cleanup, does }) => ({ step, cleanup, does }));
       if (json) out(JSON.stringify(rows));
-      else out(table([["STEP", "CLEANUP", "WHAT IT DOES"], ...rows.map((s) => [s.step, s.cleanup ?? "-", s.does])]));
+      else
+        table([["STEP", "CLEANUP", "WHAT IT DOES"], ...rows.map((s) => [s.step, s.cleanup ?? "-", s.does])]).forEach(
+          (l) => out(l),
+        );
       return done;
     },
   },
 ];
+
+/** What to do about a refused entry: it is not ours, or the flags are not the ones it was made with. */
+const REFUSED_HINT = (command: string) =>
+  `(a refused entry names what is not this runner's: run with the flags it was made with ` +
+  `(--state-dir, --netns-dir, --prefix, --cni-bin-dir), or, if it is not ours, \`${command}\` sets it aside)`;
 
 /** A command that did its work but not all of it (the report above says what is left). */
 function incomplete(action: string, what: string): OperationFailedError {

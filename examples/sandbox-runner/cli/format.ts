@@ -1,29 +1,29 @@
 // What the commands print on stdout, as text for people; `--json` prints the objects themselves.
+// Each function returns lines: the CLI escapes every line it prints (cli/escape.ts), a newline too.
 import { describeError } from "errdefer";
-import type { RecoveryReport } from "errdefer/journal";
-import type { GcReport } from "../runner/index.js";
+import type { GcReport, Quarantined, RunnerRecoveryReport } from "../runner/index.js";
+import { terminalSafe } from "./escape.js";
 import type { SandboxRecord } from "../store.js";
 
-/** Columns padded to their widest cell, two spaces apart. */
-export function table(rows: readonly (readonly string[])[]): string {
+/** Columns padded to their widest cell, two spaces apart; cells escaped first, so that columns line up as shown. */
+export function table(raw: readonly (readonly string[])[]): string[] {
+  const rows = raw.map((r) => r.map(terminalSafe));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 /** `run`: the id, then the netns and the IP. */
-export function sandboxText(r: SandboxRecord): string {
-  return `${r.id}\n  netns: ${r.netnsPath ?? "(host network)"}\n  ip:    ${r.ip ?? "-"}`;
+export function sandboxText(r: SandboxRecord): string[] {
+  return [r.id, `  netns: ${r.netnsPath ?? "(host network)"}`, `  ip:    ${r.ip ?? "-"}`];
 }
 
 /** `ls`: one row per sandbox, ids cut to 13 characters (like docker). */
-export function sandboxTable(records: readonly SandboxRecord[]): string {
+export function sandboxTable(records: readonly SandboxRecord[]): string[] {
   return table([
     ["SANDBOX ID", "NAME", "NAMESPACE", "STATE", "IP", "NETNS", "CREATED"],
     ...records.map((r) => [
@@ -38,18 +38,26 @@ export function sandboxTable(records: readonly SandboxRecord[]): string {
   ]);
 }
 
-/** `recover`: the counts, then each failed or retained release and each journal issue. */
-export function recoveryText(r: RecoveryReport): string[] {
+/** `recover`: the counts, then each failed, retained or quarantined release, skipped record and journal issue. */
+export function recoveryText(r: RunnerRecoveryReport): string[] {
+  const counts = `${r.released.length} released, ${r.failed.length} failed, ${r.retained.length} retained`;
   return [
-    `recovered ${r.transactions} transaction(s): ${r.released.length} released, ${r.failed.length} failed, ${r.retained.length} retained`,
+    `recovered ${r.transactions} transaction(s): ${counts}${r.quarantined.length > 0 ? `, ${r.quarantined.length} quarantined` : ""}`,
     ...r.failed.map((f) => `  failed   ${f.step} (${f.saga}): ${describeError(f.error)}`),
     ...r.retained.map((k) => `  retained ${k.step} (${k.saga})`),
+    ...quarantineText(r.quarantined),
+    ...r.skipped.map((s) => `  skipped  record ${s}`),
     ...r.issues.map((i) => `  ${i.type} ${i.source}:${i.line}: ${i.message}`),
   ];
 }
 
+/** Each refused entry set aside: where it went, and why it was refused. */
+export function quarantineText(quarantined: readonly Quarantined[]): string[] {
+  return quarantined.map((q) => `  quarantined ${q.kind} -> ${q.file}: ${q.reason}`);
+}
+
 /** `recover --json`: the report, errors as their messages. */
-export function recoveryJson(r: RecoveryReport): string {
+export function recoveryJson(r: RunnerRecoveryReport): string {
   return JSON.stringify(r, (_k, v: unknown) => (v instanceof Error ? v.message : v));
 }
 

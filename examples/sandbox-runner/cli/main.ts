@@ -5,11 +5,13 @@ import { err, ok, type Result } from "neverthrow";
 import { describeError } from "errdefer";
 import { Runner } from "../runner/index.js";
 import { COMMANDS, findCommand, type Command } from "./commands.js";
+import { lineWriter } from "./escape.js";
 import { reportFailure, UsageError, type CliError } from "./exit-codes.js";
 import { COMMAND_OPTIONS, optionLabel, OPTIONS, parseArgsOptions, runnerConfig, type Flags } from "./options.js";
 
-const out = (line: string): void => void process.stdout.write(`${line}\n`);
-const warn = (line: string): void => void process.stderr.write(`${line}\n`);
+// Every line printed is escaped (cli/escape.ts): no input reaches the terminal raw.
+const out = lineWriter(process.stdout);
+const warn = lineWriter(process.stderr);
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -26,7 +28,7 @@ async function dispatch(argv: readonly string[]): Promise<Result<void, CliError>
   if (parsed.isErr()) return err(parsed.error);
   const { flags, positionals } = parsed.value;
   if (flags.help === true) {
-    out(usage());
+    for (const line of usage().split("\n")) out(line);
     return ok(undefined);
   }
   const found = findCommand(positionals, flags);

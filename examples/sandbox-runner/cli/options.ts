@@ -4,6 +4,7 @@ import type { ParseArgsConfig } from "node:util";
 import { err, ok, type Result } from "neverthrow";
 import { parseFailpoints } from "../failpoints.js";
 import { DEFAULTS, FAILPOINT_TARGETS, resolveConfig, type RunnerConfig, type RunnerOptions } from "../runner/index.js";
+import { lineWriter } from "./escape.js";
 import { UsageError } from "./exit-codes.js";
 
 /** The runner options a flag can set (each a string). */
@@ -59,9 +60,10 @@ export const OPTIONS = {
   help: { type: "boolean", short: "h", help: "" },
 } as const satisfies Record<string, OptionRow>;
 
-/** Options of one command only (`gc --dry-run`). */
+/** Options of some commands only (`gc --dry-run`). */
 export const COMMAND_OPTIONS = {
   "dry-run": { type: "boolean", help: "only list what would be removed" },
+  quarantine: { type: "boolean", help: "set refused entries aside in <state-dir>/quarantine/" },
 } as const satisfies Record<string, OptionRow>;
 
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
@@ -97,7 +99,7 @@ export function runnerConfig(flags: Flags): Result<RunnerConfig, UsageError> {
   const options: RunnerOptions = {
     ...set,
     failpoints: failpoints.value,
-    write: flags.quiet === true ? () => undefined : (line) => process.stderr.write(`${line}\n`),
+    write: flags.quiet === true ? () => undefined : lineWriter(process.stderr),
   };
   const config = resolveConfig(options);
   if (config.isOk()) return ok(config.value);

@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { err, type Result } from "neverthrow";
 import { describeError } from "errdefer";
+import { parseJson } from "../json-text.js";
 import { parsePodConfig, type ConfigError, type PodConfig } from "../pod-config.js";
 import { UsageError } from "./exit-codes.js";
 
@@ -17,13 +18,10 @@ export async function readPodConfig(file: string): Promise<Result<PodConfig, Usa
     return err(new UsageError(`cannot read pod config ${file}: ${describeError(e)}`));
   }
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) return err(new UsageError(`pod config ${file} is larger than 1 MiB`));
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    return err(new UsageError(`pod config ${file} is not valid JSON: ${describeError(e)}`));
-  }
-  return parsePodConfig(raw);
+  // The position only: the text is never quoted (the file may be a symlink to a secret).
+  const raw = parseJson(text);
+  if (raw.isErr()) return err(new UsageError(`pod config ${file} is ${raw.error.message}`));
+  return parsePodConfig(raw.value);
 }
 
 async function readStdin(): Promise<string> {

@@ -5,6 +5,7 @@ import { isIPv4 } from "node:net";
 import path from "node:path";
 import { writeAtomic } from "errdefer/host";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
+import { parseJson } from "../json-text.js";
 import { CniConfigError } from "./errors.js";
 import type { CniNetworkList, CniPluginConfig } from "./types.js";
 
@@ -76,14 +77,10 @@ export function validateNetworkList(value: unknown, file?: string): Result<CniNe
 
 /** Parses one config file's text; a `.conf`/`.json` is a single plugin, normalised into a list. */
 export function parseNetworkConfig(text: string, file: string): Result<CniNetworkList, CniConfigError> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    return err(
-      new CniConfigError({ code: "invalid", file, reason: `not valid JSON: ${(e as Error).message}`, cause: e }),
-    );
-  }
+  // The position only, never the text: a config file may be a symlink to anything root can read.
+  const json = parseJson(text);
+  if (json.isErr()) return err(new CniConfigError({ code: "invalid", file, reason: json.error.message }));
+  const parsed = json.value;
   if (file.endsWith(".conflist")) return validateNetworkList(parsed, file);
   if (!isObject(parsed))
     return err(new CniConfigError({ code: "invalid", file, reason: `must be a JSON object, got ${describe(parsed)}` }));

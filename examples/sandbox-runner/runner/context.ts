@@ -11,12 +11,18 @@ import { createRunc, type Runc } from "../runc/index.js";
 import { Store } from "../store.js";
 import type { RunnerConfig } from "./config.js";
 import { progress, type Progress } from "./progress.js";
+import { quarantining, type Quarantined } from "./quarantine.js";
 import { adaptersWithFailpoints } from "./steps.js";
 
 /** Per-call options of run / stop / remove. */
 export interface CallOptions {
   /** Failpoints for this call only (instead of the runner's). */
   readonly failpoints?: Failpoints;
+  /**
+   * Set refused entries aside (runner/quarantine.ts) instead of failing on them: each is written to
+   * <state-dir>/quarantine/ (marked as from `source`) and pushed to `into`.
+   */
+  readonly quarantine?: { readonly source: "journal" | "record"; readonly into: Quarantined[] };
 }
 
 export interface RunnerContext {
@@ -75,7 +81,11 @@ export function createContext(config: RunnerConfig): RunnerContext {
     journal,
     runc: createRunc({ root: layout.runcRoot, exec: config.exec }),
     netnsDriver,
-    adapters: (call) => (call?.failpoints === undefined ? own : adaptersWithFailpoints(raw, call.failpoints)),
+    adapters: (call) => {
+      const adapters = call?.failpoints === undefined ? own : adaptersWithFailpoints(raw, call.failpoints);
+      const q = call?.quarantine;
+      return q === undefined ? adapters : quarantining(adapters, layout.quarantine, q.source, q.into);
+    },
     failpoints: (call) => call?.failpoints ?? failpoints,
     network: () => (network ??= loadNetwork(config)),
     progress: (header) => progress(config.write, header),

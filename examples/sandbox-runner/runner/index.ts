@@ -2,7 +2,7 @@
 // list, inspect, recover and gc, one module per verb. Runner is a thin facade over them; it holds
 // the state dir's lock while it is open.
 import type { Result } from "neverthrow";
-import type { FileJournal, JournalError, RecoveryReport } from "errdefer/journal";
+import type { FileJournal, JournalError } from "errdefer/journal";
 import { selfIdentity, takeLockFile } from "errdefer/host";
 import type { LoadedNetworkConfig } from "../cni/index.js";
 import type { PodConfig } from "../pod-config.js";
@@ -11,7 +11,7 @@ import { resolveConfig, type RunnerConfig, type RunnerOptions } from "./config.j
 import { createContext, type CallOptions, type RunnerContext } from "./context.js";
 import type { AmbiguousIdError, OperationFailedError, SandboxNotFoundError } from "./errors.js";
 import { collectGarbage, type GcReport } from "./gc.js";
-import { recoverRunner } from "./recover.js";
+import { recoverRunner, type RunnerRecoveryReport } from "./recover.js";
 import { removePodSandbox } from "./remove.js";
 import { runPodSandbox } from "./run.js";
 import { inspectSandbox, listSandboxes } from "./status.js";
@@ -21,6 +21,8 @@ export { DEFAULTS, resolveConfig, type RunnerConfig, type RunnerOptions } from "
 export type { CallOptions } from "./context.js";
 export * from "./errors.js";
 export type { GcReport } from "./gc.js";
+export { holdsRefusal, type Quarantined } from "./quarantine.js";
+export type { RunnerRecoveryReport } from "./recover.js";
 export { details, summary, type SandboxSummary } from "./status.js";
 export { cleanupName, FAILPOINT_TARGETS, STEPS, type StepName } from "./steps.js";
 
@@ -114,8 +116,8 @@ export class Runner {
   }
 
   /** After a crash: journal recovery (a run killed part-way is rolled back), then the store is reconciled. */
-  recover(): Promise<Result<RecoveryReport, JournalError>> {
-    return recoverRunner(this.#ctx);
+  recover(call: CallOptions = {}): Promise<Result<RunnerRecoveryReport, JournalError>> {
+    return recoverRunner(this.#ctx, call);
   }
 
   /** Removes what our prefixes name and no sandbox owns: namespaces, IPs, containers, bundles, names. */
