@@ -50,6 +50,8 @@ export interface StateLayout {
   readonly rootfs: string;
   readonly cniData: string;
   readonly lock: string;
+  /** The state dir's identity (ownership.ts). */
+  readonly owner: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -63,6 +65,7 @@ export function stateLayout(root: string): StateLayout {
     rootfs: path.join(root, "rootfs"),
     cniData: path.join(root, "cni", "networks"),
     lock: path.join(root, "lock"),
+    owner: path.join(root, "owner"),
   };
 }
 

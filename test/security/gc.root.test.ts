@@ -22,6 +22,7 @@ import {
   tryRun,
   workDir,
 } from "./support.js";
+import { idOf, otherTag, presetOwner } from "../support/state-owner.js";
 
 const hex32 = () => randomUUID().replaceAll("-", "");
 
@@ -47,7 +48,11 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     `${base}.0/24`,
     "-q",
   ];
-  const [unowned, owned, orphanAlloc, orphanBundle, orphanName] = [hex32(), hex32(), hex32(), hex32(), hex32()];
+  // Our ids carry the state dir's owner tag; `theirs` is another state dir's (same prefix).
+  const tag = presetOwner(stateDir);
+  const ours = () => idOf(tag);
+  const [unowned, owned, orphanAlloc, orphanBundle, orphanName] = [ours(), ours(), ours(), ours(), ours()];
+  const theirs = idOf(otherTag(tag));
   const foreignId = randomUUID().replaceAll("-", "").repeat(2);
   const ns = {
     unowned: `${prefix}${unowned}`,
@@ -55,6 +60,9 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     // Another prefix, and one that shares ours up to the dash.
     foreign: `${runPrefix}h-${hex32()}`,
     lookalike: `${runPrefix}gx-${hex32()}`,
+    // Our prefix, but another state dir's sandbox, or no sandbox id at all.
+    theirs: `${prefix}${theirs}`,
+    anything: `${prefix}anything`,
   };
   const allocDir = path.join(stateDir, "cni", "networks", "errdefer");
   const alloc = {
@@ -62,6 +70,7 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     containerd: path.join(allocDir, `${base}.11`),
     orphan: path.join(allocDir, `${base}.12`),
     owned: path.join(allocDir, `${base}.13`),
+    theirs: path.join(allocDir, `${base}.14`),
   };
 
   beforeAll(async () => {
@@ -96,8 +105,10 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     writeFileSync(alloc.containerd, `${foreignId}\r\neth0`);
     writeFileSync(alloc.orphan, `${orphanAlloc}\r\neth0`);
     writeFileSync(alloc.owned, `${owned}\r\neth0`);
+    writeFileSync(alloc.theirs, `${theirs}\r\neth0`);
     mkdirSync(path.join(stateDir, "bundles", orphanBundle));
     mkdirSync(path.join(stateDir, "bundles", "not-a-sandbox"));
+    mkdirSync(path.join(stateDir, "bundles", theirs));
     expect(tryRun("ip", ["link", "add", dummy, "type", "veth", "peer", "name", `${runPrefix}gw`])).toBe(true);
   });
 
@@ -139,17 +150,17 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     const gc = await cli([...opts, "--json", "gc"]);
     expect(gc.code, show(gc)).toBe(0);
     expect(JSON.parse(gc.stdout)).toEqual(expected(false));
-    expect(namespaces()).toEqual([ns.owned, ns.foreign, ns.lookalike].sort());
+    expect(namespaces()).toEqual([ns.owned, ns.foreign, ns.lookalike, ns.theirs, ns.anything].sort());
     expect(existsSync(alloc.orphan), "our orphaned IP is released").toBe(false);
-    for (const file of [alloc.foreign, alloc.containerd, alloc.owned])
+    for (const file of [alloc.foreign, alloc.containerd, alloc.owned, alloc.theirs])
       expect(existsSync(file), `${file} was released`).toBe(true);
     expect(readFileSync(alloc.containerd, "utf8")).toBe(`${foreignId}\r\neth0`);
-    expect(readdirSync(path.join(stateDir, "bundles")).sort()).toEqual(["not-a-sandbox"]);
+    expect(readdirSync(path.join(stateDir, "bundles")).sort()).toEqual(["not-a-sandbox", theirs].sort());
     expect(readdirSync(path.join(stateDir, "sandboxes"))).toEqual([`${owned}.json`]);
     expect(readdirSync(path.join(stateDir, "names")).length).toBe(1);
     expect(linkExists(dummy), `interface ${dummy} was removed`).toBe(true);
     // The kept namespaces are still namespaces (mounted), not just files.
-    for (const name of [ns.owned, ns.foreign, ns.lookalike])
+    for (const name of [ns.owned, ns.foreign, ns.lookalike, ns.theirs, ns.anything])
       expect(
         tryRun("ip", ["--netns", path.join(netnsDir, name), "link", "show", "lo"]) ||
           tryRun("nsenter", [`--net=${path.join(netnsDir, name)}`, "true"]),

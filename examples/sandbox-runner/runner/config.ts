@@ -6,6 +6,7 @@ import { DEFAULT_CLEANUP_TIMEOUT_MS } from "errdefer";
 import { spawnRunner, type CommandRunner } from "errdefer/host";
 import type { NetnsDriver } from "errdefer/netns";
 import type { Failpoints } from "../failpoints.js";
+import { prefixProblem } from "../ownership.js";
 import { stateLayout, type StateLayout } from "../store.js";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 
@@ -74,8 +75,6 @@ export interface RunnerConfig {
   readonly journalFault: ((bytes: number) => void) | undefined;
 }
 
-/** A prefix names netns files and cgroups: nothing that could make a path of it. */
-const PREFIX = /^[A-Za-z0-9_.-]{1,24}$/;
 const DIRS = ["stateDir", "netnsDir", "cniConfDir", "cniBinDir"] as const;
 
 /** Why the options cannot be used (each problem names its option), or nothing. */
@@ -86,8 +85,8 @@ function problemsOf(options: RunnerOptions): ConfigProblem[] {
     if (dir !== undefined && (!path.isAbsolute(dir) || dir.includes("\0")))
       problems.push({ field, reason: "must be an absolute path" });
   }
-  if (options.prefix !== undefined && !PREFIX.test(options.prefix))
-    problems.push({ field: "prefix", reason: "must be 1-24 characters of A-Z a-z 0-9 _ . -" });
+  const prefix = options.prefix === undefined ? undefined : prefixProblem(options.prefix);
+  if (prefix !== undefined) problems.push({ field: "prefix", reason: prefix });
   return problems;
 }
 

@@ -8,6 +8,7 @@ import { ensureNetworkConfig, type LoadedNetworkConfig } from "../cni/index.js";
 import { hitSync, JOURNAL_WRITE, type Failpoints } from "../failpoints.js";
 import { runnerAdapters, type RunnerAdapters } from "../resources.js";
 import { createRunc, type Runc } from "../runc/index.js";
+import type { Ownership } from "../ownership.js";
 import { Store } from "../store.js";
 import type { RunnerConfig } from "./config.js";
 import { progress, type Progress } from "./progress.js";
@@ -21,6 +22,8 @@ export interface CallOptions {
 
 export interface RunnerContext {
   readonly config: RunnerConfig;
+  /** What this state dir owns (ids, netns names): gc, recover and the adapters ask it. */
+  readonly owner: Ownership;
   readonly store: Store;
   readonly journal: FileJournal;
   readonly runc: Runc;
@@ -48,7 +51,7 @@ function defaultNetnsDriver(): NetnsDriver {
   return defaultDriver;
 }
 
-export function createContext(config: RunnerConfig): RunnerContext {
+export function createContext(config: RunnerConfig, owner: Ownership): RunnerContext {
   const { layout, failpoints, journalFault } = config;
   const netnsDriver = config.netnsDriver ?? defaultNetnsDriver();
   const store = new Store(layout);
@@ -65,12 +68,14 @@ export function createContext(config: RunnerConfig): RunnerContext {
     netnsDriver,
     netnsDir: config.netnsDir,
     prefix: config.prefix,
+    owner,
     cniBinDir: config.cniBinDir,
   });
   const own = adaptersWithFailpoints(raw, failpoints);
   let network: Promise<Result<LoadedNetworkConfig, Error>> | undefined;
   return {
     config,
+    owner,
     store,
     journal,
     runc: createRunc({ root: layout.runcRoot, exec: config.exec }),

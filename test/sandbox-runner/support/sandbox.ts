@@ -125,10 +125,10 @@ export class SandboxEnv {
     mkdirSync(this.work, { recursive: true, mode: 0o700 });
   }
 
-  /** A new lane: a state dir (not created: the runner creates it) and a prefix of its own. */
-  lane(): Lane {
+  /** A new lane: a state dir (not created: the runner creates it) and a prefix of its own (or `prefix`). */
+  lane(prefix?: string): Lane {
     const n = this.lanes.length.toString(36).padStart(2, "0");
-    const lane = new Lane(this, path.join(this.work, `state${n}`), `${this.prefix}${n}-`);
+    const lane = new Lane(this, path.join(this.work, `state${n}`), prefix ?? `${this.prefix}${n}-`);
     this.lanes.push(lane);
     return lane;
   }
@@ -227,9 +227,18 @@ export class Lane {
     return `${this.prefix}${id}`;
   }
 
+  /**
+   * What this lane's names start with: the prefix and the state dir's owner tag (lanes may share a
+   * prefix), or only the prefix before the runner has made the tag.
+   */
+  owned(): string {
+    const file = path.join(this.stateDir, "owner");
+    return existsSync(file) ? `${this.prefix}${readFileSync(file, "utf8").trim()}` : this.prefix;
+  }
+
   /** This lane's namespaces on the host. */
   netns(): string[] {
-    return netnsNames().filter((n) => n.startsWith(this.prefix));
+    return netnsNames().filter((n) => n.startsWith(this.owned()));
   }
 
   /** What the lane still holds, as its state dir and the host show it. */
@@ -241,7 +250,7 @@ export class Lane {
       containers: runcContainers(this.stateDir),
       ipFiles: ipFiles(this.stateDir),
       netns: this.netns(),
-      cgroups: cgroupsWith(this.prefix),
+      cgroups: cgroupsWith(this.owned()),
     };
   }
 }
