@@ -48,7 +48,6 @@ export interface StateLayout {
   readonly journal: string;
   readonly runcRoot: string;
   readonly rootfs: string;
-  readonly cniData: string;
   readonly lock: string;
   /** The state dir's identity (ownership.ts). */
   readonly owner: string;
@@ -63,7 +62,6 @@ export function stateLayout(root: string): StateLayout {
     journal: path.join(root, "journal"),
     runcRoot: path.join(root, "runc"),
     rootfs: path.join(root, "rootfs"),
-    cniData: path.join(root, "cni", "networks"),
     lock: path.join(root, "lock"),
     owner: path.join(root, "owner"),
   };
@@ -81,7 +79,7 @@ export async function prepareStateDir(layout: StateLayout): Promise<void> {
   await ensurePrivateDir(layout.root).catch((e: unknown) =>
     Promise.reject(isPrivateDirError(e) ? new PrivateDirError(e.code, `state ${e.message}`, e.path) : e),
   );
-  for (const dir of [layout.sandboxes, layout.names, layout.bundles, layout.runcRoot, layout.cniData]) {
+  for (const dir of [layout.sandboxes, layout.names, layout.bundles, layout.runcRoot]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   }
 }

@@ -51,7 +51,7 @@ describeSandbox("sandbox-runner gc (root, through the CLI)", () => {
     );
     writeFileSync(nameFile, JSON.stringify({ key, id: orphanId }));
     const orphanIp = `${env.subnetBase}.250`;
-    const ipFile = path.join(lane.stateDir, "cni", "networks", "errdefer", orphanIp);
+    const ipFile = path.join(env.cniDataDir, "errdefer", orphanIp);
     // host-local's own format: the container id, CRLF, the interface (DEL matches both).
     writeFileSync(ipFile, `${orphanId}\r\neth0`);
 

@@ -1,7 +1,8 @@
-// Ownership through the CLI (issue 15, item 1): two runners with their own state dirs, on one netns
-// dir and one bridge and with one prefix, each keep their hands off the other's sandboxes. gc (and
-// its dry run) of either touches only its own orphans; a journal of one replayed by the other's
-// recover is refused; a namespace `<prefix>anything` nobody made survives both.
+// Ownership through the CLI (issue 15, items 1 and 2): two runners with their own state dirs, on one
+// netns dir, one bridge and subnet, one host-local data dir and one prefix, each keep their hands
+// off the other's sandboxes. Their sandboxes get distinct IPs; gc (and its dry run) of either
+// touches only its own orphans; a journal of one replayed by the other's recover is refused; a
+// namespace `<prefix>anything` nobody made survives both.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
@@ -42,13 +43,15 @@ describeSandbox("sandbox-runner: two state dirs on one netns dir, bridge and pre
 
   async function expectIntact(lane: Lane, sandbox: Ran): Promise<void> {
     expect(netnsNames()).toContain(path.basename(sandbox.netnsPath));
+    expect(lane.ipFiles().map((f) => path.basename(f))).toEqual([sandbox.ip]);
     expect(runcStatus(lane.stateDir, sandbox.id)).toBe("running");
     expect(await lane.ls()).toMatchObject([{ id: sandbox.id, state: "READY", ip: sandbox.ip }]);
   }
 
-  it("gc of each leaves the other's READY sandbox and a foreign <prefix>anything alone", async () => {
+  it("distinct IPs; gc of each leaves the other's READY sandbox and a foreign <prefix>anything alone", async () => {
     const ra = await run(a, "web-a");
     const rb = await run(b, "web-b");
+    expect(ra.ip).not.toBe(rb.ip);
     execFileSync("ip", ["netns", "add", foreign]);
 
     for (const lane of [a, b]) {

@@ -49,7 +49,7 @@ describeSandbox("sandbox-runner and a plugin's endless output (root, through the
       ipam: {
         type: "host-local",
         ranges: [[{ subnet: env.subnet }]],
-        dataDir: path.join(lane.stateDir, "cni", "networks"),
+        dataDir: env.cniDataDir,
       },
     };
     const list = { cniVersion: "1.0.0", name: "endless", plugins: [bridge, { type: "endless" }] };

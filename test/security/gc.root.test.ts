@@ -31,6 +31,7 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
   const stateDir = path.join(work, "state");
   const netnsDir = path.join(work, "netns");
   const prefix = `${runPrefix}g-`;
+  const cniDataDir = path.join(work, "cni-networks");
   const bridge = `${runPrefix}gb`;
   // An interface of someone else's (no dummy module here: a veth pair).
   const dummy = `${runPrefix}gv`;
@@ -46,6 +47,8 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     bridge,
     "--subnet",
     `${base}.0/24`,
+    "--cni-data-dir",
+    cniDataDir,
     "-q",
   ];
   // Our ids carry the state dir's owner tag; `theirs` is another state dir's (same prefix).
@@ -64,7 +67,7 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     theirs: `${prefix}${theirs}`,
     anything: `${prefix}anything`,
   };
-  const allocDir = path.join(stateDir, "cni", "networks", "errdefer");
+  const allocDir = path.join(cniDataDir, "errdefer");
   const alloc = {
     foreign: path.join(allocDir, `${base}.10`),
     containerd: path.join(allocDir, `${base}.11`),
@@ -75,7 +78,7 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
 
   beforeAll(async () => {
     // The state dir, with a READY sandbox that owns a namespace and an IP.
-    const runner = await Runner.open({ stateDir, netnsDir, prefix, lockWaitMs: 10_000 });
+    const runner = await Runner.open({ stateDir, netnsDir, prefix, cniDataDir, lockWaitMs: 10_000 });
     const record: SandboxRecord = {
       v: 1,
       id: owned,
@@ -140,7 +143,7 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     expect(JSON.parse(dry.stdout)).toEqual(expected(true));
     expect(namespaces()).toEqual(Object.values(ns).sort());
     // The conflist gc loaded is the one thing a dry run may write (the default network config).
-    expect(tree(stateDir).filter((p) => !p.startsWith(path.join("cni", "net.d")))).toEqual(before);
+    expect(tree(stateDir).filter((p) => p !== "cni" && !p.startsWith(path.join("cni", "net.d")))).toEqual(before);
 
     const human = await cli([...opts, "gc", "--dry-run"]);
     expect(human.code, show(human)).toBe(0);

@@ -19,6 +19,12 @@ export interface RunnerOptions {
   readonly cniConfDir?: string;
   /** Default /usr/lib/cni. */
   readonly cniBinDir?: string;
+  /**
+   * The default conflist's host-local `dataDir`: where IP allocations are kept. Default
+   * /var/lib/cni/networks (host-local's and containerd's), seen by every runner on the host, so
+   * that runners with different state dirs on one bridge never hand out the same IP.
+   */
+  readonly cniDataDir?: string;
   /** Names of everything this runner creates on the host start with it (netns, cgroups). Default `errdefer-`. */
   readonly prefix?: string;
   /** The default conflist's bridge and subnet, written when the conf dir has none. */
@@ -44,6 +50,7 @@ export const DEFAULTS = {
   stateDir: "/var/lib/errdefer-sandbox-runner",
   netnsDir: "/var/run/netns",
   cniBinDir: "/usr/lib/cni",
+  cniDataDir: "/var/lib/cni/networks",
   prefix: "errdefer-",
   bridge: "errdefer0",
   subnet: "10.209.0.0/16",
@@ -64,6 +71,7 @@ export interface RunnerConfig {
   readonly netnsDir: string;
   readonly cniConfDir: string;
   readonly cniBinDir: string;
+  readonly cniDataDir: string;
   readonly prefix: string;
   readonly defaultNetwork: DefaultNetwork;
   readonly failpoints: Failpoints;
@@ -75,7 +83,7 @@ export interface RunnerConfig {
   readonly journalFault: ((bytes: number) => void) | undefined;
 }
 
-const DIRS = ["stateDir", "netnsDir", "cniConfDir", "cniBinDir"] as const;
+const DIRS = ["stateDir", "netnsDir", "cniConfDir", "cniBinDir", "cniDataDir"] as const;
 
 /** Why the options cannot be used (each problem names its option), or nothing. */
 function problemsOf(options: RunnerOptions): ConfigProblem[] {
@@ -100,6 +108,7 @@ export function resolveConfig(options: RunnerOptions = {}): Result<RunnerConfig,
     netnsDir: path.resolve(options.netnsDir ?? DEFAULTS.netnsDir),
     cniConfDir: path.resolve(options.cniConfDir ?? path.join(layout.root, "cni", "net.d")),
     cniBinDir: path.resolve(options.cniBinDir ?? DEFAULTS.cniBinDir),
+    cniDataDir: path.resolve(options.cniDataDir ?? DEFAULTS.cniDataDir),
     prefix: options.prefix ?? DEFAULTS.prefix,
     defaultNetwork: {
       networkName: options.networkName ?? DEFAULTS.networkName,

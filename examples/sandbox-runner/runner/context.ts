@@ -90,7 +90,7 @@ export function createContext(config: RunnerConfig, owner: Ownership): RunnerCon
 async function loadNetwork(config: RunnerConfig): Promise<Result<LoadedNetworkConfig, Error>> {
   const loaded = await ensureNetworkConfig(config.cniConfDir, {
     ...config.defaultNetwork,
-    dataDir: config.layout.cniData,
+    dataDir: config.cniDataDir,
   });
   return loaded.isErr() ? err(loaded.error) : ok(loaded.value);
 }

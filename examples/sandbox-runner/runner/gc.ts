@@ -8,7 +8,7 @@ import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import { describeError } from "errdefer";
 import { listNetns, sweepNetns } from "errdefer/netns";
-import { cniDel, listAllocations } from "../cni/index.js";
+import { cniDel, hostLocalDataDirs, listAllocations, type Allocation } from "../cni/index.js";
 import type { RunnerContext } from "./context.js";
 import type { OperationFailedError } from "./errors.js";
 import { operationFailed } from "./failure.js";
@@ -78,14 +78,21 @@ async function collectNetns(ctx: RunnerContext, owned: Owned, dryRun: boolean): 
   return ok({ found: swept.value.removed, failed: swept.value.failed.map((f) => `${f.path}: ${f.error.message}`) });
 }
 
-/** host-local IPs of our network held by a sandbox id no record has: released by a CNI DEL. */
+/**
+ * host-local IPs of our network held by an id of ours that no record has: released by a CNI DEL.
+ * The data dir is shared with other runners and runtimes (--cni-data-dir): their IPs are not ours.
+ */
 async function collectAllocations(ctx: RunnerContext, owned: Owned, dryRun: boolean): Promise<Collected> {
   const collected: Collected = { found: [], failed: [] };
   const loaded = await ctx.network();
   if (loaded.isErr()) return collected;
   const { config: network } = loaded.value;
-  const allocated = await listAllocations(ctx.config.layout.cniData, network.name);
-  for (const a of allocated.isOk() ? allocated.value : []) {
+  const allocated: Allocation[] = [];
+  for (const dir of hostLocalDataDirs(network)) {
+    const listed = await listAllocations(dir, network.name);
+    if (listed.isOk()) allocated.push(...listed.value);
+  }
+  for (const a of allocated) {
     // Only our ids: other runners and runtimes sharing the data dir keep their IPs.
     if (owned.ids.has(a.containerId) || !ctx.owner.ownsId(a.containerId)) continue;
     collected.found.push(`${a.ip} (${a.containerId})`);

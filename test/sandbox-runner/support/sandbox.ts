@@ -108,6 +108,8 @@ export class SandboxEnv {
   readonly subnet: string;
   readonly subnetBase: string;
   readonly work: string;
+  /** host-local's data dir for every lane (`--cni-data-dir`): tests never write to /var/lib/cni. */
+  readonly cniDataDir: string;
   readonly lanes: Lane[] = [];
   #files = 0;
 
@@ -123,6 +125,7 @@ export class SandboxEnv {
     this.subnet = `${this.subnetBase}.0/24`;
     this.work = testDir(`sr${hex}`);
     mkdirSync(this.work, { recursive: true, mode: 0o700 });
+    this.cniDataDir = path.join(this.work, "cni-networks");
   }
 
   /** A new lane: a state dir (not created: the runner creates it) and a prefix of its own (or `prefix`). */
@@ -149,8 +152,8 @@ export class SandboxEnv {
     for (const c of cgroupsWith(this.prefix)) found.push(`cgroup ${c}`);
     for (const lane of this.lanes) {
       for (const c of runcContainers(lane.stateDir)) found.push(`runc container ${c} under ${lane.stateDir}/runc`);
-      for (const f of ipFiles(lane.stateDir)) found.push(`host-local IP file ${f}`);
     }
+    for (const f of ipFiles(this.cniDataDir)) found.push(`host-local IP file ${f}`);
     return found;
   }
 
@@ -195,6 +198,8 @@ export class Lane {
       this.env.bridge,
       "--subnet",
       this.env.subnet,
+      "--cni-data-dir",
+      this.env.cniDataDir,
       ...(progress ? [] : ["-q"]),
     ];
   }
@@ -236,6 +241,12 @@ export class Lane {
     return existsSync(file) ? `${this.prefix}${readFileSync(file, "utf8").trim()}` : this.prefix;
   }
 
+  /** This lane's host-local allocations in the file's shared data dir (their ids carry its tag). */
+  ipFiles(): string[] {
+    const tag = this.owned().slice(this.prefix.length);
+    return ipFiles(this.env.cniDataDir, tag === "" ? () => false : (id) => id.startsWith(tag));
+  }
+
   /** This lane's namespaces on the host. */
   netns(): string[] {
     return netnsNames().filter((n) => n.startsWith(this.owned()));
@@ -248,7 +259,7 @@ export class Lane {
       names: listFiles(path.join(this.stateDir, "names")),
       bundles: listFiles(path.join(this.stateDir, "bundles")),
       containers: runcContainers(this.stateDir),
-      ipFiles: ipFiles(this.stateDir),
+      ipFiles: this.ipFiles(),
       netns: this.netns(),
       cgroups: cgroupsWith(this.owned()),
     };
@@ -291,14 +302,23 @@ function listFiles(dir: string): string[] {
   }
 }
 
-/** Allocation files host-local keeps under the state dir (`<state>/cni/networks/<net>/<ip>`). */
-export function ipFiles(stateDir: string): string[] {
-  const root = path.join(stateDir, "cni", "networks");
-  return listFiles(root).flatMap((net) =>
-    listFiles(path.join(root, net))
+/** Allocation files host-local keeps in `dataDir` (`<dataDir>/<net>/<ip>`), of container ids `whose`. */
+export function ipFiles(dataDir: string, whose: (containerId: string) => boolean = () => true): string[] {
+  return listFiles(dataDir).flatMap((net) =>
+    listFiles(path.join(dataDir, net))
       .filter((f) => /^[0-9.]+$|:/.test(f))
-      .map((f) => path.join(root, net, f)),
+      .map((f) => path.join(dataDir, net, f))
+      .filter((f) => whose(containerIdIn(f))),
   );
+}
+
+/** The container id an allocation file names ("" once it is gone). */
+function containerIdIn(file: string): string {
+  try {
+    return readFileSync(file, "utf8").split(/\r?\n/)[0] ?? "";
+  } catch {
+    return "";
+  }
 }
 
 /** Containers under the state dir's runc root. */
