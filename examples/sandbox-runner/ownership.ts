@@ -2,9 +2,11 @@
 // dir, a bridge's host-local data dir and often the prefix, so "starts with our prefix" and "no
 // record of ours names it" cannot tell our orphans from another runner's live sandboxes. Each
 // state dir therefore has an identity of its own, an 8-hex-digit tag made once (`<state>/owner`),
-// and every sandbox id it makes starts with it: `<tag><24 random hex>`, still 32 hex digits, so
-// netns names (`<prefix><id>`), runc ids and cgroups keep their shape. gc, recover and the
-// adapters ask this module, and only this module, whether something is ours.
+// and every sandbox id it makes ends with it: `<24 random hex><tag>`, still 32 hex digits, so
+// netns names (`<prefix><id>`), runc ids and cgroups keep their shape. The tag ends the id rather
+// than starting it so that the short ids `ls` prints, and id prefixes given on the command line,
+// stay unique. gc, recover and the adapters ask this module, and only this module, whether
+// something is ours.
 import { randomBytes } from "node:crypto";
 import { lstat, readFile } from "node:fs/promises";
 import { writeAtomic } from "errdefer/host";
@@ -49,7 +51,7 @@ export function prefixProblem(prefix: string): string | undefined {
 
 const TAG = /^[0-9a-f]{8}$/;
 const TAG_FILE_TEXT = /^([0-9a-f]{8})\n?$/;
-const SUFFIX = /^[0-9a-f]{24}$/;
+const RANDOM_PART = /^[0-9a-f]{24}$/;
 
 /** The state dir's owner file is not one we wrote: nothing is guessed, nothing is touched. */
 export class OwnerFileError extends Error {
@@ -62,7 +64,7 @@ export class OwnerFileError extends Error {
   }
 }
 
-/** What this state dir owns: ids starting with its tag, and namespaces `<prefix><such an id>`. */
+/** What this state dir owns: ids ending with its tag, and namespaces `<prefix><such an id>`. */
 export class Ownership {
   constructor(
     readonly tag: string,
@@ -71,14 +73,14 @@ export class Ownership {
     if (!TAG.test(tag)) throw new TypeError(`not an owner tag: ${JSON.stringify(tag)}`);
   }
 
-  /** A new sandbox id of ours: the tag, then 24 random hex digits. */
+  /** A new sandbox id of ours: 24 random hex digits, then the tag. */
   newSandboxId(): string {
-    return `${this.tag}${randomBytes(12).toString("hex")}`;
+    return `${randomBytes(12).toString("hex")}${this.tag}`;
   }
 
   /** Whether `id` is a sandbox id this state dir made (or could have made). */
   ownsId(id: unknown): id is string {
-    return typeof id === "string" && id.length === 32 && id.startsWith(this.tag) && SUFFIX.test(id.slice(8));
+    return typeof id === "string" && id.length === 32 && id.endsWith(this.tag) && RANDOM_PART.test(id.slice(0, 24));
   }
 
   /** Whether `name` is the netns (or cgroup) name of one of our sandboxes: `<prefix><our id>`. */

@@ -15,7 +15,15 @@ import {
   type NetnsError,
   type NetnsSpec,
 } from "errdefer/netns";
-import { cniAdd, cniDel, validateNetworkList, type CniNetworkList, type CniResult } from "./cni/index.js";
+import {
+  cniAdd,
+  cniDel,
+  UnpinnedNetworkError,
+  unpinnedProblem,
+  validateNetworkList,
+  type CniNetworkList,
+  type CniResult,
+} from "./cni/index.js";
 import { createRunc, ensureRootfs, removeCreateLeftovers, writeBundle } from "./runc/index.js";
 import type { Ownership } from "./ownership.js";
 import { type SandboxRecord, type StateLayout, type Store } from "./store.js";
@@ -32,6 +40,9 @@ export interface RunnerParts {
   readonly owner: Ownership;
   /** The CNI plugin dir (resolved): DEL runs plugins from it only. */
   readonly cniBinDir: string;
+  /** The runner's network configuration and --cni-data-dir: a stored one must match them (cni/pin.ts). */
+  readonly network: () => Promise<Result<{ readonly config: CniNetworkList }, Error>>;
+  readonly cniDataDir: string;
 }
 
 /** Someone else holds the sandbox name. */
@@ -180,6 +191,11 @@ export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc
       const id = checkId(parts, desc.containerId, "CNI attachment of container");
       const network = validateNetworkList(desc.network);
       if (network.isErr()) return err(network.error);
+      const current = await parts.network();
+      const unpinned = current.isErr()
+        ? `the configured network cannot be loaded to check it against: ${current.error.message}`
+        : unpinnedProblem(network.value, current.value.config, parts.cniDataDir);
+      if (unpinned !== undefined) throw new UnpinnedNetworkError(id, unpinned);
       // DEL runs plugins as root inside CNI_NETNS: only our plugins, and only in this sandbox's own
       // namespace (or none), never a path a description chose (/proc/1/ns/net is the host's).
       if (typeof desc.binDir !== "string" || path.resolve(desc.binDir) !== parts.cniBinDir)

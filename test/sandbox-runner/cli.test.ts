@@ -48,6 +48,8 @@ describe("the command table", () => {
       prefix: "x-",
       owner: new Ownership("0123abcd", "x-"),
       cniBinDir: work,
+      cniDataDir: work,
+      network: () => Promise.reject(new Error("not loaded in this test")),
     };
     const saga = runPodSandboxSaga(runnerAdapters(parts), new Map(), () => Promise.reject(new Error("not run")));
     expect(saga.stepNames).toEqual(STEPS.map((s) => s.step));

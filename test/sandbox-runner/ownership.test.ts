@@ -21,10 +21,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe("Ownership", () => {
   const owner = new Ownership("0badcafe", "errdefer-");
 
-  it("makes 32-hex ids that start with its tag, and owns them", () => {
+  it("makes 32-hex ids that end with its tag, and owns them", () => {
     const ids = Array.from({ length: 50 }, () => owner.newSandboxId());
     for (const id of ids) {
-      expect(id).toMatch(/^0badcafe[0-9a-f]{24}$/);
+      expect(id).toMatch(/^[0-9a-f]{24}0badcafe$/);
       expect(owner.ownsId(id)).toBe(true);
       expect(owner.ownsNetnsName(`errdefer-${id}`)).toBe(true);
     }
@@ -32,12 +32,12 @@ describe("Ownership", () => {
   });
 
   it.each([
-    ["another state dir's id", "deadbeef0123456789abcdef01234567"],
-    ["a tag in the wrong place", "00badcafe123456789abcdef0123456"],
-    ["upper case", "0BADCAFE0123456789ABCDEF01234567"],
-    ["too short", "0badcafe0123456789abcdef0123456"],
-    ["too long", "0badcafe0123456789abcdef012345678"],
-    ["a path", "0badcafe/../../../../etc/passwd00"],
+    ["another state dir's id", "0123456789abcdef01234567deadbeef"],
+    ["the tag in front", "0badcafe0123456789abcdef01234567"],
+    ["upper case", "0123456789ABCDEF012345670BADCAFE"],
+    ["too short", "123456789abcdef012345670badcafe"],
+    ["too long", "x0123456789abcdef012345670badcafe"],
+    ["a path", "/../../../../etc/passwd000badcafe"],
     ["not a string", 0xbadcafe],
     ["empty", ""],
   ])("does not own %s", (_what, id) => {
@@ -47,7 +47,7 @@ describe("Ownership", () => {
 
   it("owns a netns name only with its own prefix in front of its own id", () => {
     const id = owner.newSandboxId();
-    for (const name of ["errdefer-anything", `errdefer-x${id}`, `errdefer${id}`, `other-${id}`, id, `errdefer-${id}-`])
+    for (const name of ["errdefer-anything", `errdefer-x${id}`, `errdefer${id}`, `other-${id}`, id, `errdefer-${id}0`])
       expect(owner.ownsNetnsName(name), name).toBe(false);
   });
 

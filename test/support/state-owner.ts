@@ -18,7 +18,7 @@ export function ownerTag(stateDir: string): string {
 
 /** A sandbox id of the state dir tagged `tag`. */
 export function idOf(tag: string): string {
-  return `${tag}${randomBytes(12).toString("hex")}`;
+  return `${randomBytes(12).toString("hex")}${tag}`;
 }
 
 /** A tag that is not `tag`. */

@@ -55,6 +55,7 @@ export function createContext(config: RunnerConfig, owner: Ownership): RunnerCon
   const { layout, failpoints, journalFault } = config;
   const netnsDriver = config.netnsDriver ?? defaultNetnsDriver();
   const store = new Store(layout);
+  let network: Promise<Result<LoadedNetworkConfig, Error>> | undefined;
   const journal = new FileJournal(layout.journal, {
     beforeWrite: (bytes) => {
       hitSync(failpoints, JOURNAL_WRITE);
@@ -70,9 +71,10 @@ export function createContext(config: RunnerConfig, owner: Ownership): RunnerCon
     prefix: config.prefix,
     owner,
     cniBinDir: config.cniBinDir,
+    cniDataDir: config.cniDataDir,
+    network: () => (network ??= loadNetwork(config)),
   });
   const own = adaptersWithFailpoints(raw, failpoints);
-  let network: Promise<Result<LoadedNetworkConfig, Error>> | undefined;
   return {
     config,
     owner,

@@ -232,24 +232,26 @@ export class Lane {
     return `${this.prefix}${id}`;
   }
 
-  /**
-   * What this lane's names start with: the prefix and the state dir's owner tag (lanes may share a
-   * prefix), or only the prefix before the runner has made the tag.
-   */
-  owned(): string {
+  /** The state dir's owner tag, which ends its ids (lanes may share a prefix); "" before the runner made it. */
+  tag(): string {
     const file = path.join(this.stateDir, "owner");
-    return existsSync(file) ? `${this.prefix}${readFileSync(file, "utf8").trim()}` : this.prefix;
+    return existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+  }
+
+  /** Whether a netns or cgroup name is this lane's: its prefix, and its tag at the end. */
+  owns(name: string): boolean {
+    return name.startsWith(this.prefix) && name.endsWith(this.tag());
   }
 
   /** This lane's host-local allocations in the file's shared data dir (their ids carry its tag). */
   ipFiles(): string[] {
-    const tag = this.owned().slice(this.prefix.length);
-    return ipFiles(this.env.cniDataDir, tag === "" ? () => false : (id) => id.startsWith(tag));
+    const tag = this.tag();
+    return ipFiles(this.env.cniDataDir, tag === "" ? () => false : (id) => id.endsWith(tag));
   }
 
   /** This lane's namespaces on the host. */
   netns(): string[] {
-    return netnsNames().filter((n) => n.startsWith(this.owned()));
+    return netnsNames().filter((n) => this.owns(n));
   }
 
   /** What the lane still holds, as its state dir and the host show it. */
@@ -261,7 +263,7 @@ export class Lane {
       containers: runcContainers(this.stateDir),
       ipFiles: this.ipFiles(),
       netns: this.netns(),
-      cgroups: cgroupsWith(this.owned()),
+      cgroups: cgroupsWith(this.prefix).filter((c) => this.owns(path.basename(c))),
     };
   }
 }
