@@ -7,6 +7,7 @@ import { spawnRunner, type CommandRunner } from "errdefer/host";
 import type { NetnsDriver } from "errdefer/netns";
 import type { Failpoints } from "../failpoints.js";
 import { prefixProblem } from "../ownership.js";
+import { trustedToolsRunner } from "../tools.js";
 import { stateLayout, type StateLayout } from "../store.js";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 
@@ -32,7 +33,7 @@ export interface RunnerOptions {
   readonly subnet?: string;
   readonly networkName?: string;
   readonly failpoints?: Failpoints;
-  /** How CNI plugins and runc are started (default errdefer/host's spawnRunner); each call asks for dieWithParent. */
+  /** How CNI plugins and runc are started (default errdefer/host's spawnRunner, runc resolved by tools.ts); each call asks for dieWithParent. */
   readonly exec?: CommandRunner;
   /** How `ip` runs (default: an `ip -batch` driver whose processes die with the runner). */
   readonly netnsDriver?: NetnsDriver;
@@ -116,7 +117,8 @@ export function resolveConfig(options: RunnerOptions = {}): Result<RunnerConfig,
       subnet: options.subnet ?? DEFAULTS.subnet,
     },
     failpoints: options.failpoints ?? new Map(),
-    exec: options.exec ?? spawnRunner(),
+    // runc by its checked absolute path (tools.ts); an injected exec is taken as it is.
+    exec: options.exec ?? trustedToolsRunner(spawnRunner()),
     netnsDriver: options.netnsDriver,
     cleanupTimeoutMs: options.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS,
     write: options.write ?? (() => undefined),

@@ -10,6 +10,7 @@ import { runnerAdapters, type RunnerAdapters } from "../resources.js";
 import { createRunc, type Runc } from "../runc/index.js";
 import type { Ownership } from "../ownership.js";
 import { Store } from "../store.js";
+import { trustedToolsRunner } from "../tools.js";
 import type { RunnerConfig } from "./config.js";
 import { progress, type Progress } from "./progress.js";
 import { adaptersWithFailpoints } from "./steps.js";
@@ -43,11 +44,11 @@ let defaultDriver: NetnsDriver | undefined;
 
 /**
  * The default netns driver: errdefer/netns's `ip -batch` driver, its processes (and `umount`,
- * `unshare`) started with dieWithParent, so that no `ip` goes on after a killed runner; shared by
+ * `unshare`) started by their checked absolute paths (tools.ts) with dieWithParent, so that no `ip` goes on after a killed runner; shared by
  * the process's runners, as errdefer/netns's own default is.
  */
 function defaultNetnsDriver(): NetnsDriver {
-  defaultDriver ??= createBatchDriver({ runner: spawnRunner({ dieWithParent: true }) });
+  defaultDriver ??= createBatchDriver({ runner: trustedToolsRunner(spawnRunner({ dieWithParent: true })) });
   return defaultDriver;
 }
 
