@@ -19,7 +19,7 @@ export class UnpinnedNetworkError extends Error {
 
 function ipamOf(plugin: CniNetworkList["plugins"][number]): { type?: unknown; dataDir?: unknown } | undefined {
   const ipam: unknown = plugin.ipam;
-  return typeof ipam === "object" && ipam !== null ? (ipam) : undefined;
+  return typeof ipam === "object" && ipam !== null ? ipam : undefined;
 }
 
 /**
