@@ -284,6 +284,7 @@ export async function run(): Promise<void> {
     (await ensureRootfs(floor.rootfs))._unsafeUnwrap();
     runner = await Runner.open({
       stateDir: path.join(tmp, "state"),
+      cniDataDir: path.join(tmp, "cni-networks"),
       netnsDir: NETNS_DIR,
       prefix: PREFIX,
       bridge: BRIDGE,

@@ -10,6 +10,7 @@ import { pick, rng } from "./soak-rng.js";
 
 export interface WorkerPlan {
   readonly stateDir: string;
+  readonly cniDataDir: string;
   readonly prefix: string;
   readonly bridge: string;
   readonly subnet: string;
@@ -54,6 +55,7 @@ function draw(): { target: string; action: FailAction } | undefined {
 let journalFaults = 0;
 const runner = await Runner.open({
   stateDir: plan.stateDir,
+  cniDataDir: plan.cniDataDir,
   prefix: plan.prefix,
   bridge: plan.bridge,
   subnet: plan.subnet,

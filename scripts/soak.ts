@@ -42,6 +42,8 @@ const bridge = `soak${tag}br`;
 const subnet = `10.250.${seed % 250}.0/24`;
 const root = mkdtempSync(path.join(tmpdir(), `errdefer-soak-${tag}-`));
 const stateDir = path.join(root, "state");
+// host-local's allocations (--cni-data-dir): the soak's own, never the host's /var/lib/cni.
+const cniDataDir = path.join(root, "cni-networks");
 const here = path.dirname(fileURLToPath(import.meta.url));
 const worker = path.join(here, "soak-worker.ts");
 const cli = path.join(here, "..", "examples", "sandbox-runner", "cli.ts");
@@ -87,7 +89,21 @@ async function recoverUntilDone(): Promise<void> {
     const crash = random() < 0.25 ? [`--failpoint`, `${pick(random, [...FAILPOINT_TARGETS])}=crash`] : [];
     const r = await runChild(
       cli,
-      ["--state-dir", stateDir, "--prefix", prefix, "--bridge", bridge, "--subnet", subnet, "-q", ...crash, "recover"],
+      [
+        "--state-dir",
+        stateDir,
+        "--cni-data-dir",
+        cniDataDir,
+        "--prefix",
+        prefix,
+        "--bridge",
+        bridge,
+        "--subnet",
+        subnet,
+        "-q",
+        ...crash,
+        "recover",
+      ],
       {},
     );
     if (r.signal === "SIGKILL") {
@@ -103,7 +119,7 @@ async function recoverUntilDone(): Promise<void> {
 const foreignNetns = `${prefix.replace("soak", "keep")}foreign`;
 execFileSync("ip", ["netns", "add", foreignNetns]);
 const sentinel = await (async () => {
-  const runner = await Runner.open({ stateDir, prefix, bridge, subnet });
+  const runner = await Runner.open({ stateDir, cniDataDir, prefix, bridge, subnet });
   try {
     const config = parsePodConfig({
       metadata: { name: "sentinel", namespace: "soak", uid: "sentinel", attempt: 0 },
@@ -119,6 +135,7 @@ while (nextCycle < cycles && Date.now() - started < timeLimitMs) {
   const batch = Math.min(cycles - nextCycle, parallel * 10);
   const plan: WorkerPlan = {
     stateDir,
+    cniDataDir,
     prefix,
     bridge,
     subnet,
@@ -168,7 +185,7 @@ process.stderr.write("\n");
 const problems: string[] = [];
 {
   await recoverUntilDone();
-  const runner = await Runner.open({ stateDir, prefix, bridge, subnet });
+  const runner = await Runner.open({ stateDir, cniDataDir, prefix, bridge, subnet });
   try {
     const records = await runner.list();
     const s = records.find((x) => x.id === sentinel.id);
@@ -226,7 +243,7 @@ leaks.push(
     .filter((l) => l !== "")
     .map((l) => `runc container ${l}`),
 );
-const ipam = path.join(stateDir, "cni", "networks");
+const ipam = cniDataDir;
 for (const net of readdirSync(ipam)) {
   for (const f of readdirSync(path.join(ipam, net)))
     if (!f.startsWith("last_reserved_ip") && f !== "lock") leaks.push(`IP allocation ${net}/${f}`);

@@ -35,7 +35,7 @@ prefix=errdefer-demo-
 bridge=errdemo0
 subnet=10.254.77.0/24
 gateway=10.254.77.1
-sr() { node --conditions=source --import tsx examples/sandbox-runner/cli.ts --state-dir "$state/state" --prefix "$prefix" --bridge "$bridge" --subnet "$subnet" "$@"; }
+sr() { node --conditions=source --import tsx examples/sandbox-runner/cli.ts --state-dir "$state/state" --cni-data-dir "$state/cni-networks" --prefix "$prefix" --bridge "$bridge" --subnet "$subnet" "$@"; }
 cleanup() {
   for id in $(sr ls --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{for(const r of JSON.parse(s))console.log(r.id)}catch{}})'); do
     sr -q rm "$id" || true
@@ -93,7 +93,7 @@ sr rm "$id"
 sr ls
 
 step "nothing left behind"
-left=$( (ip netns list | grep "^$prefix" || true; grep " nsfs " /proc/self/mounts | grep "$prefix" || true; runc --root "$state/state/runc" list -q 2>/dev/null || true; ls "$state/state/cni/networks/errdefer" 2>/dev/null | grep -v -e '^lock$' -e '^last_reserved_ip' || true) )
+left=$( (ip netns list | grep "^$prefix" || true; grep " nsfs " /proc/self/mounts | grep "$prefix" || true; runc --root "$state/state/runc" list -q 2>/dev/null || true; ls "$state/cni-networks/errdefer" 2>/dev/null | grep -v -e '^lock$' -e '^last_reserved_ip' || true) )
 if [ -n "$left" ]; then
   echo "LEFT BEHIND:"; echo "$left"; exit 1
 fi

@@ -15,9 +15,18 @@ import {
   type NetnsError,
   type NetnsSpec,
 } from "errdefer/netns";
-import { cniAdd, cniDel, validateNetworkList, type CniNetworkList, type CniResult } from "./cni/index.js";
+import {
+  cniAdd,
+  cniDel,
+  UnpinnedNetworkError,
+  unpinnedProblem,
+  validateNetworkList,
+  type CniNetworkList,
+  type CniResult,
+} from "./cni/index.js";
 import { createRunc, ensureRootfs, removeCreateLeftovers, writeBundle } from "./runc/index.js";
-import { isSandboxId, type SandboxRecord, type StateLayout, type Store } from "./store.js";
+import type { Ownership } from "./ownership.js";
+import { type SandboxRecord, type StateLayout, type Store } from "./store.js";
 
 export interface RunnerParts {
   readonly layout: StateLayout;
@@ -27,8 +36,13 @@ export interface RunnerParts {
   /** The netns dir (resolved) and the name prefix: a namespace released must be ours by both. */
   readonly netnsDir: string;
   readonly prefix: string;
+  /** What this state dir owns: a description naming anything else is refused, nothing released. */
+  readonly owner: Ownership;
   /** The CNI plugin dir (resolved): DEL runs plugins from it only. */
   readonly cniBinDir: string;
+  /** The runner's network configuration and --cni-data-dir: a stored one must match them (cni/pin.ts). */
+  readonly network: () => Promise<Result<{ readonly config: CniNetworkList }, Error>>;
+  readonly cniDataDir: string;
 }
 
 /** Someone else holds the sandbox name. */
@@ -42,16 +56,19 @@ export class NameTakenError extends Error {
   }
 }
 
-/** A description that names something outside the runner's own dirs: refused, nothing removed. */
+/** A description naming something this state dir does not own: refused, nothing removed. */
 export class ForeignPathError extends Error {
   override readonly name = "ForeignPathError";
   constructor(what: string, value: unknown) {
-    super(`refusing to release ${what} ${JSON.stringify(value)}: it is not inside this runner's own dirs and names`);
+    super(
+      `refusing to release ${what} ${JSON.stringify(value)}: it is not this state dir's (outside its dirs, or not named with its prefix and owner tag)`,
+    );
   }
 }
 
-function checkId(id: unknown, what: string): string {
-  if (!isSandboxId(id)) throw new ForeignPathError(what, id);
+/** `id`, when it is a sandbox id of this state dir (ownership.ts); else a ForeignPathError. */
+function checkId(parts: RunnerParts, id: unknown, what: string): string {
+  if (!parts.owner.ownsId(id)) throw new ForeignPathError(what, id);
   return id;
 }
 
@@ -63,13 +80,13 @@ export function nameAdapter(parts: RunnerParts): ResourceAdapter<NameDesc, NameD
     kind: "sandbox-name",
     plan: (spec) => ({ key: spec.key, id: spec.id }),
     acquire: async (plan): Promise<Result<NameDesc, NameTakenError>> => {
-      const owner = await store.reserveName(plan.key, checkId(plan.id, "sandbox name owner"));
+      const owner = await store.reserveName(plan.key, checkId(parts, plan.id, "sandbox name owner"));
       return owner === undefined ? ok(plan) : err(new NameTakenError(plan.key, owner));
     },
     describe: (r) => r,
     release: async (desc) => {
       // Released only if this sandbox holds it (the id is the owner token).
-      await store.releaseName(desc.key, checkId(desc.id, "sandbox name owner"));
+      await store.releaseName(desc.key, checkId(parts, desc.id, "sandbox name owner"));
     },
   };
 }
@@ -94,7 +111,7 @@ export function recordAdapter(parts: RunnerParts): ResourceAdapter<SandboxRecord
     },
     describe: (r) => r,
     release: async (desc) => {
-      await store.delete(checkId(desc.id, "sandbox record"));
+      await store.delete(checkId(parts, desc.id, "sandbox record"));
     },
   };
 }
@@ -120,14 +137,12 @@ export function sandboxNetnsAdapter(
     },
     describe: (ns) => inner.describe(ns),
     release: async (desc, ctx) => {
-      // Only a namespace this runner names (<netns-dir>/<prefix><sandbox id>): a description from
-      // a journal or a record never removes another runtime's namespace, nor any other file.
+      // Only a namespace this state dir names (<netns-dir>/<prefix><our sandbox id>): a description
+      // from a journal or a record never removes another runner's namespace, nor any other file.
       if (typeof desc.dir !== "string" || path.resolve(desc.dir) !== parts.netnsDir)
         throw new ForeignPathError("network namespace in", desc.dir);
       const name: unknown = desc.name;
-      if (typeof name !== "string" || !name.startsWith(parts.prefix) || !isSandboxId(name.slice(parts.prefix.length))) {
-        throw new ForeignPathError("network namespace", name);
-      }
+      if (!parts.owner.ownsNetnsName(name)) throw new ForeignPathError("network namespace", name);
       return inner.release({ dir: parts.netnsDir, name }, ctx);
     },
   };
@@ -173,9 +188,14 @@ export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc
     },
     describe: (r) => r,
     release: async (desc, { signal }) => {
-      const id = checkId(desc.containerId, "CNI attachment of container");
+      const id = checkId(parts, desc.containerId, "CNI attachment of container");
       const network = validateNetworkList(desc.network);
       if (network.isErr()) return err(network.error);
+      const current = await parts.network();
+      const unpinned = current.isErr()
+        ? `the configured network cannot be loaded to check it against: ${current.error.message}`
+        : unpinnedProblem(network.value, current.value.config, parts.cniDataDir);
+      if (unpinned !== undefined) throw new UnpinnedNetworkError(id, unpinned);
       // DEL runs plugins as root inside CNI_NETNS: only our plugins, and only in this sandbox's own
       // namespace (or none), never a path a description chose (/proc/1/ns/net is the host's).
       if (typeof desc.binDir !== "string" || path.resolve(desc.binDir) !== parts.cniBinDir)
@@ -225,7 +245,7 @@ export function bundleAdapter(parts: RunnerParts): ResourceAdapter<BundleDesc, B
     },
     describe: (r) => r,
     release: async (desc) => {
-      const id = checkId(desc.id, "bundle of sandbox");
+      const id = checkId(parts, desc.id, "bundle of sandbox");
       if (path.resolve(desc.dir) !== path.join(layout.bundles, id)) throw new ForeignPathError("bundle", desc.dir);
       await rm(path.join(layout.bundles, id), { recursive: true, force: true });
     },
@@ -250,7 +270,7 @@ export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerD
     },
     describe: (r) => r,
     release: async (desc, { signal }) => {
-      const id = checkId(desc.id, "container");
+      const id = checkId(parts, desc.id, "container");
       // Kill the pause process and wait for it (not `runc delete --force`: ~100 ms of fixed waiting).
       const stopped = await runc.stop(id, { signal });
       if (stopped.isErr()) return err(stopped.error);

@@ -1,7 +1,7 @@
 // The sandbox store: one JSON record per sandbox, name reservations, and the state dir layout.
 // Only this module touches sandbox records.
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { readdir, readFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { HeldResource } from "errdefer";
 import { parseJson } from "./json-text.js";
@@ -50,10 +50,11 @@ export interface StateLayout {
   readonly journal: string;
   readonly runcRoot: string;
   readonly rootfs: string;
-  readonly cniData: string;
   readonly lock: string;
   /** Refused journal and record entries the operator set aside (`--quarantine`). */
   readonly quarantine: string;
+  /** The state dir's identity (ownership.ts). */
+  readonly owner: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -65,9 +66,9 @@ export function stateLayout(root: string): StateLayout {
     journal: path.join(root, "journal"),
     runcRoot: path.join(root, "runc"),
     rootfs: path.join(root, "rootfs"),
-    cniData: path.join(root, "cni", "networks"),
     lock: path.join(root, "lock"),
     quarantine: path.join(root, "quarantine"),
+    owner: path.join(root, "owner"),
   };
 }
 
@@ -90,13 +91,15 @@ export function isSandboxId(id: unknown): id is string {
   return typeof id === "string" && idPattern.test(id);
 }
 
-/** Creates the state dir (0700) and its subdirectories; refuses a symlinked or shared one. */
+/**
+ * Creates the state dir (0700) and its subdirectories; refuses a symlinked or shared one, and
+ * a subdirectory that is a symlink (or shared): the runner would follow it out of the state dir.
+ */
 export async function prepareStateDir(layout: StateLayout): Promise<void> {
-  await ensurePrivateDir(layout.root).catch((e: unknown) =>
-    Promise.reject(isPrivateDirError(e) ? new PrivateDirError(e.code, `state ${e.message}`, e.path) : e),
-  );
-  for (const dir of [layout.sandboxes, layout.names, layout.bundles, layout.runcRoot, layout.cniData]) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const dir of [layout.root, layout.sandboxes, layout.names, layout.bundles, layout.runcRoot]) {
+    await ensurePrivateDir(dir).catch((e: unknown) =>
+      Promise.reject(isPrivateDirError(e) ? new PrivateDirError(e.code, `state ${e.message}`, e.path) : e),
+    );
   }
 }
 

@@ -9,6 +9,7 @@ import { EXIT_CODES } from "../../examples/sandbox-runner/cli/exit-codes.js";
 import { usage } from "../../examples/sandbox-runner/cli/main.js";
 import { OPTIONS } from "../../examples/sandbox-runner/cli/options.js";
 import { spawnRunner } from "errdefer/host";
+import { Ownership } from "../../examples/sandbox-runner/ownership.js";
 import { runnerAdapters } from "../../examples/sandbox-runner/resources.js";
 import { runPodSandboxSaga, STEPS } from "../../examples/sandbox-runner/runner/steps.js";
 import { stateLayout, Store } from "../../examples/sandbox-runner/store.js";
@@ -45,7 +46,10 @@ describe("the command table", () => {
       exec: spawnRunner(),
       netnsDir: work,
       prefix: "x-",
+      owner: new Ownership("0123abcd", "x-"),
       cniBinDir: work,
+      cniDataDir: work,
+      network: () => Promise.reject(new Error("not loaded in this test")),
     };
     const saga = runPodSandboxSaga(runnerAdapters(parts), new Map(), () => Promise.reject(new Error("not run")));
     expect(saga.stepNames).toEqual(STEPS.map((s) => s.step));

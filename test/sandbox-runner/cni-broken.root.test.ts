@@ -45,7 +45,7 @@ describeSandbox("sandbox-runner with broken CNI configs (root, through the CLI)"
       ipam: {
         type: "host-local",
         ranges: [[{ subnet: env.subnet }]],
-        dataDir: path.join(lane.stateDir, "cni", "networks"),
+        dataDir: env.cniDataDir,
       },
     };
     const r = await lane.cli(

@@ -2,9 +2,10 @@
 // sandbox owns, and never touches a namespace with another prefix.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
+import { idOf, ownerTag } from "../support/state-owner.js";
 import { describeSandbox, netnsNames, nothingHeld, runcStatus, SandboxEnv, show } from "./support/sandbox.js";
 
 interface GcReport {
@@ -33,11 +34,13 @@ describeSandbox("sandbox-runner gc (root, through the CLI)", () => {
     expect(run.code, show(run)).toBe(0);
     const live = JSON.parse(run.stdout) as { id: string; ip: string };
 
-    // Orphans: a netns, a bundle, a name reservation and an IP allocation no sandbox owns.
-    const orphanNetns = `${lane.prefix}orphan${randomBytes(2).toString("hex")}`;
+    // Orphans: a netns, a bundle, a name reservation and an IP allocation no sandbox owns, named
+    // with an id of this state dir (its owner tag).
+    const tag = ownerTag(lane.stateDir);
+    const orphanNetns = `${lane.prefix}${idOf(tag)}`;
     execFileSync("ip", ["netns", "add", orphanNetns]);
     execFileSync("ip", ["netns", "add", foreign]);
-    const orphanId = randomBytes(16).toString("hex");
+    const orphanId = idOf(tag);
     mkdirSync(path.join(lane.stateDir, "bundles", orphanId));
     writeFileSync(path.join(lane.stateDir, "bundles", orphanId, "config.json"), "{}");
     const key = `ghost_default__0`;
@@ -48,7 +51,7 @@ describeSandbox("sandbox-runner gc (root, through the CLI)", () => {
     );
     writeFileSync(nameFile, JSON.stringify({ key, id: orphanId }));
     const orphanIp = `${env.subnetBase}.250`;
-    const ipFile = path.join(lane.stateDir, "cni", "networks", "errdefer", orphanIp);
+    const ipFile = path.join(env.cniDataDir, "errdefer", orphanIp);
     // host-local's own format: the container id, CRLF, the interface (DEL matches both).
     writeFileSync(ipFile, `${orphanId}\r\neth0`);
 

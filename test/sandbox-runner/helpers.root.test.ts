@@ -107,7 +107,7 @@ describeSandbox("sandbox-runner helper processes (root, through the CLI)", () =>
       ipam: {
         type: "host-local",
         ranges: [[{ subnet: env.subnet }]],
-        dataDir: path.join(lane.stateDir, "cni", "networks"),
+        dataDir: env.cniDataDir,
       },
     };
     const list = { cniVersion: "1.0.0", name: "helpers", plugins: [bridge, fake] };

@@ -79,7 +79,7 @@ describeSandbox("sandbox-runner lifecycle (root, through the CLI)", () => {
 
     // The address inside the netns, the IP file, the running pause container.
     expect(netnsAddresses(lane.netnsName(webId))).toContain(` inet ${webIp}/24 `);
-    expect(existsSync(path.join(lane.stateDir, "cni/networks/errdefer", webIp!))).toBe(true);
+    expect(existsSync(path.join(env.cniDataDir, "errdefer", webIp!))).toBe(true);
     expect(runcStatus(lane.stateDir, webId)).toBe("running");
     expect(runcStatus(lane.stateDir, db.id)).toBe("running");
 
@@ -89,7 +89,7 @@ describeSandbox("sandbox-runner lifecycle (root, through the CLI)", () => {
     const afterStop = (await lane.ls()).find((s) => s.id === webId);
     expect(afterStop).toMatchObject({ state: "NOTREADY", ip: null });
     expect(lane.netns()).not.toContain(lane.netnsName(webId));
-    expect(existsSync(path.join(lane.stateDir, "cni/networks/errdefer", webIp!))).toBe(false);
+    expect(existsSync(path.join(env.cniDataDir, "errdefer", webIp!))).toBe(false);
     expect(runcStatus(lane.stateDir, webId)).toBeUndefined();
     // A second stop is a no-op.
     expect((await lane.cli(["stop", webId])).code).toBe(0);

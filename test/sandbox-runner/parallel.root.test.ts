@@ -26,6 +26,7 @@ describeSandbox("sandbox-runner: 20 sandboxes in parallel (root, library API)", 
       prefix: lane.prefix,
       bridge: env.bridge,
       subnet: env.subnet,
+      cniDataDir: env.cniDataDir,
     });
     try {
       const configs = Array.from({ length: COUNT }, (_, i) =>

@@ -22,7 +22,7 @@ write();
 `;
 
 describeSandbox("sandbox-runner and a plugin's endless output (root, through the CLI)", () => {
-  const env = new SandboxEnv(8);
+  const env = new SandboxEnv(9);
   const pod = env.podConfig({ metadata: { name: "web", namespace: "default" } });
   // The real plugins and the fake, in a bin dir of the file's own.
   const bin = path.join(env.work, "bin");
@@ -49,7 +49,7 @@ describeSandbox("sandbox-runner and a plugin's endless output (root, through the
       ipam: {
         type: "host-local",
         ranges: [[{ subnet: env.subnet }]],
-        dataDir: path.join(lane.stateDir, "cni", "networks"),
+        dataDir: env.cniDataDir,
       },
     };
     const list = { cniVersion: "1.0.0", name: "endless", plugins: [bridge, { type: "endless" }] };

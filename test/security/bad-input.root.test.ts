@@ -78,6 +78,9 @@ describeSandbox(`hostile pod configs through the CLI (root; seed ${seed}, SECURI
       bridge,
       "--subnet",
       `${base}.${(i % 16) * 16}/28`,
+      // host-local's allocations in the test's own dir, never the host's /var/lib/cni.
+      "--cni-data-dir",
+      path.join(work, `cni-${i}`),
       "-q",
     ];
     const r = await cli([...opts, "--json", "run", file]);

@@ -142,7 +142,9 @@ describe("bad CLI arguments: exit 2 and a message, nothing created", () => {
     ["a missing argument (run)", ["run"], /run takes one argument/],
     ["an extra argument (ls)", ["ls", "extra"], /ls takes no arguments/],
     ["a relative --state-dir", ["--state-dir", "relative/state", "ls"], /--state-dir must be an absolute path/],
-    ["a --prefix with a slash", ["--prefix", "../x", "ls"], /--prefix must be 1-24 characters/],
+    ["a --prefix with a slash", ["--prefix", "../x", "ls"], /--prefix must be 3-24 characters/],
+    ["a --prefix of another runtime (cni-)", ["--prefix", "cni-", "ls"], /--prefix "cni-" collides with "cni-"/],
+    ["a --prefix too short to be ours", ["--prefix", "e-", "ls"], /--prefix must be 3-24 characters/],
     ["a --failpoint on an unknown step", ["--failpoint", "nope=error", "run", pod], /unknown step or cleanup "nope"/],
     [
       "a --failpoint with a bad action",

@@ -22,6 +22,7 @@ import {
   tryRun,
   workDir,
 } from "./support.js";
+import { idOf, otherTag, presetOwner } from "../support/state-owner.js";
 
 const hex32 = () => randomUUID().replaceAll("-", "");
 
@@ -30,6 +31,7 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
   const stateDir = path.join(work, "state");
   const netnsDir = path.join(work, "netns");
   const prefix = `${runPrefix}g-`;
+  const cniDataDir = path.join(work, "cni-networks");
   const bridge = `${runPrefix}gb`;
   // An interface of someone else's (no dummy module here: a veth pair).
   const dummy = `${runPrefix}gv`;
@@ -45,9 +47,15 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     bridge,
     "--subnet",
     `${base}.0/24`,
+    "--cni-data-dir",
+    cniDataDir,
     "-q",
   ];
-  const [unowned, owned, orphanAlloc, orphanBundle, orphanName] = [hex32(), hex32(), hex32(), hex32(), hex32()];
+  // Our ids carry the state dir's owner tag; `theirs` is another state dir's (same prefix).
+  const tag = presetOwner(stateDir);
+  const ours = () => idOf(tag);
+  const [unowned, owned, orphanAlloc, orphanBundle, orphanName] = [ours(), ours(), ours(), ours(), ours()];
+  const theirs = idOf(otherTag(tag));
   const foreignId = randomUUID().replaceAll("-", "").repeat(2);
   const ns = {
     unowned: `${prefix}${unowned}`,
@@ -55,18 +63,22 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     // Another prefix, and one that shares ours up to the dash.
     foreign: `${runPrefix}h-${hex32()}`,
     lookalike: `${runPrefix}gx-${hex32()}`,
+    // Our prefix, but another state dir's sandbox, or no sandbox id at all.
+    theirs: `${prefix}${theirs}`,
+    anything: `${prefix}anything`,
   };
-  const allocDir = path.join(stateDir, "cni", "networks", "errdefer");
+  const allocDir = path.join(cniDataDir, "errdefer");
   const alloc = {
     foreign: path.join(allocDir, `${base}.10`),
     containerd: path.join(allocDir, `${base}.11`),
     orphan: path.join(allocDir, `${base}.12`),
     owned: path.join(allocDir, `${base}.13`),
+    theirs: path.join(allocDir, `${base}.14`),
   };
 
   beforeAll(async () => {
     // The state dir, with a READY sandbox that owns a namespace and an IP.
-    const runner = await Runner.open({ stateDir, netnsDir, prefix, lockWaitMs: 10_000 });
+    const runner = await Runner.open({ stateDir, netnsDir, prefix, cniDataDir, lockWaitMs: 10_000 });
     const record: SandboxRecord = {
       v: 1,
       id: owned,
@@ -96,8 +108,10 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     writeFileSync(alloc.containerd, `${foreignId}\r\neth0`);
     writeFileSync(alloc.orphan, `${orphanAlloc}\r\neth0`);
     writeFileSync(alloc.owned, `${owned}\r\neth0`);
+    writeFileSync(alloc.theirs, `${theirs}\r\neth0`);
     mkdirSync(path.join(stateDir, "bundles", orphanBundle));
     mkdirSync(path.join(stateDir, "bundles", "not-a-sandbox"));
+    mkdirSync(path.join(stateDir, "bundles", theirs));
     expect(tryRun("ip", ["link", "add", dummy, "type", "veth", "peer", "name", `${runPrefix}gw`])).toBe(true);
   });
 
@@ -129,7 +143,7 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     expect(JSON.parse(dry.stdout)).toEqual(expected(true));
     expect(namespaces()).toEqual(Object.values(ns).sort());
     // The conflist gc loaded is the one thing a dry run may write (the default network config).
-    expect(tree(stateDir).filter((p) => !p.startsWith(path.join("cni", "net.d")))).toEqual(before);
+    expect(tree(stateDir).filter((p) => p !== "cni" && !p.startsWith(path.join("cni", "net.d")))).toEqual(before);
 
     const human = await cli([...opts, "gc", "--dry-run"]);
     expect(human.code, show(human)).toBe(0);
@@ -139,17 +153,17 @@ describeSandbox("d. gc and sweepNetns stay inside our prefixes (root)", () => {
     const gc = await cli([...opts, "--json", "gc"]);
     expect(gc.code, show(gc)).toBe(0);
     expect(JSON.parse(gc.stdout)).toEqual(expected(false));
-    expect(namespaces()).toEqual([ns.owned, ns.foreign, ns.lookalike].sort());
+    expect(namespaces()).toEqual([ns.owned, ns.foreign, ns.lookalike, ns.theirs, ns.anything].sort());
     expect(existsSync(alloc.orphan), "our orphaned IP is released").toBe(false);
-    for (const file of [alloc.foreign, alloc.containerd, alloc.owned])
+    for (const file of [alloc.foreign, alloc.containerd, alloc.owned, alloc.theirs])
       expect(existsSync(file), `${file} was released`).toBe(true);
     expect(readFileSync(alloc.containerd, "utf8")).toBe(`${foreignId}\r\neth0`);
-    expect(readdirSync(path.join(stateDir, "bundles")).sort()).toEqual(["not-a-sandbox"]);
+    expect(readdirSync(path.join(stateDir, "bundles")).sort()).toEqual(["not-a-sandbox", theirs].sort());
     expect(readdirSync(path.join(stateDir, "sandboxes"))).toEqual([`${owned}.json`]);
     expect(readdirSync(path.join(stateDir, "names")).length).toBe(1);
     expect(linkExists(dummy), `interface ${dummy} was removed`).toBe(true);
     // The kept namespaces are still namespaces (mounted), not just files.
-    for (const name of [ns.owned, ns.foreign, ns.lookalike])
+    for (const name of [ns.owned, ns.foreign, ns.lookalike, ns.theirs, ns.anything])
       expect(
         tryRun("ip", ["--netns", path.join(netnsDir, name), "link", "show", "lo"]) ||
           tryRun("nsenter", [`--net=${path.join(netnsDir, name)}`, "true"]),

@@ -27,10 +27,15 @@ describeSandbox("e. the state dir lock (root)", () => {
   const lane = (n: number) => {
     const stateDir = path.join(work, `state-${n}`);
     const prefix = `${runPrefix}l${n}-`;
+    const cniDataDir = path.join(work, `cni-${n}`);
     return {
       stateDir,
       prefix,
-      opts: ["--state-dir", stateDir, "--prefix", prefix, "--bridge", bridge, "--subnet", `${base}.${n * 64}/26`, "-q"],
+      cniDataDir,
+      opts: [
+        ...["--state-dir", stateDir, "--prefix", prefix, "--cni-data-dir", cniDataDir],
+        ...["--bridge", bridge, "--subnet", `${base}.${n * 64}/26`, "-q"],
+      ],
     };
   };
   const netns = (prefix: string) => readdirSync("/var/run/netns").filter((n) => n.startsWith(prefix));
@@ -61,13 +66,13 @@ describeSandbox("e. the state dir lock (root)", () => {
   it.concurrent(
     "a second runner (in-process and a CLI ls) waits for a run in progress, and sees it finished",
     async () => {
-      const { stateDir, prefix, opts } = lane(0);
+      const { stateDir, prefix, cniDataDir, opts } = lane(0);
       const running = cli([...opts, "--json", "--failpoint", "start-container=delay:1500", "run", pod]);
       // The run holds the lock and is about to start the container (its bundle is written).
       const bundles = path.join(stateDir, "bundles");
       await until("the run to reach start-container", () => existsSync(bundles) && readdirSync(bundles).length > 0);
       const ls = cli([...opts, "--json", "ls"]);
-      const second = await Runner.open({ stateDir, prefix, lockWaitMs: 20_000 });
+      const second = await Runner.open({ stateDir, prefix, cniDataDir, lockWaitMs: 20_000 });
       let listed;
       try {
         listed = await second.list();
@@ -94,7 +99,7 @@ describeSandbox("e. the state dir lock (root)", () => {
   it.concurrent(
     "a runner killed holding the lock (SIGKILL mid-run): the next command proceeds at once; recover rolls the run back",
     async () => {
-      const { stateDir, prefix, opts } = lane(1);
+      const { stateDir, prefix, cniDataDir, opts } = lane(1);
       const killed = await cli([...opts, "--failpoint", "start-container=crash", "run", pod]);
       expect(killed.signal, show(killed)).toBe("SIGKILL");
       const lock = path.join(stateDir, "lock");
@@ -130,7 +135,7 @@ describeSandbox("e. the state dir lock (root)", () => {
       expect(existsSync(`${lock}.holder`), "the lock is released (its holder file goes with it)").toBe(false);
       for (const dir of ["sandboxes", "names", "bundles"])
         expect(readdirSync(path.join(stateDir, dir)), dir).toEqual([]);
-      const ipDir = path.join(stateDir, "cni", "networks", "errdefer");
+      const ipDir = path.join(cniDataDir, "errdefer");
       expect(
         readdirSync(ipDir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)),
         "IP allocations",

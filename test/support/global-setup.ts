@@ -1,13 +1,19 @@
-// Chooses the run's netns prefix and, at the end, fails the run if anything carrying it remains.
+// Chooses the run's netns prefix and, at the end, fails the run if anything carrying it remains,
+// or if the host's host-local data dir appeared (a test ran CNI without its own --cni-data-dir).
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import type { TestProject } from "vitest/node";
 import { findLeftovers, removeLeftovers } from "./leftovers.js";
 
 export default function setup(project: TestProject): () => void {
   const prefix = `edt${randomBytes(3).toString("hex")}-`;
   project.provide("netnsRunPrefix", prefix);
+  const hostCniData = "/var/lib/cni/networks";
+  const hadHostCniData = existsSync(hostCniData);
   return () => {
     const left = findLeftovers(prefix);
+    if (!hadHostCniData && existsSync(hostCniData))
+      left.push(`${hostCniData} (a test ran host-local without its own --cni-data-dir; not removed)`);
     if (left.length === 0) return;
     removeLeftovers(prefix);
     // vitest only logs an error thrown at close; the exit code is what fails CI.

@@ -8,7 +8,7 @@ import { lineWriter } from "./escape.js";
 import { UsageError } from "./exit-codes.js";
 
 /** The runner options a flag can set (each a string). */
-type Field = "stateDir" | "netnsDir" | "cniConfDir" | "cniBinDir" | "bridge" | "subnet" | "prefix";
+type Field = "stateDir" | "netnsDir" | "cniConfDir" | "cniBinDir" | "cniDataDir" | "bridge" | "subnet" | "prefix";
 
 export interface OptionRow {
   readonly type: "string" | "boolean";
@@ -30,7 +30,18 @@ export const OPTIONS = {
     help: "default <state-dir>/cni/net.d (a default conflist is written there if empty)",
     field: "cniConfDir",
   },
-  "cni-bin-dir": { type: "string", value: "DIR", help: `default ${DEFAULTS.cniBinDir}`, field: "cniBinDir" },
+  "cni-bin-dir": {
+    type: "string",
+    value: "DIR",
+    help: `default ${DEFAULTS.cniBinDir}; root's, not group/world-writable, and so must each plugin be`,
+    field: "cniBinDir",
+  },
+  "cni-data-dir": {
+    type: "string",
+    value: "DIR",
+    help: `the default conflist's IP allocations, shared by every runner (default ${DEFAULTS.cniDataDir})`,
+    field: "cniDataDir",
+  },
   bridge: {
     type: "string",
     value: "NAME",
@@ -46,7 +57,7 @@ export const OPTIONS = {
   prefix: {
     type: "string",
     value: "PREFIX",
-    help: `names of namespaces and cgroups we create (default ${DEFAULTS.prefix})`,
+    help: `names of namespaces and cgroups we create (default ${DEFAULTS.prefix}; 3-24 characters, not another runtime's such as cni-)`,
     field: "prefix",
   },
   failpoint: {

@@ -5,6 +5,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { CommandResult, CommandRunner, RunFailure } from "errdefer/host";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
+import { untrustedProblem } from "../trusted-path.js";
 import { pluginTypeProblem } from "./config.js";
 import { deadline } from "./deadline.js";
 import { CniDelError, CniError, type CniCommand, type CniDelFailure } from "./errors.js";
@@ -46,16 +47,23 @@ export interface CniDelOutcome {
 
 type Located = { kind: "found"; file: string } | { kind: "missing" } | { kind: "invalid"; reason: string };
 
-/** Finds the plugin's binary in binDir only: a regular file (symlinks followed), as libcni's FindInPath. */
+/**
+ * Finds the plugin's binary in binDir only: a regular file (symlinks followed), as libcni's
+ * FindInPath. It runs as root, so the bin dir and the file must be root's and writable by nobody
+ * else (trusted-path.ts): otherwise it is invalid, and never run.
+ */
 async function locatePlugin(binDir: string, type: string): Promise<Located> {
   const problem = pluginTypeProblem(type);
   if (problem !== undefined) return { kind: "invalid", reason: `invalid plugin type: ${problem}` };
   const file = path.join(binDir, type);
   try {
-    return (await stat(file)).isFile() ? { kind: "found", file } : { kind: "missing" };
+    if (!(await stat(file)).isFile()) return { kind: "missing" };
   } catch {
     return { kind: "missing" };
   }
+  const untrusted =
+    untrustedProblem(binDir, "directory", "CNI bin dir") ?? untrustedProblem(file, "file", "CNI plugin");
+  return untrusted === undefined ? { kind: "found", file } : { kind: "invalid", reason: untrusted };
 }
 
 function missingMessage(type: string, binDir: string): string {

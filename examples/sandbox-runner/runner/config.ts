@@ -6,6 +6,8 @@ import { DEFAULT_CLEANUP_TIMEOUT_MS } from "errdefer";
 import { spawnRunner, type CommandRunner } from "errdefer/host";
 import type { NetnsDriver } from "errdefer/netns";
 import type { Failpoints } from "../failpoints.js";
+import { prefixProblem } from "../ownership.js";
+import { trustedToolsRunner } from "../tools.js";
 import { stateLayout, type StateLayout } from "../store.js";
 import { ConfigError, type ConfigProblem } from "./errors.js";
 
@@ -18,6 +20,12 @@ export interface RunnerOptions {
   readonly cniConfDir?: string;
   /** Default /usr/lib/cni. */
   readonly cniBinDir?: string;
+  /**
+   * The default conflist's host-local `dataDir`: where IP allocations are kept. Default
+   * /var/lib/cni/networks (host-local's and containerd's), seen by every runner on the host, so
+   * that runners with different state dirs on one bridge never hand out the same IP.
+   */
+  readonly cniDataDir?: string;
   /** Names of everything this runner creates on the host start with it (netns, cgroups). Default `errdefer-`. */
   readonly prefix?: string;
   /** The default conflist's bridge and subnet, written when the conf dir has none. */
@@ -25,7 +33,7 @@ export interface RunnerOptions {
   readonly subnet?: string;
   readonly networkName?: string;
   readonly failpoints?: Failpoints;
-  /** How CNI plugins and runc are started (default errdefer/host's spawnRunner); each call asks for dieWithParent. */
+  /** How CNI plugins and runc are started (default errdefer/host's spawnRunner, runc resolved by tools.ts); each call asks for dieWithParent. */
   readonly exec?: CommandRunner;
   /** How `ip` runs (default: an `ip -batch` driver whose processes die with the runner). */
   readonly netnsDriver?: NetnsDriver;
@@ -43,6 +51,7 @@ export const DEFAULTS = {
   stateDir: "/var/lib/errdefer-sandbox-runner",
   netnsDir: "/var/run/netns",
   cniBinDir: "/usr/lib/cni",
+  cniDataDir: "/var/lib/cni/networks",
   prefix: "errdefer-",
   bridge: "errdefer0",
   subnet: "10.209.0.0/16",
@@ -63,6 +72,7 @@ export interface RunnerConfig {
   readonly netnsDir: string;
   readonly cniConfDir: string;
   readonly cniBinDir: string;
+  readonly cniDataDir: string;
   readonly prefix: string;
   readonly defaultNetwork: DefaultNetwork;
   readonly failpoints: Failpoints;
@@ -74,9 +84,7 @@ export interface RunnerConfig {
   readonly journalFault: ((bytes: number) => void) | undefined;
 }
 
-/** A prefix names netns files and cgroups: nothing that could make a path of it. */
-const PREFIX = /^[A-Za-z0-9_.-]{1,24}$/;
-const DIRS = ["stateDir", "netnsDir", "cniConfDir", "cniBinDir"] as const;
+const DIRS = ["stateDir", "netnsDir", "cniConfDir", "cniBinDir", "cniDataDir"] as const;
 
 /** Why the options cannot be used (each problem names its option), or nothing. */
 function problemsOf(options: RunnerOptions): ConfigProblem[] {
@@ -86,8 +94,8 @@ function problemsOf(options: RunnerOptions): ConfigProblem[] {
     if (dir !== undefined && (!path.isAbsolute(dir) || dir.includes("\0")))
       problems.push({ field, reason: "must be an absolute path" });
   }
-  if (options.prefix !== undefined && !PREFIX.test(options.prefix))
-    problems.push({ field: "prefix", reason: "must be 1-24 characters of A-Z a-z 0-9 _ . -" });
+  const prefix = options.prefix === undefined ? undefined : prefixProblem(options.prefix);
+  if (prefix !== undefined) problems.push({ field: "prefix", reason: prefix });
   return problems;
 }
 
@@ -101,6 +109,7 @@ export function resolveConfig(options: RunnerOptions = {}): Result<RunnerConfig,
     netnsDir: path.resolve(options.netnsDir ?? DEFAULTS.netnsDir),
     cniConfDir: path.resolve(options.cniConfDir ?? path.join(layout.root, "cni", "net.d")),
     cniBinDir: path.resolve(options.cniBinDir ?? DEFAULTS.cniBinDir),
+    cniDataDir: path.resolve(options.cniDataDir ?? DEFAULTS.cniDataDir),
     prefix: options.prefix ?? DEFAULTS.prefix,
     defaultNetwork: {
       networkName: options.networkName ?? DEFAULTS.networkName,
@@ -108,7 +117,8 @@ export function resolveConfig(options: RunnerOptions = {}): Result<RunnerConfig,
       subnet: options.subnet ?? DEFAULTS.subnet,
     },
     failpoints: options.failpoints ?? new Map(),
-    exec: options.exec ?? spawnRunner(),
+    // runc by its checked absolute path (tools.ts); an injected exec is taken as it is.
+    exec: options.exec ?? trustedToolsRunner(spawnRunner()),
     netnsDriver: options.netnsDriver,
     cleanupTimeoutMs: options.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS,
     write: options.write ?? (() => undefined),

@@ -8,7 +8,9 @@ import { ensureNetworkConfig, type LoadedNetworkConfig } from "../cni/index.js";
 import { hitSync, JOURNAL_WRITE, type Failpoints } from "../failpoints.js";
 import { runnerAdapters, type RunnerAdapters } from "../resources.js";
 import { createRunc, type Runc } from "../runc/index.js";
+import type { Ownership } from "../ownership.js";
 import { Store } from "../store.js";
+import { trustedToolsRunner } from "../tools.js";
 import type { RunnerConfig } from "./config.js";
 import { progress, type Progress } from "./progress.js";
 import { quarantining, type Quarantined } from "./quarantine.js";
@@ -27,6 +29,8 @@ export interface CallOptions {
 
 export interface RunnerContext {
   readonly config: RunnerConfig;
+  /** What this state dir owns (ids, netns names): gc, recover and the adapters ask it. */
+  readonly owner: Ownership;
   readonly store: Store;
   readonly journal: FileJournal;
   readonly runc: Runc;
@@ -46,18 +50,19 @@ let defaultDriver: NetnsDriver | undefined;
 
 /**
  * The default netns driver: errdefer/netns's `ip -batch` driver, its processes (and `umount`,
- * `unshare`) started with dieWithParent, so that no `ip` goes on after a killed runner; shared by
+ * `unshare`) started by their checked absolute paths (tools.ts) with dieWithParent, so that no `ip` goes on after a killed runner; shared by
  * the process's runners, as errdefer/netns's own default is.
  */
 function defaultNetnsDriver(): NetnsDriver {
-  defaultDriver ??= createBatchDriver({ runner: spawnRunner({ dieWithParent: true }) });
+  defaultDriver ??= createBatchDriver({ runner: trustedToolsRunner(spawnRunner({ dieWithParent: true })) });
   return defaultDriver;
 }
 
-export function createContext(config: RunnerConfig): RunnerContext {
+export function createContext(config: RunnerConfig, owner: Ownership): RunnerContext {
   const { layout, failpoints, journalFault } = config;
   const netnsDriver = config.netnsDriver ?? defaultNetnsDriver();
   const store = new Store(layout);
+  let network: Promise<Result<LoadedNetworkConfig, Error>> | undefined;
   const journal = new FileJournal(layout.journal, {
     beforeWrite: (bytes) => {
       hitSync(failpoints, JOURNAL_WRITE);
@@ -71,12 +76,15 @@ export function createContext(config: RunnerConfig): RunnerContext {
     netnsDriver,
     netnsDir: config.netnsDir,
     prefix: config.prefix,
+    owner,
     cniBinDir: config.cniBinDir,
+    cniDataDir: config.cniDataDir,
+    network: () => (network ??= loadNetwork(config)),
   });
   const own = adaptersWithFailpoints(raw, failpoints);
-  let network: Promise<Result<LoadedNetworkConfig, Error>> | undefined;
   return {
     config,
+    owner,
     store,
     journal,
     runc: createRunc({ root: layout.runcRoot, exec: config.exec }),
@@ -95,7 +103,7 @@ export function createContext(config: RunnerConfig): RunnerContext {
 async function loadNetwork(config: RunnerConfig): Promise<Result<LoadedNetworkConfig, Error>> {
   const loaded = await ensureNetworkConfig(config.cniConfDir, {
     ...config.defaultNetwork,
-    dataDir: config.layout.cniData,
+    dataDir: config.cniDataDir,
   });
   return loaded.isErr() ? err(loaded.error) : ok(loaded.value);
 }

@@ -1,13 +1,14 @@
-// gc: what our prefixes name and no sandbox owns, removed by one small collector per kind (netns,
-// IP allocations, containers, bundles, names). Stray cni-* namespaces are never collected by
-// containerd (cri-o#273, containerd/cri#968); here they are, and only ours.
+// gc: what this state dir owns (ownership.ts: our prefix and owner tag) and no sandbox record has,
+// removed by one small collector per kind (netns, IP allocations, containers, bundles, names).
+// Stray cni-* namespaces are never collected by containerd (cri-o#273, containerd/cri#968); here
+// they are, and only ours: another state dir's sandboxes, on the same netns dir, bridge and
+// prefix, are not ours, whatever our records say.
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import { describeError } from "errdefer";
 import { listNetns, sweepNetns } from "errdefer/netns";
-import { cniDel, listAllocations } from "../cni/index.js";
-import { isSandboxId } from "../store.js";
+import { cniDel, hostLocalDataDirs, listAllocations, type Allocation } from "../cni/index.js";
 import type { RunnerContext } from "./context.js";
 import type { OperationFailedError } from "./errors.js";
 import { operationFailed } from "./failure.js";
@@ -22,7 +23,7 @@ export interface GcReport {
   readonly failed: readonly string[];
 }
 
-/** What the sandboxes own: anything else under our prefixes is garbage. */
+/** What the records hold: anything else this state dir owns is garbage. */
 interface Owned {
   readonly ids: ReadonlySet<string>;
   readonly netnsPaths: ReadonlySet<string>;
@@ -63,29 +64,37 @@ export async function collectGarbage(
   });
 }
 
-/** Namespaces named with our prefix in our netns dir that no record names. */
+/** Our namespaces (`<prefix><our id>`) in our netns dir that no record names. */
 async function collectNetns(ctx: RunnerContext, owned: Owned, dryRun: boolean): Promise<Result<Collected, Error>> {
   const where = { dir: ctx.config.netnsDir, prefix: ctx.config.prefix };
+  const keep = (p: string) => owned.netnsPaths.has(p) || !ctx.owner.ownsNetnsName(path.basename(p));
   if (dryRun) {
     const listed = await listNetns({ ...where, driver: ctx.netnsDriver });
     if (listed.isErr()) return err(listed.error);
-    return ok({ found: listed.value.map((n) => n.path).filter((p) => !owned.netnsPaths.has(p)), failed: [] });
+    return ok({ found: listed.value.map((n) => n.path).filter((p) => !keep(p)), failed: [] });
   }
-  const swept = await sweepNetns({ ...where, driver: ctx.netnsDriver, keep: (p) => owned.netnsPaths.has(p) });
+  const swept = await sweepNetns({ ...where, driver: ctx.netnsDriver, keep });
   if (swept.isErr()) return err(swept.error);
   return ok({ found: swept.value.removed, failed: swept.value.failed.map((f) => `${f.path}: ${f.error.message}`) });
 }
 
-/** host-local IPs of our network held by a sandbox id no record has: released by a CNI DEL. */
+/**
+ * host-local IPs of our network held by an id of ours that no record has: released by a CNI DEL.
+ * The data dir is shared with other runners and runtimes (--cni-data-dir): their IPs are not ours.
+ */
 async function collectAllocations(ctx: RunnerContext, owned: Owned, dryRun: boolean): Promise<Collected> {
   const collected: Collected = { found: [], failed: [] };
   const loaded = await ctx.network();
   if (loaded.isErr()) return collected;
   const { config: network } = loaded.value;
-  const allocated = await listAllocations(ctx.config.layout.cniData, network.name);
-  for (const a of allocated.isOk() ? allocated.value : []) {
-    // Only ids of the shape we make: another runtime sharing the data dir keeps its IPs.
-    if (owned.ids.has(a.containerId) || !isSandboxId(a.containerId)) continue;
+  const allocated: Allocation[] = [];
+  for (const dir of hostLocalDataDirs(network)) {
+    const listed = await listAllocations(dir, network.name);
+    if (listed.isOk()) allocated.push(...listed.value);
+  }
+  for (const a of allocated) {
+    // Only our ids: other runners and runtimes sharing the data dir keep their IPs.
+    if (owned.ids.has(a.containerId) || !ctx.owner.ownsId(a.containerId)) continue;
     collected.found.push(`${a.ip} (${a.containerId})`);
     if (dryRun) continue;
     const del = await cniDel({
@@ -101,12 +110,12 @@ async function collectAllocations(ctx: RunnerContext, owned: Owned, dryRun: bool
   return collected;
 }
 
-/** Containers under our runc root that no sandbox owns: stopped, then deleted. */
+/** Our containers under our runc root that no record has: stopped, then deleted. */
 async function collectContainers(ctx: RunnerContext, owned: Owned, dryRun: boolean): Promise<Collected> {
   const collected: Collected = { found: [], failed: [] };
   const listed = await ctx.runc.list();
   for (const id of listed.isOk() ? listed.value : []) {
-    if (owned.ids.has(id)) continue;
+    if (owned.ids.has(id) || !ctx.owner.ownsId(id)) continue;
     collected.found.push(id);
     if (dryRun) continue;
     const stopped = await ctx.runc.stop(id);
@@ -116,24 +125,25 @@ async function collectContainers(ctx: RunnerContext, owned: Owned, dryRun: boole
   return collected;
 }
 
-/** Bundle dirs named by a sandbox id that no record has. */
+/** Bundle dirs named by an id of ours that no record has. */
 async function collectBundles(ctx: RunnerContext, owned: Owned, dryRun: boolean): Promise<Collected> {
   const { bundles } = ctx.config.layout;
   const found: string[] = [];
   for (const name of await readdir(bundles).catch(() => [] as string[])) {
-    if (!isSandboxId(name) || owned.ids.has(name)) continue;
+    if (!ctx.owner.ownsId(name) || owned.ids.has(name)) continue;
     found.push(name);
     if (!dryRun) await rm(path.join(bundles, name), { recursive: true, force: true });
   }
   return { found, failed: [] };
 }
 
-/** Name reservations held by no sandbox (or torn by a crash: owned by nobody). */
+/** Name reservations for an id of ours that no record has (or torn by a crash: owned by nobody). */
 async function collectNames(ctx: RunnerContext, owned: Owned, dryRun: boolean): Promise<Collected> {
   const found: string[] = [];
   for (const n of await ctx.store.listNames()) {
-    if (owned.ids.has(n.id)) continue;
-    found.push(n.key === "" ? path.basename(n.file) : n.key);
+    const torn = n.key === "";
+    if (!torn && (owned.ids.has(n.id) || !ctx.owner.ownsId(n.id))) continue;
+    found.push(torn ? path.basename(n.file) : n.key);
     if (!dryRun) await rm(n.file, { force: true });
   }
   return { found, failed: [] };

@@ -5,6 +5,7 @@ import type { Result } from "neverthrow";
 import type { FileJournal, JournalError } from "errdefer/journal";
 import { selfIdentity, takeLockFile } from "errdefer/host";
 import type { LoadedNetworkConfig } from "../cni/index.js";
+import { loadOwnerTag, Ownership } from "../ownership.js";
 import type { PodConfig } from "../pod-config.js";
 import { prepareStateDir, type SandboxRecord, type StateLayout, type Store } from "../store.js";
 import { resolveConfig, type RunnerConfig, type RunnerOptions } from "./config.js";
@@ -45,10 +46,11 @@ export class Runner {
   /** Prepares the state dir and takes its lock (another runner on it is waited for). */
   static async openResolved(config: RunnerConfig): Promise<Runner> {
     await prepareStateDir(config.layout);
+    const owner = new Ownership(await loadOwnerTag(config.layout.owner), config.prefix);
     const unlock = await takeLockFile(config.layout.lock, selfIdentity(), { waitMs: config.lockWaitMs });
     // The lock is an flock held until released or until this process exits: never leak it.
     try {
-      return new Runner(createContext(config), unlock);
+      return new Runner(createContext(config, owner), unlock);
     } catch (error) {
       await unlock();
       throw error;

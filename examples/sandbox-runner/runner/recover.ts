@@ -34,7 +34,7 @@ export async function recoverRunner(
     isOwned: async (t) => {
       const rec = t.resources.find((r) => r.kind === "sandbox-record" && r.status !== "released");
       const id = (rec?.desc as { id?: unknown } | undefined)?.id;
-      return isSandboxId(id) && (await ctx.store.read(id).catch(() => undefined))?.state === "READY";
+      return ctx.owner.ownsId(id) && (await ctx.store.read(id).catch(() => undefined))?.state === "READY";
     },
   });
   if (report.isErr()) return err(report.error);

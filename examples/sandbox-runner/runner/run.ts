@@ -1,6 +1,5 @@
 // RunPodSandbox: plan the run, run the saga (runner/steps.ts), and on failure keep what a guarded
 // cleanup could not release listed as NOTREADY, for stop / rm to retry (containerd#5768).
-import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import type { HeldResource, StepEvent, TransactionError, TransactionEvent } from "errdefer";
@@ -60,7 +59,7 @@ async function planRun(ctx: RunnerContext, config: PodConfig): Promise<Result<Ru
     if (loaded.isErr()) return err(loaded.error);
     network = loaded.value.config;
   }
-  const id = randomUUID().replaceAll("-", "");
+  const id = ctx.owner.newSandboxId();
   const netnsName = `${prefix}${id}`;
   const { metadata: md } = config;
   const record: SandboxRecord = {

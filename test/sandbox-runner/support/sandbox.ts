@@ -108,27 +108,34 @@ export class SandboxEnv {
   readonly subnet: string;
   readonly subnetBase: string;
   readonly work: string;
+  /** host-local's data dir for every lane (`--cni-data-dir`): tests never write to /var/lib/cni. */
+  readonly cniDataDir: string;
   readonly lanes: Lane[] = [];
   #files = 0;
 
-  /** `index` (0-15) makes the bridge, the subnet and the prefixes unique per file. */
+  /**
+   * `index` (0-255, a different one in each test file: test/sandbox-runner/env-index.test.ts checks)
+   * makes the bridge, the subnet and the prefixes unique per file.
+   */
   constructor(readonly index: number) {
-    const hex = index.toString(16);
+    if (!Number.isInteger(index) || index < 0 || index > 255) throw new RangeError(`SandboxEnv index ${index}`);
+    const hex = index.toString(16).padStart(2, "0");
     this.prefix = `${runPrefix}${hex}`;
     this.bridge = `${runPrefix}s${hex}`;
     if (this.bridge.length > 15) throw new Error(`bridge name ${this.bridge} is longer than 15 characters`);
     // 10.252.X.0/24: X from the run prefix and the file, so concurrent runs and files rarely collide.
-    const x = (parseInt(runPrefix.slice(3, 9), 16) * 16 + index) % 256;
+    const x = (parseInt(runPrefix.slice(3, 9), 16) + index) % 256;
     this.subnetBase = `10.252.${x}`;
     this.subnet = `${this.subnetBase}.0/24`;
     this.work = testDir(`sr${hex}`);
     mkdirSync(this.work, { recursive: true, mode: 0o700 });
+    this.cniDataDir = path.join(this.work, "cni-networks");
   }
 
-  /** A new lane: a state dir (not created: the runner creates it) and a prefix of its own. */
-  lane(): Lane {
+  /** A new lane: a state dir (not created: the runner creates it) and a prefix of its own (or `prefix`). */
+  lane(prefix?: string): Lane {
     const n = this.lanes.length.toString(36).padStart(2, "0");
-    const lane = new Lane(this, path.join(this.work, `state${n}`), `${this.prefix}${n}-`);
+    const lane = new Lane(this, path.join(this.work, `state${n}`), prefix ?? `${this.prefix}${n}-`);
     this.lanes.push(lane);
     return lane;
   }
@@ -149,8 +156,8 @@ export class SandboxEnv {
     for (const c of cgroupsWith(this.prefix)) found.push(`cgroup ${c}`);
     for (const lane of this.lanes) {
       for (const c of runcContainers(lane.stateDir)) found.push(`runc container ${c} under ${lane.stateDir}/runc`);
-      for (const f of ipFiles(lane.stateDir)) found.push(`host-local IP file ${f}`);
     }
+    for (const f of ipFiles(this.cniDataDir)) found.push(`host-local IP file ${f}`);
     return found;
   }
 
@@ -195,6 +202,8 @@ export class Lane {
       this.env.bridge,
       "--subnet",
       this.env.subnet,
+      "--cni-data-dir",
+      this.env.cniDataDir,
       ...(progress ? [] : ["-q"]),
     ];
   }
@@ -227,9 +236,26 @@ export class Lane {
     return `${this.prefix}${id}`;
   }
 
+  /** The state dir's owner tag, which ends its ids (lanes may share a prefix); "" before the runner made it. */
+  tag(): string {
+    const file = path.join(this.stateDir, "owner");
+    return existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+  }
+
+  /** Whether a netns or cgroup name is this lane's: its prefix, and its tag at the end. */
+  owns(name: string): boolean {
+    return name.startsWith(this.prefix) && name.endsWith(this.tag());
+  }
+
+  /** This lane's host-local allocations in the file's shared data dir (their ids carry its tag). */
+  ipFiles(): string[] {
+    const tag = this.tag();
+    return ipFiles(this.env.cniDataDir, tag === "" ? () => false : (id) => id.endsWith(tag));
+  }
+
   /** This lane's namespaces on the host. */
   netns(): string[] {
-    return netnsNames().filter((n) => n.startsWith(this.prefix));
+    return netnsNames().filter((n) => this.owns(n));
   }
 
   /** What the lane still holds, as its state dir and the host show it. */
@@ -239,9 +265,9 @@ export class Lane {
       names: listFiles(path.join(this.stateDir, "names")),
       bundles: listFiles(path.join(this.stateDir, "bundles")),
       containers: runcContainers(this.stateDir),
-      ipFiles: ipFiles(this.stateDir),
+      ipFiles: this.ipFiles(),
       netns: this.netns(),
-      cgroups: cgroupsWith(this.prefix),
+      cgroups: cgroupsWith(this.prefix).filter((c) => this.owns(path.basename(c))),
     };
   }
 }
@@ -282,14 +308,23 @@ function listFiles(dir: string): string[] {
   }
 }
 
-/** Allocation files host-local keeps under the state dir (`<state>/cni/networks/<net>/<ip>`). */
-export function ipFiles(stateDir: string): string[] {
-  const root = path.join(stateDir, "cni", "networks");
-  return listFiles(root).flatMap((net) =>
-    listFiles(path.join(root, net))
+/** Allocation files host-local keeps in `dataDir` (`<dataDir>/<net>/<ip>`), of container ids `whose`. */
+export function ipFiles(dataDir: string, whose: (containerId: string) => boolean = () => true): string[] {
+  return listFiles(dataDir).flatMap((net) =>
+    listFiles(path.join(dataDir, net))
       .filter((f) => /^[0-9.]+$|:/.test(f))
-      .map((f) => path.join(root, net, f)),
+      .map((f) => path.join(dataDir, net, f))
+      .filter((f) => whose(containerIdIn(f))),
   );
+}
+
+/** The container id an allocation file names ("" once it is gone). */
+function containerIdIn(file: string): string {
+  try {
+    return readFileSync(file, "utf8").split(/\r?\n/)[0] ?? "";
+  } catch {
+    return "";
+  }
 }
 
 /** Containers under the state dir's runc root. */

@@ -1,0 +1,54 @@
+// A journalled CNI description may not choose where host-local works (issue 15, item 4): a journal
+// line whose ipam.dataDir was changed is refused by recover (the plugin never runs: the dir it
+// names is never created, the real allocation stays), and the same line put right is released.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { describeSandbox, nothingHeld, SandboxEnv, show } from "./support/sandbox.js";
+
+describeSandbox("sandbox-runner: recover pins a journalled CNI description (root, through the CLI)", () => {
+  const env = new SandboxEnv(14);
+  const lane = env.lane();
+  afterAll(() => {
+    expect(env.teardown()).toEqual([]);
+  });
+
+  /** Rewrites every journal segment of the lane, replacing `from` by `to`. */
+  function editJournal(from: string, to: string): void {
+    const dir = path.join(lane.stateDir, "journal");
+    for (const f of readdirSync(dir).filter((n) => n.endsWith(".jsonl"))) {
+      const file = path.join(dir, f);
+      writeFileSync(file, readFileSync(file, "utf8").replaceAll(from, to));
+    }
+  }
+
+  it("a journal line with another ipam.dataDir: refused, nothing run; put right: released", async () => {
+    const pod = env.podConfig({ metadata: { name: "web", namespace: "default" } });
+    const killed = await lane.cli(["run", "--failpoint", "start-container=crash", pod]);
+    expect(killed.signal, show(killed)).toBe("SIGKILL");
+    const left = lane.held();
+    expect(left.ipFiles.length).toBe(1);
+
+    const elsewhere = path.join(env.work, "elsewhere");
+    editJournal(JSON.stringify(env.cniDataDir), JSON.stringify(elsewhere));
+    const refused = await lane.cli(["--json", "recover"]);
+    expect(refused.code, show(refused)).toBe(1);
+    const report = JSON.parse(refused.stdout) as { failed: { step: string; error: string }[] };
+    expect(report.failed.map((f) => f.step)).toContain("cni-add");
+    expect(report.failed.find((f) => f.step === "cni-add")?.error).toMatch(
+      /refusing CNI DEL .*host-local dataDir .*elsewhere.* is not the CNI data dir/,
+    );
+    expect(existsSync(elsewhere), "host-local ran with the journal's dataDir").toBe(false);
+    expect(lane.held().ipFiles).toEqual(left.ipFiles);
+    expect(lane.held().netns).toEqual(left.netns);
+
+    editJournal(JSON.stringify(elsewhere), JSON.stringify(env.cniDataDir));
+    const recovered = await lane.cli(["--json", "recover"]);
+    expect(recovered.code, show(recovered)).toBe(0);
+    for (const r of await lane.ls()) {
+      const rm = await lane.cli(["rm", r.id]);
+      expect(rm.code, show(rm)).toBe(0);
+    }
+    expect(lane.held()).toEqual(nothingHeld);
+  });
+});
