@@ -6,7 +6,7 @@
 import { err, ok } from "neverthrow";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { isSagaError, releaseHeld, saga, type SagaError } from "../../src/index.js";
-import { MemoryJournal } from "../../src/journal/index.js";
+import { MemoryJournal, recover } from "../../src/journal/index.js";
 import type { JournalRecord } from "../../src/journal/records.js";
 import { fakeAdapter } from "../support/journal.js";
 
@@ -202,5 +202,52 @@ describe("hand-over, releaseHeld and the journal carry the graph", () => {
       .run(undefined, { journal });
     expect(r._unsafeUnwrap().held.resources.some((h) => "after" in h)).toBe(false);
     expect(journal.lines().some((l) => l.includes('"after"'))).toBe(false);
+  });
+});
+
+describe("recover and releaseHeld under R12", () => {
+  const line = (r: object): string => JSON.stringify({ v: 1, tx: "t1", ...r });
+  /** An abandoned run: a (guarded), b (independent of a), c (built on a), all acquired. */
+  const abandoned = (): MemoryJournal =>
+    MemoryJournal.fromLines([
+      line({ t: "begin", name: "s", at: 0 }),
+      line({ t: "intent", step: "a", kind: "fake", guard: true, desc: { id: "a", acquired: false } }),
+      line({ t: "intent", step: "b", kind: "fake", guard: false, desc: { id: "b", acquired: false }, after: [] }),
+      line({ t: "intent", step: "c", kind: "fake", guard: false, desc: { id: "c", acquired: false }, after: ["a"] }),
+    ]);
+
+  it("recover: a failure in an unrelated branch does not retain a guarded release", async () => {
+    const log: string[] = [];
+    const report = (
+      await recover(abandoned(), [fakeAdapter("fake", log, { failRelease: new Set(["b"]) })])
+    )._unsafeUnwrap();
+    expect(log).toEqual(["release c", "release-failed b", "release a"]);
+    expect(report.retained).toEqual([]);
+    expect(report.released.map((r) => r.step)).toEqual(["c", "a"]);
+  });
+
+  it("recover: a failure of a release built on it does", async () => {
+    const log: string[] = [];
+    const report = (
+      await recover(abandoned(), [fakeAdapter("fake", log, { failRelease: new Set(["c"]) })])
+    )._unsafeUnwrap();
+    expect(log).toEqual(["release-failed c", "release b"]);
+    expect(report.retained.map((r) => r.step)).toEqual(["a"]);
+  });
+
+  it("releaseHeld: the same guard rule", async () => {
+    const log: string[] = [];
+    const held = {
+      saga: "s",
+      tx: "t0",
+      resources: [
+        { step: "a", kind: "fake", guard: true, description: { id: "a", acquired: true } },
+        { step: "b", kind: "fake", guard: false, description: { id: "b", acquired: true }, after: [] },
+        { step: "c", kind: "fake", guard: false, description: { id: "c", acquired: true }, after: ["a"] },
+      ],
+    };
+    const r = await releaseHeld(held, [fakeAdapter("fake", log, { failRelease: new Set(["b"]) })]);
+    expect(log).toEqual(["release c", "release-failed b", "release a"]);
+    expect(r._unsafeUnwrapErr().retained).toEqual([]);
   });
 });
