@@ -124,8 +124,9 @@ export class JournalWriter {
    * the steps of the intents it was built on (R12), written only when they are not just the
    * previous intent (a chain's records are as before).
    */
-  intent(resource: IntendedResource, after: readonly string[] = []): Promise<void> {
-    const written = unlessPrevious(after, this.#lastIntent);
+  intent(resource: IntendedResource, after?: readonly string[]): Promise<void> {
+    // undefined: the previous intent (a chain), written as nothing.
+    const written = after === undefined ? undefined : unlessPrevious(after, this.#lastIntent);
     this.#lastIntent = resource.step;
     return this.#promise(this.#intentRecord(resource, written), true);
   }

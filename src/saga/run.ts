@@ -9,7 +9,7 @@ import type { TransactionError } from "../engine/errors.js";
 import { checkConcurrency, transaction } from "../engine/transaction.js";
 import type { Transaction } from "../engine/types.js";
 import { SagaError, type ConcurrentStepFailure } from "./errors.js";
-import { deferGraph, nearestKept, unlessPrevious } from "./graph.js";
+import { deferGraph, nearestKept, unlessPrevious, type Edges } from "./graph.js";
 import { JournalWriter } from "./journal-writer.js";
 import { runScheduled, type Failed } from "./schedule.js";
 import { runStep, type Ctx, type Registration, type Run, type Step } from "./step.js";
@@ -27,13 +27,14 @@ export function runSaga(
   const { journal, onStep, ...txOptions } = options;
   const limit = checkConcurrency(`saga "${saga}": options.concurrency`, options.concurrency);
   const writer = new JournalWriter(journal, randomUUID());
-  const stop = new AbortController();
+  const { chain, edges } = shapeOf(steps);
+  const stop = chain ? undefined : new AbortController();
   const run: Run = {
     saga,
     steps,
-    edges: steps.map((s) => s.after),
-    chain: steps.every((s, k) => (k === 0 ? s.after.length === 0 : s.after.length === 1 && s.after[0] === k - 1)),
-    signal: stop.signal,
+    edges,
+    chain,
+    signal: stop?.signal ?? neverAborted,
     writer,
     ctx: { input },
     described: new Map(),
@@ -49,14 +50,30 @@ export function runSaga(
   });
   const reported = (r: Result<SagaSuccess<Ctx>, TransactionError>): Result<SagaSuccess<Ctx>, TransactionError> =>
     r.isErr() && others.length > 0 ? err(new SagaError(r.error, others)) : r;
-  // Without a journal there is nothing to commit: the transaction's result is the run's.
-  if (journal === undefined) return new ResultAsync((async () => reported(await result))());
+  // Without a journal there is nothing to commit: the transaction's result is the run's (a
+  // chain has no other failures to report).
+  if (journal === undefined) return chain ? result : new ResultAsync((async () => reported(await result))());
   const { signal: _callers, ...rollbackOptions } = txOptions;
   // Then the commit (R11), what the unwind retained, the end, and any record that could not be written.
   return new ResultAsync(
     (async () =>
       reported(await writer.finish(await handOver(await result, run, { ...rollbackOptions, name: saga }))))(),
   );
+}
+
+const shapes = new WeakMap<readonly Step[], { readonly chain: boolean; readonly edges: Edges }>();
+
+/** The graph's edges, and whether it is a chain (every step on the one just before): once per saga. */
+function shapeOf(steps: readonly Step[]): { readonly chain: boolean; readonly edges: Edges } {
+  let shape = shapes.get(steps);
+  if (shape === undefined) {
+    const chain = steps.every((s, k) =>
+      k === 0 ? s.after.length === 0 : s.after.length === 1 && s.after[0] === k - 1,
+    );
+    shape = { chain, edges: steps.map((s) => s.after) };
+    shapes.set(steps, shape);
+  }
+  return shape;
 }
 
 function observer(onStep: ((event: StepEvent) => void) | undefined): (event: StepEvent) => void {
@@ -73,22 +90,21 @@ function observer(onStep: ((event: StepEvent) => void) | undefined): (event: Ste
 async function runBody(
   run: Run,
   tx: Transaction,
-  { stop, caller, limit }: { stop: AbortController; caller: AbortSignal | undefined; limit: number | undefined },
+  {
+    stop,
+    caller,
+    limit,
+  }: { stop: AbortController | undefined; caller: AbortSignal | undefined; limit: number | undefined },
   others: ConcurrentStepFailure[],
 ): Promise<Result<SagaSuccess<Ctx>, unknown>> {
   let succeeded = false;
-  // The steps see the caller's abort through the run's own signal (no caller's signal: none to see).
-  const forward = (): void => stop.abort(caller?.reason);
-  caller?.addEventListener("abort", forward, { once: true });
+  // A graph's steps see the caller's abort through the run's own signal (no caller's: none to see).
+  const forward = (): void => stop?.abort(caller?.reason);
+  if (stop === undefined) run.signal = tx.signal;
+  else caller?.addEventListener("abort", forward, { once: true });
   try {
     await run.writer.begin(run.saga);
-    const failures = await runScheduled({
-      edges: run.edges,
-      limit: limit ?? Number.POSITIVE_INFINITY,
-      callerSignal: caller,
-      start: (k) => runStep(run, run.steps[k]!),
-      onFirstFailure: (first) => stop.abort(stoppedBy(run, first)),
-    });
+    const failures = stop === undefined ? await runChain(run, tx.signal) : await runGraph(run, stop, caller, limit);
     const [first, ...rest] = failures;
     for (const f of rest) others.push(reportOf(run, f));
     if (first !== undefined) {
@@ -102,6 +118,34 @@ async function runBody(
     caller?.removeEventListener("abort", forward);
     registerUndo(tx, run, succeeded);
   }
+}
+
+/** A chain: one step at a time, as before R13 (the scheduler would do the same, with more promises). */
+async function runChain(run: Run, signal: AbortSignal): Promise<readonly Failed[]> {
+  for (const step of run.steps) {
+    // An abort mid-saga stops it before its next step, as an aborted signal stops a transaction
+    // before its body: the reason is the cause, a throw.
+    if (signal.aborted) return [{ step: undefined, error: signal.reason, thrown: true }];
+    const outcome = await runStep(run, step);
+    if (outcome.isErr()) return [{ step: step.index, ...outcome.error }];
+  }
+  return [];
+}
+
+/** A graph: the scheduler (R13). */
+function runGraph(
+  run: Run,
+  stop: AbortController,
+  caller: AbortSignal | undefined,
+  limit: number | undefined,
+): Promise<readonly Failed[]> {
+  return runScheduled({
+    edges: run.edges,
+    limit: limit ?? Number.POSITIVE_INFINITY,
+    callerSignal: caller,
+    start: (k) => runStep(run, run.steps[k]!),
+    onFirstFailure: (first) => stop.abort(stoppedBy(run, first)),
+  });
 }
 
 /** Why the steps in flight are asked to stop. */
@@ -131,6 +175,10 @@ function finalContext(run: Run): Ctx {
 /** What the run hands over: its on-error resources in step order, each naming what it was built on. */
 function heldOf(run: Run): { saga: string; tx: string; resources: HeldResource[] } {
   const resources: HeldResource[] = [];
+  if (run.chain) {
+    for (const held of run.held) if (held !== undefined) resources.push(held);
+    return { saga: run.saga, tx: run.writer.tx, resources };
+  }
   run.held.forEach((held, k) => {
     if (held === undefined) return;
     const on = nearestKept(run.edges, k, (d) => run.held[d] !== undefined).map((d) => run.steps[d]!.name);
@@ -139,6 +187,9 @@ function heldOf(run: Run): { saga: string; tx: string; resources: HeldResource[]
   });
   return { saga: run.saga, tx: run.writer.tx, resources };
 }
+
+// The run's signal until the body sets it.
+const neverAborted = new AbortController().signal;
 
 const onlyOn = (run: Run, on: "error" | "always"): (Registration | undefined)[] =>
   run.steps.map((_, k) => (run.registered[k]?.options.on === on ? run.registered[k] : undefined));
@@ -151,6 +202,13 @@ const onlyOn = (run: Run, on: "error" | "always"): (Registration | undefined)[] 
  * failed or set retErr. A chain names nothing: plain LIFO, exactly as before R12.
  */
 function registerUndo(tx: Transaction, run: Run, succeeded: boolean): void {
+  if (run.chain) {
+    // A chain's graph is its order: plain LIFO, registered as before R12.
+    for (const r of run.registered)
+      if (r !== undefined && (!succeeded || r.options.on === "error")) tx.defer(r.fn, r.options);
+    if (succeeded) for (const r of run.registered) if (r?.options.on === "always") tx.defer(r.fn, r.options);
+    return;
+  }
   if (!succeeded) {
     deferGraph(tx, run.edges, run.registered);
     return;

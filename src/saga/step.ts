@@ -59,8 +59,11 @@ export interface Run {
   readonly edges: Edges;
   /** Every step depends on the one declared just before it: one shared context, as before R13. */
   readonly chain: boolean;
-  /** What the steps get: aborted with the caller's signal, or when a step failed (R13). */
-  readonly signal: AbortSignal;
+  /**
+   * What the steps get: a chain's, the caller's (as before R13: no step is in flight when one
+   * fails); a graph's, aborted with the caller's signal or when a step failed (R13). Set by the body.
+   */
+  signal: AbortSignal;
   readonly writer: JournalWriter;
   /** The input and every output so far. */
   readonly ctx: Ctx;
@@ -160,7 +163,9 @@ async function runResource(run: Run, step: ResourceStep, ctx: Ctx): Promise<Step
   const guard = def.guard ?? false;
   const intended: HeldResource = { step: name, kind: adapter.kind, guard, description: planned.value as JsonValue };
   // R12 in the journal: the resource steps it was built on (a chain writes nothing new).
-  const after = nearestKept(run.edges, step.index, (d) => run.intended.has(d)).map((d) => run.steps[d]!.name);
+  const after = run.chain
+    ? undefined
+    : nearestKept(run.edges, step.index, (d) => run.intended.has(d)).map((d) => run.steps[d]!.name);
   // A promise: durable before acquiring, so that after a crash the plan names what may exist.
   // If it cannot be written, the journal's error fails the step as a throw (no step's typed error).
   const written = await settle(() => run.writer.intent(intended, after));
