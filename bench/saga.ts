@@ -2,10 +2,14 @@
 // adapter, run to commit) per second with no journal, a MemoryJournal, and a FileJournal with and
 // without group commit, as ratios to no journal, all measured interleaved in this run; one saga
 // at a time and 16 in flight. Then fsyncs per saga (FileJournal.syncs).
+// DAG table (issue 10): a 6-step saga of two independent branches of 20 ms steps against the same
+// steps as a chain, forward (to commit) and in rollback (a join step fails; every step's 20 ms
+// compensation runs), in wall-clock ms, interleaved in this run.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ok } from "neverthrow";
+import { err, ok } from "neverthrow";
+import { setTimeout as sleep } from "node:timers/promises";
 import { saga, type ResourceAdapter } from "../src/index.js";
 import { FileJournal, MemoryJournal, type Journal } from "../src/journal/index.js";
 import { compare, formatInt, formatTable, medianRatio, type Case, type CaseResult } from "./measure.js";
@@ -66,6 +70,90 @@ async function syncsPerSaga(journal: FileJournal, sagas: number, width: number):
   const before = journal.syncs;
   for (let done = 0; done < sagas; done += width) await Promise.all(Array.from({ length: width }, () => once(journal)));
   return (journal.syncs - before) / sagas;
+}
+
+const DAG_STEP_MS = 20;
+
+/** A builder whose `after` is chosen at run time (the typed API wants literal names). */
+interface LooseSaga {
+  step(name: string, def: object): LooseSaga;
+  run(): Promise<{ isErr(): boolean; isOk(): boolean }>;
+}
+
+/** Six 20 ms steps with 20 ms compensations: two branches of three (DAG) or one chain; then a join that fails or not. */
+function sixSteps(dag: boolean, fail: boolean, failedAt: { at: number }): LooseSaga {
+  const step = (after: readonly string[] | undefined) => ({
+    ...(dag && after !== undefined ? { after } : {}),
+    run: () => sleep(DAG_STEP_MS),
+    compensate: () => sleep(DAG_STEP_MS),
+  });
+  return (saga("dag-bench") as unknown as LooseSaga)
+    .step("a1", step([]))
+    .step("a2", step(["a1"]))
+    .step("a3", step(["a2"]))
+    .step("b1", step([]))
+    .step("b2", step(["b1"]))
+    .step("b3", step(["b2"]))
+    .step("join", {
+      ...(dag ? { after: ["a3", "b3"] } : {}),
+      run: () => {
+        failedAt.at = performance.now();
+        return fail ? err("join failed") : ok(true);
+      },
+    });
+}
+
+/** Median ms of forward (start to commit) and rollback (the join's failure to the Err). */
+async function dagTimes(dag: boolean, rounds: number): Promise<{ forward: number[]; rollback: number[] }> {
+  const forward: number[] = [];
+  const rollback: number[] = [];
+  const failedAt = { at: 0 };
+  const ok6 = sixSteps(dag, false, failedAt);
+  const failing = sixSteps(dag, true, failedAt);
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    if ((await ok6.run()).isErr()) throw new Error("the DAG bench saga failed");
+    forward.push(performance.now() - t0);
+    if ((await failing.run()).isOk()) throw new Error("the failing DAG bench saga succeeded");
+    rollback.push(performance.now() - failedAt.at);
+  }
+  return { forward, rollback };
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function dagTable(): Promise<void> {
+  const rounds = 15;
+  const chain = { forward: [] as number[], rollback: [] as number[] };
+  const dag = { forward: [] as number[], rollback: [] as number[] };
+  // Interleaved, a few rounds at a time, so that a busy moment hits both.
+  for (let i = 0; i < rounds; i += 3) {
+    const c = await dagTimes(false, 3);
+    const d = await dagTimes(true, 3);
+    chain.forward.push(...c.forward);
+    chain.rollback.push(...c.rollback);
+    dag.forward.push(...d.forward);
+    dag.rollback.push(...d.rollback);
+  }
+  const row = (what: string, c: number[], d: number[]) => [
+    what,
+    median(c).toFixed(1),
+    median(d).toFixed(1),
+    `${(median(d) / median(c)).toFixed(2)}x`,
+  ];
+  console.log(
+    `\nsaga DAG: 6 steps of ${DAG_STEP_MS} ms in two independent branches of 3 (after), against the same steps as a chain`,
+  );
+  console.log(
+    formatTable(
+      ["phase", "chain ms", "DAG ms", "DAG / chain"],
+      [
+        row("forward (to commit)", chain.forward, dag.forward),
+        row(`rollback (a join fails; six ${DAG_STEP_MS} ms compensations)`, chain.rollback, dag.rollback),
+      ],
+    ),
+  );
+  console.log(`(median of ${rounds} runs each, interleaved; the critical path is half the chain: expect ~0.5x)`);
 }
 
 export async function run(): Promise<void> {
@@ -129,6 +217,7 @@ export async function run(): Promise<void> {
     console.log(
       `(median of ${opts.rounds} interleaved rounds; "vs none" is the paired median of throughput relative to no journal)`,
     );
+    await dagTable();
   } finally {
     await grouped.close();
     await single.close();

@@ -29,6 +29,9 @@ export type {
 } from "./engine/types.js";
 export { saga, Saga } from "./saga/saga.js";
 export { releaseHeld } from "./saga/release-held.js";
+export { SagaError, isSagaError, concurrentFailuresOf } from "./saga/errors.js";
+export type { ConcurrentStepFailure } from "./saga/errors.js";
+export type { StepGraph, StepContext, DeclaredStep } from "./saga/saga.js";
 export type { ReleaseHeldOptions, ReleaseHeldSuccess } from "./saga/release-held.js";
 export { JournalWriteError, isJournalWriteError } from "./saga/journal-writer.js";
 export type {

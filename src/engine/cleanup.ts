@@ -20,6 +20,8 @@ export class CleanupEntry implements CleanupHandle {
     readonly guard: boolean,
     /** undefined: the transaction's default deadline. */
     readonly timeoutMs: number | undefined,
+    /** R12: what it was built on; undefined: the cleanup registered just before it. */
+    readonly dependsOn: readonly CleanupEntry[] | undefined = undefined,
   ) {
     this.#label = label;
   }
@@ -76,5 +78,17 @@ export function makeEntry(
     throw new TypeError(`${where}: options.guard must be a boolean, got ${typeof guard}`);
   }
   const timeoutMs = checkTimeout(where, "options.timeoutMs", opts.timeoutMs);
-  return new CleanupEntry(fn as Cleanup, label, index, on, guard, timeoutMs);
+  return new CleanupEntry(fn as Cleanup, label, index, on, guard, timeoutMs, checkDependsOn(where, opts.dependsOn));
+}
+
+/** R12: `dependsOn` must list handles this engine made (the transaction checks they are its own, earlier ones). */
+function checkDependsOn(where: string, value: unknown): readonly CleanupEntry[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw new TypeError(`${where}: options.dependsOn must be an array of cleanup handles`);
+  for (const [i, h] of (value as unknown[]).entries()) {
+    if (!(h instanceof CleanupEntry)) {
+      throw new TypeError(`${where}: options.dependsOn[${i}] must be a handle returned by registering a cleanup`);
+    }
+  }
+  return [...(value as CleanupEntry[])];
 }

@@ -6,7 +6,7 @@ import { checkTimeout, makeEntry, type CleanupEntry } from "./cleanup.js";
 import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
 import { TransactionClosedError, TransactionError, type CleanupFailure } from "./errors.js";
 import { EventSink } from "./events.js";
-import { unwind } from "./unwind.js";
+import { unwindAny } from "./graph-unwind.js";
 import type {
   AcquireOptions,
   Cleanup,
@@ -68,13 +68,35 @@ export function transaction(
   }
   const name = options?.name ?? "transaction";
   if (typeof name !== "string") throw new TypeError(`transaction: options.name must be a string`);
-  return new ResultAsync(run(body, signal ?? neverAborted, timeoutMs, name, EventSink.open(onEvent)));
+  const concurrency = checkConcurrency("transaction: options.concurrency", options?.concurrency);
+  const limits = { timeoutMs, concurrency };
+  return new ResultAsync(run(body, signal ?? neverAborted, limits, name, EventSink.open(onEvent)));
+}
+
+/** A bound on how many run at once: a positive integer, or undefined for none. */
+export function checkConcurrency(where: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`${where} must be a positive integer, got ${typeof value === "number" ? value : typeof value}`);
+  }
+  return value;
+}
+
+/** R12: a cleanup names only cleanups registered before it in the same transaction. */
+function checkEarlier(entries: readonly CleanupEntry[], entry: CleanupEntry): void {
+  for (const d of entry.dependsOn ?? []) {
+    if (!entries.includes(d)) {
+      throw new TypeError(
+        `cleanup "${entry.label}": options.dependsOn names "${d.label}", which is not an earlier cleanup of this transaction`,
+      );
+    }
+  }
 }
 
 async function run(
   body: (tx: Transaction) => unknown,
   signal: AbortSignal,
-  timeoutMs: number,
+  { timeoutMs, concurrency }: { readonly timeoutMs: number; readonly concurrency: number | undefined },
   name: string,
   sink: EventSink | undefined,
 ): Promise<Result<unknown, TransactionError>> {
@@ -104,7 +126,8 @@ async function run(
 
   const state = unwindState(outcome, tx.noted);
   if (tx.entries.length > 0) {
-    const pending = unwind({ entries: tx.entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink });
+    const u = { entries: tx.entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink, concurrency };
+    const pending = unwindAny(u);
     if (pending !== undefined) await pending;
   }
   tx.finalState = state;
@@ -230,6 +253,7 @@ class TransactionHandle implements Transaction {
 
   push(entry: CleanupEntry): CleanupEntry {
     if (this.closed) throw new TransactionClosedError(entry.label, "register");
+    if (entry.dependsOn !== undefined) checkEarlier(this.entries, entry);
     this.entries.push(entry);
     this.sink?.emit({
       type: "cleanup:registered",

@@ -50,6 +50,13 @@ export interface CleanupOptions {
   readonly label?: string;
   /** This cleanup's deadline in ms (R6); default: the transaction's `cleanupTimeoutMs`. */
   readonly timeoutMs?: number;
+  /**
+   * The cleanups, registered earlier in this transaction, whose resources this one's was built on
+   * (R12): each of them starts only once this one has ended, and a guarded one among them is
+   * retained if this one failed or was retained. Default: the cleanup registered just before this
+   * one (a chain: plain LIFO, R1). `[]`: none, so it may run at once with the others.
+   */
+  readonly dependsOn?: readonly CleanupHandle[];
 }
 
 /** Returned by registration: `dismiss()` removes the cleanup before the unwind (R8). */
@@ -173,6 +180,8 @@ export interface TransactionOptions {
   readonly name?: string;
   /** Receives every event of this transaction, synchronously. A throwing observer is ignored. */
   readonly onEvent?: (event: TransactionEvent) => void;
+  /** How many cleanups may run at once when some name their `dependsOn` (R12). Default: unbounded. */
+  readonly concurrency?: number;
 }
 
 /** Every form a body may take (R10 for the generator forms). */

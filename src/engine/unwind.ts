@@ -11,6 +11,8 @@ export interface UnwindContext {
   readonly defaultTimeoutMs: number;
   readonly transactionId: number;
   readonly sink: EventSink | undefined;
+  /** R12: how many cleanups may run at once (undefined: unbounded). */
+  readonly concurrency?: number | undefined;
 }
 
 /** Runs every registered cleanup under the rules; returns a Promise only if one was pending. */
@@ -62,7 +64,7 @@ function unwindFrom(u: UnwindContext, from: number): void | Promise<void> {
   return undefined;
 }
 
-function record(u: UnwindContext, label: string, settled: Settled, startedAt: number): void {
+export function record(u: UnwindContext, label: string, settled: Settled, startedAt: number): void {
   const { sink, transactionId } = u;
   if (settled === undefined) {
     if (sink !== undefined) {

@@ -32,6 +32,11 @@ export type JournalRecord =
       readonly kind: string;
       readonly guard: boolean;
       readonly desc: JsonValue;
+      /**
+       * The steps of the earlier intents this resource was built on: it is released before them
+       * (R12). Absent: the intent just before it (a chain, and every record before R12).
+       */
+      readonly after?: readonly string[];
     })
   /**
    * releaseHeld's adoption, in one record (written durably before anything is released): every
@@ -61,6 +66,8 @@ export interface AdoptedResource {
   readonly kind: string;
   readonly guard: boolean;
   readonly desc: JsonValue;
+  /** As an intent's `after` (R12); absent: the resource listed just before it. */
+  readonly after?: readonly string[];
 }
 
 /** Why a line was not used. */
@@ -77,6 +84,8 @@ export interface JournalIssue {
 }
 
 const isString = (v: unknown): v is string => typeof v === "string";
+/** An optional `after`: absent, or a list of step names. */
+const isStepList = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every(isString));
 
 /** Checks a parsed line; returns the record, or the reason it is not one. */
 export function checkRecord(
@@ -112,6 +121,7 @@ export function checkRecord(
         return withTx("intent: field kind must be a non-empty string");
       if (r.t === "intent" && typeof r.guard !== "boolean") return withTx("intent: field guard must be a boolean");
       if (r.t === "release-failed" && !isString(r.error)) return withTx("release-failed: field error must be a string");
+      if (r.t === "intent" && !isStepList(r.after)) return withTx("intent: field after must be an array of step names");
       break;
     case "adopt": {
       const problem = adoptProblem(r.resources);
@@ -142,6 +152,7 @@ function adoptProblem(resources: unknown): string | undefined {
     if (!isString(r.kind) || r.kind === "") return `${at}.kind must be a non-empty string`;
     if (typeof r.guard !== "boolean") return `${at}.guard must be a boolean`;
     if (!("desc" in r)) return `${at}.desc is missing`;
+    if (!isStepList(r.after)) return `${at}.after must be an array of step names`;
   }
   return undefined;
 }
@@ -155,6 +166,8 @@ export interface JournalledResource {
   readonly desc: JsonValue;
   /** `handed-over`: the caller owns it since the commit; recovery leaves it alone. */
   readonly status: "intent" | "acquired" | "released" | "retained" | "release-failed" | "handed-over";
+  /** The resources (by step) it was built on (R12); absent: the one listed just before it. */
+  readonly after?: readonly string[];
 }
 
 /** A transaction as its records leave it. */
@@ -167,26 +180,31 @@ export interface JournalledTransaction {
   readonly ended: boolean;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A resource as an intent or an adoption names it. */
+function resourceOf(r: AdoptedResource, status: JournalledResource["status"]): Mutable<JournalledResource> {
+  const { step, kind, guard, desc, after } = r;
+  return { step, kind, guard, desc, status, ...(after === undefined ? {} : { after }) };
+}
+
 /** Folds one transaction's records, in order, into what it holds. */
 export function foldTransaction(tx: string, records: readonly JournalRecord[]): JournalledTransaction {
   let name = "";
   let committed = false;
   let ended = false;
-  const resources = new Map<
-    string,
-    { step: string; kind: string; guard: boolean; desc: JsonValue; status: JournalledResource["status"] }
-  >();
+  const resources = new Map<string, Mutable<JournalledResource>>();
   for (const r of records) {
     switch (r.t) {
       case "begin":
         name = r.name;
         break;
       case "intent":
-        resources.set(r.step, { step: r.step, kind: r.kind, guard: r.guard, desc: r.desc, status: "intent" });
+        resources.set(r.step, resourceOf(r, "intent"));
         break;
       case "adopt":
         for (const a of r.resources) {
-          resources.set(a.step, { step: a.step, kind: a.kind, guard: a.guard, desc: a.desc, status: "acquired" });
+          resources.set(a.step, resourceOf(a, "acquired"));
         }
         break;
       case "acquired": {

@@ -7,6 +7,7 @@ import { brand } from "../internal/brand.js";
 import type { JsonValue } from "../internal/json.js";
 import type { Journal } from "../journal/journal.js";
 import { formatVersionOf, type JournalRecord } from "../journal/records.js";
+import { unlessPrevious } from "./graph.js";
 
 const journalWriteBrand = brand("JournalWriteError");
 
@@ -46,6 +47,8 @@ export interface IntendedResource {
   readonly kind: string;
   readonly guard: boolean;
   readonly description: JsonValue;
+  /** The resources (by step) this one was built on (R12); absent: the one named just before it. */
+  readonly after?: readonly string[];
 }
 
 /**
@@ -96,6 +99,8 @@ export class JournalWriter {
   readonly #journal: Journal | undefined;
   readonly #failures: JournalWriteError[];
   #committed = false;
+  /** The step of the last intent written: what an intent without `after` depends on. */
+  #lastIntent: string | undefined;
 
   /** `failures`: where failed facts go (recover shares one list among its transactions' writers). */
   constructor(journal: Journal | undefined, tx: string, failures: JournalWriteError[] = []) {
@@ -114,9 +119,16 @@ export class JournalWriter {
     return this.#promise({ tx: this.tx, t: "begin", name, at: Date.now() }, false);
   }
 
-  /** Promise: `resource` is about to be acquired; durable before the acquisition starts. */
-  intent(resource: IntendedResource): Promise<void> {
-    return this.#promise(this.#intentRecord(resource), true);
+  /**
+   * Promise: `resource` is about to be acquired; durable before the acquisition starts. `after`:
+   * the steps of the intents it was built on (R12), written only when they are not just the
+   * previous intent (a chain's records are as before).
+   */
+  intent(resource: IntendedResource, after?: readonly string[]): Promise<void> {
+    // undefined: the previous intent (a chain), written as nothing.
+    const written = after === undefined ? undefined : unlessPrevious(after, this.#lastIntent);
+    this.#lastIntent = resource.step;
+    return this.#promise(this.#intentRecord(resource, written), true);
   }
 
   /**
@@ -127,7 +139,13 @@ export class JournalWriter {
   async adopt(name: string, resources: readonly IntendedResource[]): Promise<void> {
     await this.begin(name);
     if (resources.length === 0) return;
-    const adopted = resources.map((r) => ({ step: r.step, kind: r.kind, guard: r.guard, desc: r.description }));
+    const adopted = resources.map((r) => ({
+      step: r.step,
+      kind: r.kind,
+      guard: r.guard,
+      desc: r.description,
+      ...(r.after === undefined ? {} : { after: r.after }),
+    }));
     await this.#promise({ tx: this.tx, t: "adopt", resources: adopted }, true);
   }
 
@@ -186,7 +204,7 @@ export class JournalWriter {
     return err(withJournalFailures(result.error, this.#failures));
   }
 
-  #intentRecord(r: IntendedResource): Unversioned {
+  #intentRecord(r: IntendedResource, after: readonly string[] | undefined): Unversioned {
     return {
       tx: this.tx,
       t: "intent",
@@ -194,6 +212,7 @@ export class JournalWriter {
       kind: r.kind,
       guard: r.guard,
       desc: r.description,
+      ...(after === undefined ? {} : { after }),
     };
   }
 

@@ -1,14 +1,15 @@
-// recover(): after a crash, releases what abandoned transactions still hold, in reverse order,
-// under the same rules (guards included). Idempotent; serialised by the journal's lock.
-import { err, ResultAsync, type Err } from "neverthrow";
+// recover(): after a crash, releases what abandoned transactions still hold, in reverse dependency
+// order (R12; reverse order for a chain), under the same rules (guards included). Idempotent; serialised by the journal's lock.
+import { err, ResultAsync, type Err, type Result } from "neverthrow";
 import { transaction } from "../engine/transaction.js";
-import type { Transaction } from "../engine/types.js";
+import type { CleanupContext, Transaction } from "../engine/types.js";
 import { brand } from "../internal/brand.js";
 import type { JsonValue } from "../internal/json.js";
 import { JournalError } from "../journal/errors.js";
 import type { Journal, RecoverySession } from "../journal/journal.js";
 import type { JournalIssue, JournalledTransaction } from "../journal/records.js";
 import { adapterMap, type AnyResourceAdapter } from "../resources/adapter.js";
+import { deferGraph, edgesOfListed, type Undo } from "./graph.js";
 import { JournalWriter, type JournalWriteError } from "./journal-writer.js";
 import { releaseRecorded } from "./release-recorded.js";
 
@@ -143,7 +144,11 @@ async function recoverOne(
   }
 }
 
-/** The recovery body: an errdefer per unreleased resource, then the abandonment as the cause. */
+/**
+ * The recovery body: an errdefer per unreleased resource, each waiting for the releases of the
+ * resources built on it (R12: the journal's `after`, a chain when absent), then the abandonment
+ * as the cause.
+ */
 function releaseAll(
   tx: Transaction,
   t: JournalledTransaction,
@@ -151,18 +156,17 @@ function releaseAll(
   writer: JournalWriter,
   report: Mutable<RecoveryReport>,
 ): Err<never, AbandonedTransactionError> {
-  for (const r of t.resources) {
-    if (r.status === "released" || r.status === "handed-over") continue;
+  const undos = t.resources.map((r): Undo | undefined => {
+    if (r.status === "released" || r.status === "handed-over") return undefined;
     const target = { adapter: byKind.get(r.kind), kind: r.kind };
-    tx.errdefer(
-      async (ctx) => {
-        const outcome = await releaseRecorded(writer, r.step, target, r.desc, ctx);
-        if (outcome.isOk()) report.released.push(about(t, r.step));
-        return outcome;
-      },
-      { label: r.step, guard: r.guard },
-    );
-  }
+    const fn = async (ctx: CleanupContext): Promise<Result<void, unknown>> => {
+      const outcome = await releaseRecorded(writer, r.step, target, r.desc, ctx);
+      if (outcome.isOk()) report.released.push(about(t, r.step));
+      return outcome;
+    };
+    return { fn, options: { label: r.step, guard: r.guard, on: "error" } };
+  });
+  deferGraph(tx, edgesOfListed(t.resources), undos);
   return err(new AbandonedTransactionError(t.tx));
 }
 

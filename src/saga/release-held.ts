@@ -1,12 +1,13 @@
-// releaseHeld(): releases what a saga handed over, in reverse order, under the same rules
+// releaseHeld(): releases what a saga handed over, in reverse dependency order (R12), under the same rules
 // (guards included), journalled so that a crash half-way is finished by recover().
 import { randomUUID } from "node:crypto";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
 import { TransactionError } from "../engine/errors.js";
 import { transaction } from "../engine/transaction.js";
-import type { TransactionOptions } from "../engine/types.js";
+import type { CleanupContext, TransactionOptions } from "../engine/types.js";
 import type { Journal } from "../journal/journal.js";
 import { adapterMap, type AnyResourceAdapter } from "../resources/adapter.js";
+import { deferGraph, edgesOfListed } from "./graph.js";
 import { JournalWriter, type JournalWriteError } from "./journal-writer.js";
 import { releaseRecorded } from "./release-recorded.js";
 import type { Held } from "./types.js";
@@ -48,13 +49,13 @@ export function releaseHeld(
     }
     const result = await transaction(
       (t) => {
-        for (const r of held.resources) {
+        // R12: each release waits for those of the resources built on it (a chain: reverse order).
+        const undos = held.resources.map((r) => {
           const target = { adapter: byKind.get(r.kind), kind: r.kind };
-          t.defer((ctx) => releaseRecorded(writer, r.step, target, r.description, ctx), {
-            label: r.step,
-            guard: r.guard,
-          });
-        }
+          const fn = (ctx: CleanupContext) => releaseRecorded(writer, r.step, target, r.description, ctx);
+          return { fn, options: { label: r.step, guard: r.guard } };
+        });
+        deferGraph(t, edgesOfListed(held.resources), undos);
         return ok({ journalFailures: writer.failures });
       },
       { ...txOptions, name },

@@ -12,7 +12,10 @@ export type StepError<R> = Awaited<R> extends infer X ? (X extends Result<unknow
 
 /** What a step's run receives besides the context. */
 export interface StepRun {
-  /** The saga's signal (the caller's). */
+  /**
+   * The run's signal: aborted when the caller's is, and when another step failed (R13: the steps
+   * in flight are asked to stop; what they acquired all the same joins the rollback).
+   */
   readonly signal: AbortSignal;
   /** The step's name. */
   readonly name: string;
@@ -20,6 +23,13 @@ export interface StepRun {
 
 /** Options every step takes. */
 export interface StepOptions<C> {
+  /**
+   * The earlier-declared steps this one depends on (R13): it starts once each has succeeded (or
+   * was skipped), its context holds their outputs (and their dependencies'), and its compensation
+   * runs before theirs. Default: the step declared just before it (a chain, as without `after`).
+   * `[]`: none, it starts at once.
+   */
+  readonly after?: readonly string[];
   /** Run the step only when this says so (host network: no netns). A skipped step's output is undefined. */
   readonly when?: (ctx: C) => boolean;
   /** Skip (and retain) the compensation if an earlier one failed (R3). */
@@ -54,6 +64,11 @@ export interface HeldResource {
   readonly kind: string;
   readonly guard: boolean;
   readonly description: JsonValue;
+  /**
+   * The held resources (by step) this one was built on: it is released before them (R12).
+   * Absent: the one listed just before it (a chain).
+   */
+  readonly after?: readonly string[];
 }
 
 /** Everything a successful saga run hands over: release it later with `releaseHeld`. */
@@ -61,7 +76,7 @@ export interface Held {
   readonly saga: string;
   /** The journal transaction id of the run. */
   readonly tx: string;
-  /** In acquisition order; released in reverse. */
+  /** In step order; released in reverse dependency order (R12), in reverse order for a chain. */
   readonly resources: readonly HeldResource[];
 }
 
@@ -101,6 +116,11 @@ export type StepEvent =
   | { readonly type: "step:skipped"; readonly saga: string; readonly step: string };
 
 export interface SagaRunOptions extends Omit<TransactionOptions, "name"> {
+  /**
+   * How many steps may run at once, and during the rollback how many compensations (R13).
+   * Default: unbounded. A chain runs one at a time whatever it is.
+   */
+  readonly concurrency?: number;
   /** Journal the resource steps, so that `recover` can release them after a crash. */
   readonly journal?: Journal;
   readonly onStep?: (event: StepEvent) => void;

@@ -76,6 +76,13 @@ interface SagaProgram {
   readonly failHow: FailHow;
   readonly failShape: ValueShape;
   readonly cleanupTimeoutMs: number | undefined;
+  /**
+   * How the chain is written (R12, R13 say each gives exactly R1-R11): `implicit` names no `after`;
+   * `previous` names the step just before; `all` names every earlier step, so the steps and the
+   * compensations go through the graph scheduler and the engine's graph unwind.
+   */
+  readonly form?: "implicit" | "previous" | "all" | undefined;
+  readonly concurrency?: number | undefined;
 }
 
 /** A release gets no CleanupContext, so it cannot set retErr or see the caller's controller. */
@@ -96,6 +103,8 @@ interface Config {
   readonly ons?: readonly ("error" | "always")[];
   readonly timeouts?: boolean;
   readonly maxSteps?: number;
+  /** Write the chain with explicit `after` and a concurrency bound (R12, R13). */
+  readonly graphForms?: boolean;
 }
 
 function sagaArb(config: Config): fc.Arbitrary<SagaProgram> {
@@ -121,6 +130,11 @@ function sagaArb(config: Config): fc.Arbitrary<SagaProgram> {
       failHow: fc.constantFrom<FailHow>("err", "errAsync", "throw", "reject"),
       failShape: shapeArb,
       cleanupTimeoutMs: timeoutArb,
+      form: config.graphForms === true ? fc.constantFrom("previous" as const, "all" as const) : fc.constant(undefined),
+      concurrency:
+        config.graphForms === true
+          ? fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined })
+          : fc.constant(undefined),
     })
     .map(({ steps, fail, failAt, ...rest }) =>
       normalize({ ...rest, steps, failAt: fail && steps.length > 0 ? failAt % steps.length : undefined }),
@@ -351,6 +365,8 @@ async function execute(p: SagaProgram, mapped: Mapped, journal?: MemoryJournal):
     const i = cleanupOf.get(k);
     const fails = k === p.failAt;
     const options = {
+      ...(p.form === "previous" && k > 0 ? { after: [names[k - 1]!] } : {}),
+      ...(p.form === "all" ? { after: names.slice(0, k) } : {}),
       on: s.on,
       guard: s.guard,
       registerFirst: s.registerFirst,
@@ -413,6 +429,7 @@ async function execute(p: SagaProgram, mapped: Mapped, journal?: MemoryJournal):
     onStep: (e) => stepEvents.push(e),
     ...(p.cleanupTimeoutMs === undefined ? {} : { cleanupTimeoutMs: p.cleanupTimeoutMs }),
     ...(journal === undefined ? {} : { journal }),
+    ...(p.concurrency === undefined ? {} : { concurrency: p.concurrency }),
   };
   let result: Observed["result"] | undefined;
   let settledAt = -1;
@@ -541,7 +558,10 @@ function expectSuccess(p: SagaProgram, mapped: Mapped, o: Observed, value: SagaS
       description: { id: (o.outputs.get(k) as Desc).id, acquired: true },
     });
   });
-  expect(value.held.resources, "held resources").toEqual(held);
+  // A chain written with every earlier step in `after` hands over the same, each naming what it was built on.
+  const withoutAfter = value.held.resources.map(({ after: _after, ...r }) => r);
+  expect(withoutAfter, "held resources").toEqual(held);
+  if (p.form !== "all") expect(value.held.resources, "a chain names no after").toEqual(held);
 }
 
 function expectStepEvents(p: SagaProgram, mapped: Mapped, o: Observed): void {
@@ -718,6 +738,13 @@ describe("sagas obey R1-R10 like transaction (random sagas against the reference
 
   test.prop([sagaArb({ behaviours: ALL, guardRate: 0.4, resourceRate: 0.7 })], { numRuns: RUNS })(
     "with a MemoryJournal: the same behaviour, and the journal's fold says what was released, failed and retained",
+    async (p) => {
+      await checkProgram(p, true);
+    },
+  );
+
+  test.prop([sagaArb({ behaviours: ALL, guardRate: 0.4, resourceRate: 0.5, graphForms: true })], { numRuns: RUNS })(
+    "R12, R13: a chain written with explicit `after` (the previous step, or every earlier one, which takes the graph paths) and any concurrency gives exactly R1-R11",
     async (p) => {
       await checkProgram(p, true);
     },
