@@ -11,12 +11,15 @@ import { isGuarded, stepOrder } from "./steps.js";
 
 /**
  * Recovers the journal and reconciles the store. The journal's own error (an unsafe journal dir:
- * `unsafe-dir`) is passed on as it is: nothing was released.
+ * `unsafe-dir`) is passed on as it is: nothing was released. With `only` (a sandbox id), just the
+ * runs of that sandbox are recovered (before stop / rm: a run killed part-way is rolled back
+ * first), and the rest of the store is left as it is.
  */
-export async function recoverRunner(ctx: RunnerContext): Promise<Result<RecoveryReport, JournalError>> {
+export async function recoverRunner(ctx: RunnerContext, only?: string): Promise<Result<RecoveryReport, JournalError>> {
   const adapters: AnyResourceAdapter[] = Object.values(ctx.adapters());
   const report = await recover(ctx.journal, adapters, {
     cleanupTimeoutMs: ctx.config.cleanupTimeoutMs,
+    ...(only === undefined ? {} : { select: (t) => t.resources.some((r) => sandboxIdOf(r.desc) === only) }),
     // A run killed after the store took the sandbox (READY) but before its commit was durable.
     isOwned: async (t) => {
       const rec = t.resources.find((r) => r.kind === "sandbox-record" && r.status !== "released");
@@ -25,6 +28,10 @@ export async function recoverRunner(ctx: RunnerContext): Promise<Result<Recovery
     },
   });
   if (report.isErr()) return report;
+  if (only !== undefined) {
+    await keepLeftovers(ctx, report.value);
+    return report;
+  }
   const { layout } = ctx.config;
   // Records half-written by a killed runner (its temp file, never renamed into place).
   await sweepTempFiles([layout.sandboxes, layout.names], async (pid) => pid === process.pid || (await pidAlive(pid)));

@@ -1,0 +1,93 @@
+// A run interrupted part-way (Ctrl-C, SIGKILL) and then `rm` / `stop` without a `recover` first
+// (issue 15, item 5): the killed run's journal transaction is rolled back before the sandbox is
+// removed, so nothing is left and its pod name can be used again; a run still going is refused,
+// naming the process that holds the state dir.
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, expect, it } from "vitest";
+import {
+  describeSandbox,
+  linksWithMaster,
+  nothingHeld,
+  SandboxEnv,
+  show,
+  type Lane,
+  type StartedCli,
+} from "./support/sandbox.js";
+
+/** Polls until `check` holds; a hang is caught by the test timeout. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await sleep(20);
+}
+
+describeSandbox("sandbox-runner: Ctrl-C or SIGKILL mid-run, then rm / stop (root, through the CLI)", () => {
+  const env = new SandboxEnv(13);
+  const pod = env.podConfig({ metadata: { name: "web", namespace: "default", uid: "u-1" } });
+  afterAll(() => {
+    expect(env.teardown()).toEqual([]);
+  });
+
+  /** A run held at start-container (netns, veth, IP and bundle made); resolves to its sandbox id. */
+  async function runHeldAtStart(lane: Lane): Promise<{ run: StartedCli; id: string }> {
+    const run = lane.start(["run", "--failpoint", "start-container=delay:100000", pod]);
+    const bundles = path.join(lane.stateDir, "bundles");
+    await until(() => lane.held().bundles.length === 1);
+    return { run, id: readdirSync(bundles)[0]! };
+  }
+
+  async function expectNothingLeft(lane: Lane): Promise<void> {
+    expect(lane.held()).toEqual(nothingHeld);
+    expect(await lane.ls()).toEqual([]);
+    // The pod name is free again: the same config runs, and is removed.
+    const again = await lane.cli(["--json", "run", pod]);
+    expect(again.code, show(again)).toBe(0);
+    const rm = await lane.cli(["rm", (JSON.parse(again.stdout) as { id: string }).id]);
+    expect(rm.code, show(rm)).toBe(0);
+    expect(lane.held()).toEqual(nothingHeld);
+  }
+
+  it.concurrent.each(["SIGINT", "SIGKILL"] as const)("%s mid-run, then rm: exit 0, nothing left", async (signal) => {
+    const lane = env.lane();
+    const { run, id } = await runHeldAtStart(lane);
+    run.kill(signal);
+    const killed = await run.done;
+    expect(killed.signal, show(killed)).toBe(signal);
+    expect(lane.held().netns, "the killed run left its netns").toEqual([lane.netnsName(id)]);
+
+    const rm = await lane.cli(["rm", id]);
+    expect(rm.code, show(rm)).toBe(0);
+    await expectNothingLeft(lane);
+  });
+
+  it.concurrent("SIGKILL mid-run, then stop: the run is rolled back; rm of the id is then a no-op", async () => {
+    const lane = env.lane();
+    const { run, id } = await runHeldAtStart(lane);
+    run.kill("SIGKILL");
+    await run.done;
+    const stop = await lane.cli(["stop", id.slice(0, 8)]);
+    expect(stop.code, show(stop)).toBe(0);
+    expect(lane.held().netns).toEqual([]);
+    const rm = await lane.cli(["rm", id]);
+    expect(rm.code, show(rm)).toBe(0);
+    await expectNothingLeft(lane);
+  });
+
+  it.concurrent("rm while the run is still going: refused, naming the process that holds the state dir", async () => {
+    const lane = env.lane();
+    const { run, id } = await runHeldAtStart(lane);
+    try {
+      const rm = await lane.cli(["rm", id]);
+      expect(rm.code, show(rm)).toBe(1);
+      expect(rm.stderr).toContain(`is held by process ${run.pid}`);
+      expect(lane.held().netns, "the live run's netns is untouched").toEqual([lane.netnsName(id)]);
+    } finally {
+      run.kill("SIGKILL");
+      await run.done;
+    }
+    const rm = await lane.cli(["rm", id]);
+    expect(rm.code, show(rm)).toBe(0);
+    await expectNothingLeft(lane);
+    expect(linksWithMaster(env.bridge), "veths on the bridge").toEqual([]);
+  });
+});
