@@ -73,11 +73,16 @@ export function isSandboxId(id: unknown): id is string {
   return typeof id === "string" && idPattern.test(id);
 }
 
-/** Creates the state dir (0700) and its subdirectories; refuses a symlinked or shared one. */
-export async function prepareStateDir(layout: StateLayout): Promise<void> {
-  await ensurePrivateDir(layout.root).catch((e: unknown) =>
+/** Creates the state dir (0700) if missing; refuses a symlinked or shared one (`state directory ...`). */
+export async function ensureStateRoot(root: string): Promise<void> {
+  await ensurePrivateDir(root).catch((e: unknown) =>
     Promise.reject(isPrivateDirError(e) ? new PrivateDirError(e.code, `state ${e.message}`, e.path) : e),
   );
+}
+
+/** Creates the state dir (0700) and its subdirectories; refuses a symlinked or shared one. */
+export async function prepareStateDir(layout: StateLayout): Promise<void> {
+  await ensureStateRoot(layout.root);
   for (const dir of [layout.sandboxes, layout.names, layout.bundles, layout.runcRoot, layout.cniData]) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   }

@@ -1,7 +1,7 @@
 // The commands, one table: name, arguments, usage text and handler. USAGE, the arity check and the
 // dispatch all read it; each handler does one thing and returns its failure for main to report.
 import { err, ok, type Result } from "neverthrow";
-import { details, OperationFailedError, STEPS, summary, type Runner } from "../runner/index.js";
+import { details, OperationFailedError, STEPS, summary, type Runner, type SandboxReader } from "../runner/index.js";
 import { UsageError, type CliError } from "./exit-codes.js";
 import { gcText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
 import type { CommandOption, Flags } from "./options.js";
@@ -18,6 +18,8 @@ export interface CommandInput {
   readonly warn: (line: string) => void;
   /** Opens the runner (the state dir is created and locked), runs `use`, closes it. */
   readonly withRunner: <T>(use: (runner: Runner) => Promise<T>) => Promise<T>;
+  /** The records, read without the lock and without creating anything (ls, inspect). */
+  readonly reader: () => Promise<SandboxReader>;
 }
 
 export type Outcome = Result<void, CliError>;
@@ -68,10 +70,10 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "ls",
     args: [],
-    usage: "list sandboxes",
-    run: async ({ json, out, warn, withRunner }) => {
+    usage: "list sandboxes (reads the records without the lock: never waits)",
+    run: async ({ json, out, warn, reader }) => {
       const problems: string[] = [];
-      const records = await withRunner((runner) => runner.list(problems));
+      const records = await (await reader()).list(problems);
       for (const p of problems) warn(`sandbox-runner: unreadable record ${p}`);
       out(json ? JSON.stringify(records.map(summary)) : sandboxTable(records));
       return done;
@@ -80,9 +82,9 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "inspect",
     args: ["ID"],
-    usage: "one sandbox, its resources and its step log",
-    run: async ({ args, json, out, withRunner }) => {
-      const record = await withRunner((runner) => runner.inspect(args[0]!));
+    usage: "one sandbox, its resources and its step log (no lock either)",
+    run: async ({ args, json, out, reader }) => {
+      const record = await (await reader()).inspect(args[0]!);
       return record.map((r) => out(JSON.stringify(details(r), null, json ? undefined : 2)));
     },
   },

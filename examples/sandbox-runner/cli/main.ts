@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { err, ok, type Result } from "neverthrow";
 import { describeError } from "errdefer";
-import { Runner } from "../runner/index.js";
+import { Runner, SandboxReader } from "../runner/index.js";
 import { COMMANDS, findCommand, type Command } from "./commands.js";
 import { reportFailure, UsageError, type CliError } from "./exit-codes.js";
 import { COMMAND_OPTIONS, optionLabel, OPTIONS, parseArgsOptions, runnerConfig, type Flags } from "./options.js";
@@ -47,6 +47,7 @@ async function dispatch(argv: readonly string[]): Promise<Result<void, CliError>
         await runner.close();
       }
     },
+    reader: () => SandboxReader.open(config.value.layout),
   });
 }
 

@@ -21,7 +21,7 @@ export { DEFAULTS, resolveConfig, type RunnerConfig, type RunnerOptions } from "
 export type { CallOptions } from "./context.js";
 export * from "./errors.js";
 export type { GcReport } from "./gc.js";
-export { details, summary, type SandboxSummary } from "./status.js";
+export { details, SandboxReader, summary, type SandboxSummary } from "./status.js";
 export { cleanupName, FAILPOINT_TARGETS, STEPS, type StepName } from "./steps.js";
 
 export class Runner {
