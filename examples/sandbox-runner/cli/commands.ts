@@ -61,16 +61,18 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "rm",
     args: ["ID"],
+    options: ["force"],
     usage: "remove it: stop, then the container, bundle, record and name (unknown id: ok)",
-    run: async ({ args, json, out, withRunner }) => {
-      const removed = await withRunner((runner) => runner.remove(args[0]!));
+    run: async ({ args, flags, json, out, withRunner }) => {
+      const force = flags.force === true;
+      const removed = await withRunner((runner) => runner.remove(args[0]!, { force }));
       return removed.map(() => (json ? out(JSON.stringify({ id: args[0], ok: true })) : undefined));
     },
   },
   {
     name: "ls",
     args: [],
-    usage: "list sandboxes (reads the records without the lock: never waits)",
+    usage: "list sandboxes; reads the records without the lock, never waits",
     run: async ({ json, out, warn, reader }) => {
       const problems: string[] = [];
       const records = await (await reader()).list(problems);

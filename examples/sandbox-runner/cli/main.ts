@@ -78,5 +78,8 @@ export function usage(): string {
     "",
     "options:",
     ...Object.entries(OPTIONS).map(([name, o]) => column(optionLabel(name, o), o.help)),
+    "",
+    "command options:",
+    ...Object.entries(COMMAND_OPTIONS).map(([name, o]) => column(optionLabel(name, o), o.help)),
   ].join("\n");
 }

@@ -59,9 +59,13 @@ export const OPTIONS = {
   help: { type: "boolean", short: "h", help: "" },
 } as const satisfies Record<string, OptionRow>;
 
-/** Options of one command only (`gc --dry-run`). */
+/** Options of one command only (`gc --dry-run`, `rm --force`). */
 export const COMMAND_OPTIONS = {
-  "dry-run": { type: "boolean", help: "only list what would be removed" },
+  "dry-run": { type: "boolean", help: "gc: only list what would be removed" },
+  force: {
+    type: "boolean",
+    help: "rm: give up on releases that keep failing (a CNI DEL whose plugin is gone); remove the rest and the record; report what was left (exit 3)",
+  },
 } as const satisfies Record<string, OptionRow>;
 
 export type CommandOption = keyof typeof COMMAND_OPTIONS;

@@ -47,7 +47,7 @@ export interface CniDelOutcome {
 type Located = { kind: "found"; file: string } | { kind: "missing" } | { kind: "invalid"; reason: string };
 
 /** Finds the plugin's binary in binDir only: a regular file (symlinks followed), as libcni's FindInPath. */
-async function locatePlugin(binDir: string, type: string): Promise<Located> {
+export async function locatePlugin(binDir: string, type: string): Promise<Located> {
   const problem = pluginTypeProblem(type);
   if (problem !== undefined) return { kind: "invalid", reason: `invalid plugin type: ${problem}` };
   const file = path.join(binDir, type);

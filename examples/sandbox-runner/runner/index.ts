@@ -9,16 +9,23 @@ import type { PodConfig } from "../pod-config.js";
 import { prepareStateDir, type SandboxRecord, type StateLayout, type Store } from "../store.js";
 import { resolveConfig, type RunnerConfig, type RunnerOptions } from "./config.js";
 import { createContext, type CallOptions, type RunnerContext } from "./context.js";
-import type { AmbiguousIdError, OperationFailedError, SandboxNotFoundError } from "./errors.js";
+import type {
+  AbandonedResourcesError,
+  AmbiguousIdError,
+  ConfigError,
+  OperationFailedError,
+  SandboxNotFoundError,
+} from "./errors.js";
 import { collectGarbage, type GcReport } from "./gc.js";
 import { recoverRunner } from "./recover.js";
-import { removePodSandbox } from "./remove.js";
+import { removePodSandbox, type RemoveOptions } from "./remove.js";
 import { runPodSandbox } from "./run.js";
 import { inspectSandbox, listSandboxes } from "./status.js";
 import { stopPodSandbox } from "./stop.js";
 
 export { DEFAULTS, resolveConfig, type RunnerConfig, type RunnerOptions } from "./config.js";
 export type { CallOptions } from "./context.js";
+export type { RemoveOptions } from "./remove.js";
 export * from "./errors.js";
 export type { GcReport } from "./gc.js";
 export { details, SandboxReader, summary, type SandboxSummary } from "./status.js";
@@ -83,7 +90,7 @@ export class Runner {
   }
 
   /** RunPodSandbox. On failure, everything is rolled back, or kept for a retry and reported. */
-  run(config: PodConfig, call: CallOptions = {}): Promise<Result<SandboxRecord, OperationFailedError>> {
+  run(config: PodConfig, call: CallOptions = {}): Promise<Result<SandboxRecord, OperationFailedError | ConfigError>> {
     return runPodSandbox(this.#ctx, config, call);
   }
 
@@ -95,11 +102,14 @@ export class Runner {
     return stopPodSandbox(this.#ctx, idOrPrefix, call);
   }
 
-  /** RemovePodSandbox: stop, then the container, bundle, record and name. An unknown id is success. */
+  /**
+   * RemovePodSandbox: stop, then the container, bundle, record and name. An unknown id is success.
+   * With `force`, releases that fail are given up on and reported (AbandonedResourcesError).
+   */
   remove(
     idOrPrefix: string,
-    call: CallOptions = {},
-  ): Promise<Result<undefined, AmbiguousIdError | OperationFailedError>> {
+    call: RemoveOptions = {},
+  ): Promise<Result<undefined, AmbiguousIdError | OperationFailedError | AbandonedResourcesError>> {
     return removePodSandbox(this.#ctx, idOrPrefix, call);
   }
 
