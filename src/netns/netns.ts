@@ -7,7 +7,7 @@ import { err, errAsync, ok, okAsync, ResultAsync, type Result } from "neverthrow
 import type { IpOutcome, NetnsDriver } from "./driver.js";
 import { createBatchDriver } from "./driver-batch.js";
 import { NetnsError, needsRoot, type NetnsErrorCode, type NetnsOperation } from "./errors.js";
-import { makeSharedMountDir, mountState } from "./mounts.js";
+import { makeSharedMountDir, mountState, unbindIdleDir } from "./mounts.js";
 import { defaultDir, dirProblem, generateName, isIpDir, nameProblem, normalizeDir } from "./names.js";
 import type { RunFailure } from "../internal/command/types.js";
 
@@ -130,7 +130,15 @@ export class Netns {
    * missing file or one that is not mounted is done. EBUSY is retried 50 times, 50 ms apart.
    */
   remove(options: RemoveOptions = {}): ResultAsync<void, NetnsError> {
-    return settle(() => (isIpDir(this.dir) ? this.#removeWithIp(options.signal) : this.#removeFile(options.signal)));
+    return settle(async () => {
+      if (isIpDir(this.dir)) return this.#removeWithIp(options.signal);
+      const removed = await this.#removeFile(options.signal);
+      // The last namespace of a custom dir gone: its shared bind mount goes too (not /run/netns's,
+      // which ip keeps for ever).
+      // Never while this process is creating one there: it may be past prepareDir, not yet mounted.
+      if (removed.isOk() && !creating.has(this.dir)) await unbindIdleDir(this.dir, this.#driver.runner);
+      return removed;
+    });
   }
 
   async #removeWithIp(signal: AbortSignal | undefined): Promise<Result<void, NetnsError>> {
@@ -356,7 +364,21 @@ function prepareDir(dir: string, ns: Netns, driver: NetnsDriver): ResultAsync<vo
   return shared;
 }
 
+/** Creations under way in custom dirs, per dir: a removal does not unbind a dir while one is. */
+const creating = new Map<string, number>();
+
 async function createInDir(ns: Netns, driver: NetnsDriver): Promise<Result<void, NetnsError>> {
+  creating.set(ns.dir, (creating.get(ns.dir) ?? 0) + 1);
+  try {
+    return await createInDirNow(ns, driver);
+  } finally {
+    const left = (creating.get(ns.dir) ?? 1) - 1;
+    if (left === 0) creating.delete(ns.dir);
+    else creating.set(ns.dir, left);
+  }
+}
+
+async function createInDirNow(ns: Netns, driver: NetnsDriver): Promise<Result<void, NetnsError>> {
   const fail = (init: Omit<Fail, "name" | "path">) => err(failure("create", { ...init, name: ns.name, path: ns.path }));
   const prepared = await prepareDir(ns.dir, ns, driver);
   if (prepared.isErr()) return err(prepared.error);

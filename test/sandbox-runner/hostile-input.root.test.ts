@@ -1,12 +1,21 @@
 // Unbounded and odd inputs through the CLI (issue 15, item 9): an endless stdin fails fast at the
 // pod config's 1 MiB limit with little memory; a FIFO, a device or a directory given as the config
-// is refused without hanging; nothing is created.
+// is refused without hanging; nothing is created. Item 10: a custom --netns-dir is left with no
+// mount once its last sandbox is removed.
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { describeSandbox, repoRoot, SandboxEnv, show, type CliResult } from "./support/sandbox.js";
+import {
+  describeSandbox,
+  mountsWith,
+  nothingHeld,
+  repoRoot,
+  SandboxEnv,
+  show,
+  type CliResult,
+} from "./support/sandbox.js";
 
 /** Writes 1 MiB of JSON-ish text every 50 ms, for ever; reports on stderr how much got through. */
 const ENDLESS_WRITER = `
@@ -86,5 +95,36 @@ describeSandbox("sandbox-runner: unbounded and non-regular pod configs (root, th
       expect(r.stderr).toContain(`pod config ${file} is not a regular file (${kind})`);
     }
     expect(existsSync(lane.stateDir), "nothing created").toBe(false);
+  });
+
+  it.concurrent("run/rm cycles in a custom --netns-dir leave no mount (not one bind per dir)", async () => {
+    const lane = env.lane();
+    const dir = path.join(env.work, "netns");
+    const pod = env.podConfig({ metadata: { name: "web", namespace: "default", uid: "u-1" } });
+    const other = env.podConfig({ metadata: { name: "db", namespace: "default", uid: "u-2" } });
+    const ids: string[] = [];
+    for (const config of [pod, other]) {
+      const run = await lane.cli(["--netns-dir", dir, "--json", "run", config]);
+      expect(run.code, show(run)).toBe(0);
+      ids.push((JSON.parse(run.stdout) as { id: string }).id);
+    }
+    // While a sandbox is there: its namespace, and the dir's own shared bind mount.
+    expect(mountsWith(dir)).toContain(dir);
+    const first = await lane.cli(["--netns-dir", dir, "rm", ids[0]!]);
+    expect(first.code, show(first)).toBe(0);
+    expect(mountsWith(dir), "the other sandbox still needs the dir's mount").toEqual([
+      dir,
+      path.join(dir, `${lane.prefix}${ids[1]}`),
+    ]);
+    const last = await lane.cli(["--netns-dir", dir, "rm", ids[1]!]);
+    expect(last.code, show(last)).toBe(0);
+    expect(mountsWith(dir)).toEqual([]);
+    // And again: one cycle more, still nothing.
+    const again = await lane.cli(["--netns-dir", dir, "--json", "run", pod]);
+    expect(again.code, show(again)).toBe(0);
+    const rm = await lane.cli(["--netns-dir", dir, "rm", (JSON.parse(again.stdout) as { id: string }).id]);
+    expect(rm.code, show(rm)).toBe(0);
+    expect(mountsWith(dir)).toEqual([]);
+    expect(lane.held()).toEqual(nothingHeld);
   });
 });
