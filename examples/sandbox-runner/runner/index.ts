@@ -18,6 +18,7 @@ import type {
 } from "./errors.js";
 import { collectGarbage, type GcReport } from "./gc.js";
 import { recoverRunner } from "./recover.js";
+import { releaseReserve, restoreReserve } from "./reserve.js";
 import { removePodSandbox, type RemoveOptions } from "./remove.js";
 import { runPodSandbox } from "./run.js";
 import { inspectSandbox, listSandboxes } from "./status.js";
@@ -63,9 +64,16 @@ export class Runner {
   async close(): Promise<void> {
     try {
       await this.#ctx.journal.close();
+      await restoreReserve(this.layout.root);
     } finally {
       await this.#unlock();
     }
+  }
+
+  /** Before a verb that frees space: the reserve goes first, so that what it writes fits. */
+  async #freeing<T>(verb: () => Promise<T>): Promise<T> {
+    await releaseReserve(this.layout.root);
+    return verb();
   }
 
   get config(): RunnerConfig {
@@ -99,7 +107,7 @@ export class Runner {
     idOrPrefix: string,
     call: CallOptions = {},
   ): Promise<Result<SandboxRecord | undefined, AmbiguousIdError | OperationFailedError>> {
-    return stopPodSandbox(this.#ctx, idOrPrefix, call);
+    return this.#freeing(() => stopPodSandbox(this.#ctx, idOrPrefix, call));
   }
 
   /**
@@ -110,7 +118,7 @@ export class Runner {
     idOrPrefix: string,
     call: RemoveOptions = {},
   ): Promise<Result<undefined, AmbiguousIdError | OperationFailedError | AbandonedResourcesError>> {
-    return removePodSandbox(this.#ctx, idOrPrefix, call);
+    return this.#freeing(() => removePodSandbox(this.#ctx, idOrPrefix, call));
   }
 
   /** Every sandbox, oldest first; unreadable records are reported through `problems`. */
@@ -125,11 +133,11 @@ export class Runner {
 
   /** After a crash: journal recovery (a run killed part-way is rolled back), then the store is reconciled. */
   recover(): Promise<Result<RecoveryReport, JournalError>> {
-    return recoverRunner(this.#ctx);
+    return this.#freeing(() => recoverRunner(this.#ctx));
   }
 
   /** Removes what our prefixes name and no sandbox owns: namespaces, IPs, containers, bundles, names. */
   gc(options: { readonly dryRun?: boolean } = {}): Promise<Result<GcReport, OperationFailedError>> {
-    return collectGarbage(this.#ctx, options);
+    return this.#freeing(() => collectGarbage(this.#ctx, options));
   }
 }
