@@ -67,7 +67,7 @@ describeSandbox("sandbox-runner: unbounded and non-regular pod configs (root, th
     const r = await shell(script, { WRITER: ENDLESS_WRITER });
     expect(r.signal, `killed by the guard: ${show(r)}`).toBeNull();
     expect(r.stderr, show(r)).toContain("exit 2");
-    expect(r.stderr).toContain("pod config - is larger than the limit of 1 MiB (1048576 bytes)");
+    expect(r.stderr).toContain("pod config - is larger than 1 MiB (1048576 bytes), the limit");
     // The writer got EPIPE once the CLI stopped reading: a few MiB at most (the pipe's buffer).
     const written = Number(/written (\d+)/.exec(r.stderr)?.[1]);
     expect(written).toBeLessThanOrEqual(8 << 20);

@@ -13,7 +13,7 @@ import { UsageError } from "./exit-codes.js";
 export const MAX_CONFIG_BYTES = 1 << 20;
 
 const tooLarge = (file: string) =>
-  new UsageError(`pod config ${file} is larger than the limit of 1 MiB (${MAX_CONFIG_BYTES} bytes)`);
+  new UsageError(`pod config ${file} is larger than 1 MiB (${MAX_CONFIG_BYTES} bytes), the limit`);
 
 /** The validated pod config in `file`; what cannot be read or parsed is a usage error. */
 export async function readPodConfig(file: string): Promise<Result<PodConfig, UsageError | ConfigError>> {
