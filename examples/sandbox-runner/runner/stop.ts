@@ -37,9 +37,21 @@ async function recovered(
   if (found.isErr()) return found;
   const id = found.value?.id ?? (isSandboxId(idOrPrefix) ? idOrPrefix : undefined);
   if (id === undefined) return found;
-  const report = await recoverRunner(ctx, id);
+  const report = await oneAtATime(ctx, () => recoverRunner(ctx, id));
   if (report.isErr()) return err(operationFailed(`recover the killed run of sandbox ${id}`, report.error));
   if (report.value.transactions === 0) return found;
   const again = await findSandbox(ctx, id);
   return again.isErr() ? again : ok(again.value);
+}
+
+/** The journal's recovery lock admits one recovery at a time: concurrent stops / rms in one process queue. */
+const recoveries = new WeakMap<RunnerContext, Promise<unknown>>();
+
+function oneAtATime<T>(ctx: RunnerContext, recover: () => Promise<T>): Promise<T> {
+  const next = (recoveries.get(ctx) ?? Promise.resolve()).then(recover, recover);
+  recoveries.set(
+    ctx,
+    next.catch(() => undefined),
+  );
+  return next;
 }
