@@ -91,6 +91,13 @@ export function isSandboxId(id: unknown): id is string {
   return typeof id === "string" && idPattern.test(id);
 }
 
+/** Creates the state dir (0700) if missing; refuses a symlinked or shared one (`state directory ...`). */
+export async function ensureStateRoot(root: string): Promise<void> {
+  await ensurePrivateDir(root).catch((e: unknown) =>
+    Promise.reject(isPrivateDirError(e) ? new PrivateDirError(e.code, `state ${e.message}`, e.path) : e),
+  );
+}
+
 /**
  * Creates the state dir (0700) and its subdirectories; refuses a symlinked or shared one, and
  * a subdirectory that is a symlink (or shared): the runner would follow it out of the state dir.

@@ -15,8 +15,8 @@
 // is locked like any other file. Who holds the lock is written to `<file>.holder` once it is held,
 // for messages only, and removed (while still held) before it is let go.
 import { spawn } from "node:child_process";
-import { close, constants, fstat, open, type Stats } from "node:fs";
-import { readdir, readFile, unlink } from "node:fs/promises";
+import { close, constants, fstat, open as openCallback, type Stats } from "node:fs";
+import { open, readdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { writeAtomic } from "./atomic-write.js";
@@ -96,7 +96,7 @@ export async function takeLockFile(
     })());
 }
 
-const openFd = promisify(open);
+const openFd = promisify(openCallback);
 const fstatFd = promisify(fstat);
 const closeFd = (fd: number): Promise<void> => promisify(close)(fd).catch(() => undefined);
 
@@ -109,7 +109,9 @@ async function openLockFile(file: string): Promise<number> {
   try {
     fd = await openFd(file, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0o600);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EISDIR") throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw notLockable(file, "it is a symlink", "ELOOP");
+    if (code !== "EISDIR") throw e;
     fd = await openFd(file, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   }
   let stats: Stats;
@@ -121,10 +123,11 @@ async function openLockFile(file: string): Promise<number> {
   }
   if (stats.isFile() || stats.isDirectory()) return fd;
   await closeFd(fd);
-  throw Object.assign(new Error(`${file} cannot be a lock file: it is not a regular file or directory`), {
-    code: "EINVAL",
-    path: file,
-  });
+  throw notLockable(file, "it is not a regular file or directory", "EINVAL");
+}
+
+function notLockable(file: string, why: string, code: string): Error {
+  return Object.assign(new Error(`${file} cannot be a lock file: ${why}`), { code, path: file });
 }
 
 // flock(1)'s exit status when the lock is held by another (for --nonblock, or --wait running out).
@@ -175,11 +178,25 @@ async function writeHolder(file: string, self: ProcessIdentity): Promise<void> {
   );
 }
 
-/** The holder named by the holder file, unless that names a process known to be gone. */
+/** The most a holder file is read: it is one line of JSON. */
+const HOLDER_MAX_BYTES = 4096;
+
+/**
+ * The holder named by the holder file, unless that names a process known to be gone. Only a
+ * regular file is read (not through a symlink, never blocking on a FIFO): anything else at that
+ * path names nobody.
+ */
 async function readHolder(file: string): Promise<ProcessIdentity | undefined> {
   let holder: ProcessIdentity | undefined;
   try {
-    holder = asProcessIdentity(JSON.parse(await readFile(lockHolderFile(file), "utf8")));
+    const handle = await open(lockHolderFile(file), O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    try {
+      if (!(await handle.stat()).isFile()) return undefined;
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(HOLDER_MAX_BYTES), 0, HOLDER_MAX_BYTES, 0);
+      holder = asProcessIdentity(JSON.parse(buffer.subarray(0, bytesRead).toString("utf8")));
+    } finally {
+      await handle.close();
+    }
   } catch {
     return undefined;
   }

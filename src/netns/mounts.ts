@@ -1,5 +1,6 @@
 // Mount facts: whether a path is a live namespace mount, and readying a custom dir's propagation.
 import { readFile, statfs } from "node:fs/promises";
+import path from "node:path";
 import { err, ok, ResultAsync, type Result } from "neverthrow";
 import type { CommandRunner } from "../internal/command/types.js";
 
@@ -69,4 +70,54 @@ export function makeSharedMountDir(dir: string, runner: CommandRunner): ResultAs
       return bind.andThen(() => mount(["--make-shared", dir]));
     },
   );
+}
+
+interface MountEntry {
+  readonly id: string;
+  readonly parent: string;
+  readonly device: string;
+  /** The mounted path within its file system. */
+  readonly root: string;
+  readonly mountPoint: string;
+}
+
+function mountEntries(info: string): MountEntry[] {
+  return info
+    .split("\n")
+    .map((line) => line.split(" "))
+    .filter((f) => f.length > 4)
+    .map((f) => ({
+      id: f[0]!,
+      parent: f[1]!,
+      device: f[2]!,
+      root: unescapeMountPath(f[3]!),
+      mountPoint: unescapeMountPath(f[4]!),
+    }));
+}
+
+/**
+ * Whether the top mount at `dir` is `dir` bound onto itself (what makeSharedMountDir makes): the
+ * file system and the path of the mount under it. Any other mount there is someone else's.
+ */
+function isSelfBind(entries: readonly MountEntry[], dir: string): boolean {
+  const top = entries.filter((e) => e.mountPoint === dir).at(-1);
+  const under = top === undefined ? undefined : entries.find((e) => e.id === top.parent);
+  if (top === undefined || under === undefined || under.device !== top.device) return false;
+  return top.root === path.join(under.root, path.relative(under.mountPoint, dir));
+}
+
+/**
+ * Once no namespace is mounted under a custom dir any more, unmounts the bind of the dir onto
+ * itself that makeSharedMountDir made, so that a mount does not leak per dir. Best effort: a mount
+ * there that is not such a bind is left alone, and a creation that has mounted a namespace under
+ * it meanwhile makes the (non-lazy) umount fail with EBUSY, which leaves it in place.
+ */
+export async function unbindIdleDir(dir: string, runner: CommandRunner): Promise<void> {
+  // Binds an earlier version left stacked are taken off too (each is one layer).
+  for (let layer = 0; layer < 8; layer++) {
+    const entries = mountEntries(await readFile("/proc/self/mountinfo", "utf8").catch(() => ""));
+    if (entries.some((e) => e.mountPoint.startsWith(`${dir}/`)) || !isSelfBind(entries, dir)) return;
+    const run = await runner.run(["umount", dir]);
+    if (run.isErr() || run.value.exitCode !== 0) return;
+  }
 }

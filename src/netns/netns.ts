@@ -1,13 +1,13 @@
 // createNetns, loadNetns and the Netns handle: create, exec in, inspect and remove one namespace.
-import { lstatSync } from "node:fs";
-import { mkdir, open, realpath, unlink } from "node:fs/promises";
+import { constants, lstatSync } from "node:fs";
+import { mkdir, open, realpath, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { err, errAsync, ok, okAsync, ResultAsync, type Result } from "neverthrow";
 import type { IpOutcome, NetnsDriver } from "./driver.js";
 import { createBatchDriver } from "./driver-batch.js";
 import { NetnsError, needsRoot, type NetnsErrorCode, type NetnsOperation } from "./errors.js";
-import { makeSharedMountDir, mountState } from "./mounts.js";
+import { makeSharedMountDir, mountState, unbindIdleDir } from "./mounts.js";
 import { defaultDir, dirProblem, generateName, isIpDir, nameProblem, normalizeDir } from "./names.js";
 import type { RunFailure } from "../internal/command/types.js";
 
@@ -130,7 +130,15 @@ export class Netns {
    * missing file or one that is not mounted is done. EBUSY is retried 50 times, 50 ms apart.
    */
   remove(options: RemoveOptions = {}): ResultAsync<void, NetnsError> {
-    return settle(() => (isIpDir(this.dir) ? this.#removeWithIp(options.signal) : this.#removeFile(options.signal)));
+    return settle(async () => {
+      if (isIpDir(this.dir)) return this.#removeWithIp(options.signal);
+      const removed = await this.#removeFile(options.signal);
+      // The last namespace of a custom dir gone: its shared bind mount goes too (not /run/netns's,
+      // which ip keeps for ever).
+      // Never while this process is creating one there: it may be past prepareDir, not yet mounted.
+      if (removed.isOk() && !creating.has(this.dir)) await unbindIdleDir(this.dir, this.#driver.runner);
+      return removed;
+    });
   }
 
   async #removeWithIp(signal: AbortSignal | undefined): Promise<Result<void, NetnsError>> {
@@ -356,15 +364,62 @@ function prepareDir(dir: string, ns: Netns, driver: NetnsDriver): ResultAsync<vo
   return shared;
 }
 
+/** Creations under way in custom dirs, per dir: a removal does not unbind a dir while one is. */
+const creating = new Map<string, number>();
+
 async function createInDir(ns: Netns, driver: NetnsDriver): Promise<Result<void, NetnsError>> {
-  const fail = (init: Omit<Fail, "name" | "path">) => err(failure("create", { ...init, name: ns.name, path: ns.path }));
+  creating.set(ns.dir, (creating.get(ns.dir) ?? 0) + 1);
+  try {
+    return await createInDirNow(ns, driver);
+  } finally {
+    const left = (creating.get(ns.dir) ?? 1) - 1;
+    if (left === 0) creating.delete(ns.dir);
+    else creating.set(ns.dir, left);
+  }
+}
+
+/**
+ * The dir, opened and checked to be the very dir it names (a parent swapped for a symlink before
+ * the open shows as another path). Created and mounted through `/proc/<pid>/fd/<fd>/<name>`, the
+ * namespace file lands in this directory even if a parent is swapped afterwards.
+ */
+async function openDir(ns: Netns): Promise<Result<FileHandle, NetnsError>> {
+  const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
+  const opened = await ResultAsync.fromPromise(open(ns.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW), (e) => e);
+  if (opened.isErr()) return err(failure("create", { ...fromErrno(opened.error, `open ${ns.dir}`), name: ns.name }));
+  const real = await realpath(`/proc/self/fd/${opened.value.fd}`).catch(() => "(unknown)");
+  if (real === ns.dir) return ok(opened.value);
+  await opened.value.close();
+  return err(
+    failure("create", {
+      code: "invalid-argument",
+      name: ns.name,
+      path: ns.path,
+      reason: `invalid dir ${JSON.stringify(ns.dir)}: must not go through a symlink (it resolves to ${real})`,
+    }),
+  );
+}
+
+async function createInDirNow(ns: Netns, driver: NetnsDriver): Promise<Result<void, NetnsError>> {
   const prepared = await prepareDir(ns.dir, ns, driver);
   if (prepared.isErr()) return err(prepared.error);
-  const file = await ResultAsync.fromPromise(open(ns.path, "wx", 0o000), (e) => e);
+  const dir = await openDir(ns);
+  if (dir.isErr()) return err(dir.error);
+  try {
+    return await createThrough(ns, `/proc/${process.pid}/fd/${dir.value.fd}/${ns.name}`, driver);
+  } finally {
+    await dir.value.close();
+  }
+}
+
+/** Creates the file at `at` (ns.path, through the dir's descriptor) and mounts a new namespace on it. */
+async function createThrough(ns: Netns, at: string, driver: NetnsDriver): Promise<Result<void, NetnsError>> {
+  const fail = (init: Omit<Fail, "name" | "path">) => err(failure("create", { ...init, name: ns.name, path: ns.path }));
+  const file = await ResultAsync.fromPromise(open(at, "wx", 0o000), (e) => e);
   if (file.isErr()) return fail(fromErrno(file.error, `create ${ns.path}`));
   await file.value.close();
   // From here on the file is ours: any failure removes it before returning.
-  const run = await driver.runner.run(["unshare", `--net=${ns.path}`, "--", "true"]);
+  const run = await driver.runner.run(["unshare", `--net=${at}`, "--", "true"]);
   const failed = run.isErr()
     ? fromRunFailure(run.error)
     : run.value.exitCode === 0

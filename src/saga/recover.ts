@@ -24,6 +24,11 @@ export interface RecoverOptions {
    * transaction is committed, not released.
    */
   readonly isOwned?: (transaction: JournalledTransaction) => boolean | Promise<boolean>;
+  /**
+   * Recovers only the abandoned transactions it selects (one sandbox's, before removing it); the
+   * others stay in the journal, untouched, for a later recover. Default: all of them.
+   */
+  readonly select?: (transaction: JournalledTransaction) => boolean;
 }
 
 export interface RecoveredResource {
@@ -36,7 +41,7 @@ export interface RecoveredResource {
 }
 
 export interface RecoveryReport {
-  /** Transactions that needed recovery. */
+  /** Transactions that needed recovery (of those `select` chose). */
   readonly transactions: number;
   /** Transactions whose resources `isOwned` said belong to someone else: committed, not released. */
   readonly owned: number;
@@ -88,8 +93,9 @@ export function recover(
   const run = async (): Promise<RecoveryReport> => {
     const session = await journal.openRecovery();
     try {
-      const report = emptyReport(session);
-      for (const t of session.transactions) await recoverOne(journal, t, byKind, options, report);
+      const chosen = session.transactions.filter((t) => options.select?.(t) ?? true);
+      const report = emptyReport(session, chosen.length);
+      for (const t of chosen) await recoverOne(journal, t, byKind, options, report);
       return report;
     } finally {
       await session.close();
@@ -104,15 +110,14 @@ export function recover(
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer X)[] ? X[] : T[K] };
 
-function emptyReport(session: RecoverySession): Mutable<RecoveryReport> {
-  const { transactions, issues } = session;
+function emptyReport(session: RecoverySession, transactions: number): Mutable<RecoveryReport> {
   return {
-    transactions: transactions.length,
+    transactions,
     owned: 0,
     released: [],
     failed: [],
     retained: [],
-    issues: [...issues],
+    issues: [...session.issues],
     journalFailures: [],
   };
 }

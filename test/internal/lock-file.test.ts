@@ -281,6 +281,32 @@ describe("what is at the lock's path", () => {
     expect(readdirSync(dir).sort()).toEqual(["fifo", "link"]);
   });
 
+  it("a symlink lock is refused with a message saying so", async () => {
+    const dir = tempDir("lock-link");
+    symlinkSync(path.join(dir, "elsewhere"), path.join(dir, "lock"));
+    const refused = (await refusal(takeLockFile(path.join(dir, "lock"), selfIdentity()))) as Error;
+    expect(refused.message).toBe(`${path.join(dir, "lock")} cannot be a lock file: it is a symlink`);
+  });
+
+  const holders: [string, (file: string) => void][] = [
+    ["garbage", (f) => writeFileSync(f, "\u0000{{")],
+    ["a FIFO", (f) => execFileSync("mkfifo", [f])],
+    ["a directory", (f) => mkdirSync(f)],
+    ["a symlink to a JSON file naming a live process", (f) => symlinkSync(path.join(path.dirname(f), "x.json"), f)],
+  ];
+  it.each(holders)("a holder file that is %s: busy at once, the holder not named", async (_, make) => {
+    const dir = tempDir("lock-holder");
+    const lock = path.join(dir, "lock");
+    writeFileSync(path.join(dir, "x.json"), JSON.stringify(selfIdentity()));
+    const release = await takeLockFile(lock, selfIdentity());
+    rmSync(lockHolderFile(lock), { force: true });
+    make(lockHolderFile(lock));
+    const busy = (await refusal(takeLockFile(lock, selfIdentity()))) as LockBusyError;
+    expect(isLockBusy(busy) && busy.holder).toBeUndefined();
+    expect(busy.message).toBe(`${lock} is held by another process`);
+    await release();
+  });
+
   it("sweeps what killed takers left beside it: old stale-lock copies, holder temp files", async () => {
     const dir = tempDir("lock-sweep");
     const lock = path.join(dir, "recover.lock");

@@ -382,6 +382,21 @@ describe("recovery of what a finished saga left", () => {
     expect(log).toEqual([]);
   });
 
+  it("select: only the chosen abandoned transactions are recovered; the others stay for later", async () => {
+    const lines = (await unwoundLines()).slice(0, 5);
+    const journal = MemoryJournal.fromLines(lines);
+    const log: string[] = [];
+    const skipped = (await recover(journal, [descLogger("fake", log)], { select: () => false }))._unsafeUnwrap();
+    expect(skipped).toMatchObject({ transactions: 0, released: [], failed: [], retained: [] });
+    expect(log).toEqual([]);
+    const chosen = (
+      await recover(journal, [descLogger("fake", log)], { select: (t) => t.name === "torn" })
+    )._unsafeUnwrap();
+    expect(chosen.transactions).toBe(1);
+    expect(chosen.released.map((r) => r.step)).toEqual(["b", "a"]);
+    expect((await recover(journal, [descLogger("fake", log)]))._unsafeUnwrap().transactions).toBe(0);
+  });
+
   it("a dead segment path in a report is absolute", async () => {
     const dir = tempDir("abs");
     const segment = writeSegment(dir, dead, `${(await unwoundLines()).slice(0, 3).join("\n")}\n{"v":1,"tx`);

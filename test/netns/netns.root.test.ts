@@ -146,11 +146,13 @@ describeRoot("netns on the real kernel", () => {
     expect(inDefault.code).toBe("permission");
     expect(inDefault.message).toContain(`failed to create network namespace ${name}: root (CAP_SYS_ADMIN) is needed`);
     const dir = testDir("nobody");
-    // the dir is made shared first, as root, so that only unshare runs unprivileged
-    (await (await createNetns({ dir, name: `${runPrefix}warm` }))._unsafeUnwrap().remove())._unsafeUnwrap();
+    // the dir is made shared first, as root, so that only unshare runs unprivileged (the warm
+    // namespace is kept meanwhile: removing a dir's last one unbinds the dir)
+    const warm = (await createNetns({ dir, name: `${runPrefix}warm` }))._unsafeUnwrap();
     const inCustom = (await createNetns({ dir, name, driver }))._unsafeUnwrapErr();
     expect(inCustom.message).toContain("root (CAP_SYS_ADMIN) is needed");
     expect(existsSync(path.join(dir, name))).toBe(false); // the half-made file was removed
+    (await warm.remove())._unsafeUnwrap();
     removeTestDir(dir);
   });
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -81,7 +81,7 @@ describe("createNetns and Netns with a fake runner", () => {
     expect(runner.calls).toEqual([]);
   });
 
-  it("in a custom dir: makes the dir a shared mount, creates the file exclusively, then unshare --net=FILE", async () => {
+  it("in a custom dir: makes the dir a shared mount, creates the file exclusively, then unshare --net=<the file through the dir's fd>", async () => {
     const dir = path.join(tmp, "custom");
     const runner = new FakeRunner();
     const driver = createProcessDriver({ runner });
@@ -89,7 +89,8 @@ describe("createNetns and Netns with a fake runner", () => {
     expect(runner.calls).toEqual([
       ["mount", "--bind", dir, dir],
       ["mount", "--make-shared", dir],
-      ["unshare", `--net=${dir}/pod-2`, "--", "true"],
+      // Through the dir's descriptor: the file lands in the dir that was checked, whatever its path becomes.
+      ["unshare", expect.stringMatching(new RegExp(`^--net=/proc/${process.pid}/fd/\\d+/pod-2$`)), "--", "true"],
     ]);
     expect(existsSync(ns.path)).toBe(true);
     // A second create of the same name is refused by the exclusive create, before any command.
@@ -99,6 +100,25 @@ describe("createNetns and Netns with a fake runner", () => {
     (await ns.remove())._unsafeUnwrap();
     expect(existsSync(ns.path)).toBe(false);
     expect(runner.calls.filter((c) => c[0] === "umount")).toEqual([]);
+  });
+
+  it("in a custom dir whose parent is swapped for a symlink after the check: nothing is made elsewhere", async () => {
+    const parent = path.join(tmp, "swapped");
+    const dir = path.join(parent, "ns");
+    const elsewhere = path.join(tmp, "elsewhere");
+    mkdirSync(path.join(elsewhere, "ns"), { recursive: true });
+    // The swap lands between the realpath check and the creation (during the propagation setup).
+    const runner = new FakeRunner((argv) => {
+      if (argv[0] === "mount" && argv[1] === "--make-shared") {
+        renameSync(parent, `${parent}.old`);
+        symlinkSync(elsewhere, parent);
+      }
+      return {};
+    });
+    const made = await createNetns({ dir, name: "pod-9", driver: createProcessDriver({ runner }) });
+    expect(readdirSync(path.join(elsewhere, "ns"))).toEqual([]);
+    expect(made._unsafeUnwrapErr().message).toContain(`must not go through a symlink (it resolves to ${elsewhere}/ns)`);
+    expect(runner.calls.filter((c) => c[0] === "unshare")).toEqual([]);
   });
 
   it("in a custom dir: removes the file when unshare fails, and says root is needed", async () => {

@@ -25,16 +25,18 @@ describe("the command table", () => {
     for (const c of COMMANDS)
       expect(text).toMatch(new RegExp(`^  ${[c.name, ...c.args].join(" ")}\\b.*${c.usage.slice(0, 20)}`, "m"));
     expect(text).toContain("gc [--dry-run]");
+    expect(text).toContain("rm ID [--force]");
     for (const name of Object.keys(OPTIONS)) expect(text).toContain(`--${name}`);
   });
 
-  it("maps each error code to exit 2 (usage, config, ambiguous id: nothing was done) or 1", () => {
+  it("maps each error code to exit 2 (usage, config, ambiguous id: nothing was done), 1, or 3 (rm --force left something)", () => {
     expect(Object.fromEntries(Object.entries(EXIT_CODES).map(([code, row]) => [code, row.exit]))).toEqual({
       usage: 2,
       "invalid-config": 2,
       "ambiguous-id": 2,
       "not-found": 1,
       "operation-failed": 1,
+      abandoned: 3,
     });
   });
 

@@ -64,7 +64,7 @@ describeSandbox("e. the state dir lock (root)", () => {
   }
 
   it.concurrent(
-    "a second runner (in-process and a CLI ls) waits for a run in progress, and sees it finished",
+    "a second runner waits for a run in progress and sees it finished; a CLI ls does not wait",
     async () => {
       const { stateDir, prefix, cniDataDir, opts } = lane(0);
       const running = cli([...opts, "--json", "--failpoint", "start-container=delay:1500", "run", pod]);
@@ -85,11 +85,11 @@ describeSandbox("e. the state dir lock (root)", () => {
       // It got the lock only once the run had let go: the sandbox READY, not the NOTREADY record
       // the run holds through the delay. (Not a timing: a loaded machine only makes it later.)
       expect(listed.map((r) => [r.id, r.state])).toEqual([[id, "READY"]]);
+      // ls takes no lock (test/sandbox-runner/interrupted.root.test.ts): it read the record as the
+      // run had written it then, NOTREADY or READY.
       const l = await ls;
       expect(l.code, show(l)).toBe(0);
-      expect((JSON.parse(l.stdout) as { id: string; state: string }[]).map((r) => [r.id, r.state])).toEqual([
-        [id, "READY"],
-      ]);
+      expect((JSON.parse(l.stdout) as { id: string }[]).map((r) => r.id)).toEqual([id]);
       const rm = await cli([...opts, "rm", id]);
       expect(rm.code, show(rm)).toBe(0);
       expect(netns(prefix)).toEqual([]);

@@ -16,7 +16,7 @@ function mountedAt(dir: string): boolean {
     .some((line) => line.split(" ")[4] === dir);
 }
 
-/** Unmounts the dir's own bind mount(s) (createNetns leaves them, as ip leaves /run/netns) and deletes it. */
+/** Unmounts the dir's own bind mount(s) (left when a test keeps a namespace there) and deletes it. */
 export function removeTestDir(dir: string): void {
   for (let i = 0; i < 10 && mountedAt(dir); i++) execFileSync("umount", ["--lazy", dir]);
   rmSync(dir, { recursive: true, force: true });

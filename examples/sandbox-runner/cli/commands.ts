@@ -9,6 +9,7 @@ import {
   summary,
   type Quarantined,
   type Runner,
+  type SandboxReader,
 } from "../runner/index.js";
 import { UsageError, type CliError } from "./exit-codes.js";
 import { gcText, quarantineText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
@@ -27,6 +28,8 @@ export interface CommandInput {
   readonly warn: (line: string) => void;
   /** Opens the runner (the state dir is created and locked), runs `use`, closes it. */
   readonly withRunner: <T>(use: (runner: Runner) => Promise<T>) => Promise<T>;
+  /** The records, read without the lock and without creating anything (ls, inspect). */
+  readonly reader: () => Promise<SandboxReader>;
 }
 
 export type Outcome = Result<void, CliError>;
@@ -73,11 +76,13 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "rm",
     args: ["ID"],
-    options: ["quarantine"],
+    options: ["force", "quarantine"],
     usage: "remove it: stop, then the container, bundle, record and name (unknown id: ok)",
     run: async ({ args, flags, json, out, warn, withRunner }) => {
       const quarantined: Quarantined[] = [];
-      const call = flags.quarantine === true ? { quarantine: { source: "record" as const, into: quarantined } } : {};
+      const quarantine =
+        flags.quarantine === true ? { quarantine: { source: "record" as const, into: quarantined } } : {};
+      const call = { ...quarantine, force: flags.force === true };
       const removed = await withRunner((runner) => runner.remove(args[0]!, call));
       for (const line of quarantineText(quarantined)) warn(line);
       if (removed.isErr() && holdsRefusal(removed.error)) warn(REFUSED_HINT("rm --quarantine ID"));
@@ -91,10 +96,10 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "ls",
     args: [],
-    usage: "list sandboxes",
-    run: async ({ json, out, warn, withRunner }) => {
+    usage: "list sandboxes; reads the records without the lock, never waits",
+    run: async ({ json, out, warn, reader }) => {
       const problems: string[] = [];
-      const records = await withRunner((runner) => runner.list(problems));
+      const records = await (await reader()).list(problems);
       for (const p of problems) warn(`sandbox-runner: unreadable record ${p}`);
       for (const line of json ? [JSON.stringify(records.map(summary))] : sandboxTable(records)) out(line);
       return done;
@@ -103,9 +108,9 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "inspect",
     args: ["ID"],
-    usage: "one sandbox, its resources and its step log",
-    run: async ({ args, json, out, withRunner }) => {
-      const record = await withRunner((runner) => runner.inspect(args[0]!));
+    usage: "one sandbox, its resources and its step log (no lock either)",
+    run: async ({ args, json, out, reader }) => {
+      const record = await (await reader()).inspect(args[0]!);
       // Pretty-printed JSON breaks lines only between tokens (a newline in a string is `\n`).
       return record.map((r) =>
         JSON.stringify(details(r), null, json ? undefined : 2)

@@ -1,5 +1,6 @@
 // How the CLI ends: every error code maps to one exit code (0 ok, 1 the operation failed, 2 bad
-// usage or config: nothing was created), printed on stderr with a hint where one helps.
+// usage or config: nothing was created, 3 `rm --force` removed the sandbox but left something
+// unreleased), printed on stderr with a hint where one helps.
 import { describeError } from "errdefer";
 import { RunnerError, type RunnerErrorCode } from "../runner/index.js";
 
@@ -13,7 +14,7 @@ export class UsageError extends Error {
 export type CliError = UsageError | RunnerError;
 
 interface ExitRow {
-  readonly exit: 1 | 2;
+  readonly exit: 1 | 2 | 3;
   /** Printed under the message: what the user can do about it. */
   readonly hint?: string;
 }
@@ -27,6 +28,8 @@ export const EXIT_CODES = {
   // `inspect` of an unknown id (`stop` and `rm` of one succeed, as in CRI).
   "not-found": { exit: 1 },
   "operation-failed": { exit: 1 },
+  // rm --force removed the sandbox and its record, but what is named was not released.
+  abandoned: { exit: 3, hint: "the sandbox is gone; release what is named by hand" },
 } as const satisfies Record<CliError["code"], ExitRow>;
 
 /** Anything else that was thrown (an unsafe state dir, a lock held too long, I/O): it failed. */

@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { err, ok, type Result } from "neverthrow";
 import { describeError } from "errdefer";
-import { Runner } from "../runner/index.js";
+import { OperationFailedError, Runner, SandboxReader, type RunnerConfig } from "../runner/index.js";
 import { COMMANDS, findCommand, type Command } from "./commands.js";
 import { lineWriter } from "./escape.js";
 import { reportFailure, UsageError, type CliError } from "./exit-codes.js";
@@ -35,20 +35,36 @@ async function dispatch(argv: readonly string[]): Promise<Result<void, CliError>
   if (found.isErr()) return err(found.error);
   const config = runnerConfig(flags);
   if (config.isErr()) return err(config.error);
-  return found.value.command.run({
-    args: found.value.args,
+  const root = config.value.layout.root;
+  try {
+    const ran = await runCommand(found.value.command, found.value.args, flags, config.value);
+    return ran.mapErr((e) => diskFull(e, root) ?? e);
+  } catch (e) {
+    throw diskFull(e, root) ?? e;
+  }
+}
+
+async function runCommand(
+  command: Command,
+  args: readonly string[],
+  flags: Flags,
+  config: RunnerConfig,
+): Promise<Result<void, CliError>> {
+  return command.run({
+    args,
     flags,
     json: flags.json === true,
     out,
     warn,
     withRunner: async (use) => {
-      const runner = await Runner.openResolved(config.value);
+      const runner = await Runner.openResolved(config);
       try {
         return await use(runner);
       } finally {
         await runner.close();
       }
     },
+    reader: () => SandboxReader.open(config.layout),
   });
 }
 
@@ -79,5 +95,32 @@ export function usage(): string {
     "",
     "options:",
     ...Object.entries(OPTIONS).map(([name, o]) => column(optionLabel(name, o), o.help)),
+    "",
+    "command options:",
+    ...Object.entries(COMMAND_OPTIONS).map(([name, o]) => column(optionLabel(name, o), o.help)),
   ].join("\n");
+}
+
+/**
+ * An ENOSPC among the causes of `error` (or its failed cleanups): said as what it is, the state
+ * dir's disk being full, naming the dir (a write's ENOSPC names no path).
+ */
+function diskFull(error: unknown, root: string): OperationFailedError | undefined {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  while (queue.length > 0) {
+    const e = queue.shift();
+    if (typeof e !== "object" || e === null || seen.has(e)) continue;
+    seen.add(e);
+    if ((e as { code?: unknown }).code === "ENOSPC") {
+      const detail = `the disk of the state dir ${root} is full (ENOSPC): ${describeError(error)}`;
+      return new OperationFailedError("write to the state dir", detail, { cause: error });
+    }
+    const failures = (e as { cleanupFailures?: unknown }).cleanupFailures;
+    queue.push(
+      (e as { cause?: unknown }).cause,
+      ...(Array.isArray(failures) ? failures.map((f) => (f as { error?: unknown }).error) : []),
+    );
+  }
+  return undefined;
 }

@@ -71,10 +71,14 @@ export const OPTIONS = {
   help: { type: "boolean", short: "h", help: "" },
 } as const satisfies Record<string, OptionRow>;
 
-/** Options of some commands only (`gc --dry-run`). */
+/** Options of some commands only (`gc --dry-run`, `rm --force`, `recover`/`rm --quarantine`). */
 export const COMMAND_OPTIONS = {
-  "dry-run": { type: "boolean", help: "only list what would be removed" },
-  quarantine: { type: "boolean", help: "set refused entries aside in <state-dir>/quarantine/" },
+  "dry-run": { type: "boolean", help: "gc: only list what would be removed" },
+  force: {
+    type: "boolean",
+    help: "rm: give up on releases that keep failing (a CNI DEL whose plugin is gone); remove the rest and the record; report what was left (exit 3)",
+  },
+  quarantine: { type: "boolean", help: "recover, rm: set refused entries aside in <state-dir>/quarantine/" },
 } as const satisfies Record<string, OptionRow>;
 
 export type CommandOption = keyof typeof COMMAND_OPTIONS;

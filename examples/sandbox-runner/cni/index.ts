@@ -11,6 +11,7 @@ export {
 } from "./config.js";
 export type { LoadedNetworkConfig, DefaultNetworkSettings } from "./config.js";
 export { cniAdd, cniDel, pluginStdin, pluginFailure } from "./plugins.js";
+export { missingBinaries, type BinaryProblem } from "./binaries.js";
 export type { CniInvocation, CniDelInvocation, CniAddOutcome, CniDelOutcome } from "./plugins.js";
 export { listAllocations, parseAllocation, hostLocalDataDirs, hostLocalDefaultDataDir } from "./allocations.js";
 export type { Allocation } from "./allocations.js";

@@ -52,7 +52,7 @@ type Located = { kind: "found"; file: string } | { kind: "missing" } | { kind: "
  * FindInPath. It runs as root, so the bin dir and the file must be root's and writable by nobody
  * else (trusted-path.ts): otherwise it is invalid, and never run.
  */
-async function locatePlugin(binDir: string, type: string): Promise<Located> {
+export async function locatePlugin(binDir: string, type: string): Promise<Located> {
   const problem = pluginTypeProblem(type);
   if (problem !== undefined) return { kind: "invalid", reason: `invalid plugin type: ${problem}` };
   const file = path.join(binDir, type);

@@ -2,7 +2,7 @@
 // table, a CRI server's status codes) maps without reading messages. A leaf: imports nothing.
 
 /** Every code the runner's own errors carry. */
-export type RunnerErrorCode = "not-found" | "ambiguous-id" | "invalid-config" | "operation-failed";
+export type RunnerErrorCode = "not-found" | "ambiguous-id" | "invalid-config" | "operation-failed" | "abandoned";
 
 /** The base of the runner's errors. */
 export abstract class RunnerError extends Error {
@@ -61,6 +61,24 @@ export class OperationFailedError extends RunnerError {
     options: { readonly cause: unknown },
   ) {
     super(`failed to ${action}: ${detail}`, options);
+  }
+}
+
+/** A release `rm --force` gave up on: the cleanup, its sandbox, and why it failed. */
+export interface AbandonedResource {
+  /** The cleanup that failed (`cni-del`). */
+  readonly step: string;
+  readonly sandbox: string;
+  readonly error: string;
+}
+
+/** `rm --force` removed the sandbox but could not release these: they are left on the host. */
+export class AbandonedResourcesError extends RunnerError {
+  override readonly name = "AbandonedResourcesError";
+  readonly code = "abandoned";
+  constructor(readonly abandoned: readonly AbandonedResource[]) {
+    const list = abandoned.map((a) => `${a.step} of ${a.sandbox} (${a.error})`).join("; ");
+    super(`removed with --force, but not released (left on the host): ${list}`);
   }
 }
 

@@ -10,21 +10,29 @@ import type { PodConfig } from "../pod-config.js";
 import { prepareStateDir, type SandboxRecord, type StateLayout, type Store } from "../store.js";
 import { resolveConfig, type RunnerConfig, type RunnerOptions } from "./config.js";
 import { createContext, type CallOptions, type RunnerContext } from "./context.js";
-import type { AmbiguousIdError, OperationFailedError, SandboxNotFoundError } from "./errors.js";
+import type {
+  AbandonedResourcesError,
+  AmbiguousIdError,
+  ConfigError,
+  OperationFailedError,
+  SandboxNotFoundError,
+} from "./errors.js";
 import { collectGarbage, type GcReport } from "./gc.js";
 import { recoverRunner, type RunnerRecoveryReport } from "./recover.js";
-import { removePodSandbox } from "./remove.js";
+import { releaseReserve, restoreReserve } from "./reserve.js";
+import { removePodSandbox, type RemoveOptions } from "./remove.js";
 import { runPodSandbox } from "./run.js";
 import { inspectSandbox, listSandboxes } from "./status.js";
 import { stopPodSandbox } from "./stop.js";
 
 export { DEFAULTS, resolveConfig, type RunnerConfig, type RunnerOptions } from "./config.js";
 export type { CallOptions } from "./context.js";
+export type { RemoveOptions } from "./remove.js";
 export * from "./errors.js";
 export type { GcReport } from "./gc.js";
 export { holdsRefusal, type Quarantined } from "./quarantine.js";
 export type { RunnerRecoveryReport } from "./recover.js";
-export { details, summary, type SandboxSummary } from "./status.js";
+export { details, SandboxReader, summary, type SandboxSummary } from "./status.js";
 export { cleanupName, FAILPOINT_TARGETS, STEPS, type StepName } from "./steps.js";
 
 export class Runner {
@@ -60,9 +68,16 @@ export class Runner {
   async close(): Promise<void> {
     try {
       await this.#ctx.journal.close();
+      await restoreReserve(this.layout.root);
     } finally {
       await this.#unlock();
     }
+  }
+
+  /** Before a verb that frees space: the reserve goes first, so that what it writes fits. */
+  async #freeing<T>(verb: () => Promise<T>): Promise<T> {
+    await releaseReserve(this.layout.root);
+    return verb();
   }
 
   get config(): RunnerConfig {
@@ -87,7 +102,7 @@ export class Runner {
   }
 
   /** RunPodSandbox. On failure, everything is rolled back, or kept for a retry and reported. */
-  run(config: PodConfig, call: CallOptions = {}): Promise<Result<SandboxRecord, OperationFailedError>> {
+  run(config: PodConfig, call: CallOptions = {}): Promise<Result<SandboxRecord, OperationFailedError | ConfigError>> {
     return runPodSandbox(this.#ctx, config, call);
   }
 
@@ -96,15 +111,18 @@ export class Runner {
     idOrPrefix: string,
     call: CallOptions = {},
   ): Promise<Result<SandboxRecord | undefined, AmbiguousIdError | OperationFailedError>> {
-    return stopPodSandbox(this.#ctx, idOrPrefix, call);
+    return this.#freeing(() => stopPodSandbox(this.#ctx, idOrPrefix, call));
   }
 
-  /** RemovePodSandbox: stop, then the container, bundle, record and name. An unknown id is success. */
+  /**
+   * RemovePodSandbox: stop, then the container, bundle, record and name. An unknown id is success.
+   * With `force`, releases that fail are given up on and reported (AbandonedResourcesError).
+   */
   remove(
     idOrPrefix: string,
-    call: CallOptions = {},
-  ): Promise<Result<undefined, AmbiguousIdError | OperationFailedError>> {
-    return removePodSandbox(this.#ctx, idOrPrefix, call);
+    call: RemoveOptions = {},
+  ): Promise<Result<undefined, AmbiguousIdError | OperationFailedError | AbandonedResourcesError>> {
+    return this.#freeing(() => removePodSandbox(this.#ctx, idOrPrefix, call));
   }
 
   /** Every sandbox, oldest first; unreadable records are reported through `problems`. */
@@ -119,11 +137,11 @@ export class Runner {
 
   /** After a crash: journal recovery (a run killed part-way is rolled back), then the store is reconciled. */
   recover(call: CallOptions = {}): Promise<Result<RunnerRecoveryReport, JournalError>> {
-    return recoverRunner(this.#ctx, call);
+    return this.#freeing(() => recoverRunner(this.#ctx, call));
   }
 
   /** Removes what our prefixes name and no sandbox owns: namespaces, IPs, containers, bundles, names. */
   gc(options: { readonly dryRun?: boolean } = {}): Promise<Result<GcReport, OperationFailedError>> {
-    return collectGarbage(this.#ctx, options);
+    return this.#freeing(() => collectGarbage(this.#ctx, options));
   }
 }

@@ -21,15 +21,19 @@ export interface RunnerRecoveryReport extends RecoveryReport {
 
 /**
  * Recovers the journal and reconciles the store. The journal's own error (an unsafe journal dir:
- * `unsafe-dir`) is passed on as it is: nothing was released.
+ * `unsafe-dir`) is passed on as it is: nothing was released. With `only` (a sandbox id), just the
+ * runs of that sandbox are recovered (before stop / rm: a run killed part-way is rolled back
+ * first), and the rest of the store is left as it is.
  */
 export async function recoverRunner(
   ctx: RunnerContext,
   call: CallOptions = {},
+  only?: string,
 ): Promise<Result<RunnerRecoveryReport, JournalError>> {
   const adapters: AnyResourceAdapter[] = Object.values(ctx.adapters(call));
   const report = await recover(ctx.journal, adapters, {
     cleanupTimeoutMs: ctx.config.cleanupTimeoutMs,
+    ...(only === undefined ? {} : { select: (t) => t.resources.some((r) => sandboxIdOf(r.desc) === only) }),
     // A run killed after the store took the sandbox (READY) but before its commit was durable.
     isOwned: async (t) => {
       const rec = t.resources.find((r) => r.kind === "sandbox-record" && r.status !== "released");
@@ -38,12 +42,13 @@ export async function recoverRunner(
     },
   });
   if (report.isErr()) return err(report.error);
+  const skipped: string[] = [];
   const { layout } = ctx.config;
   // Records half-written by a killed runner (its temp file, never renamed into place).
-  await sweepTempFiles([layout.sandboxes, layout.names], async (pid) => pid === process.pid || (await pidAlive(pid)));
-  const skipped: string[] = [];
+  if (only === undefined)
+    await sweepTempFiles([layout.sandboxes, layout.names], async (pid) => pid === process.pid || (await pidAlive(pid)));
   await keepLeftovers(ctx, report.value, skipped);
-  await markDeadNotReady(ctx, skipped);
+  if (only === undefined) await markDeadNotReady(ctx, skipped);
   const quarantined = call.quarantine?.into ?? [];
   // A description set aside was "released" for the journal: it is reported as quarantined only.
   const released = report.value.released.filter((r) => !quarantined.some((q) => q.description === r.description));

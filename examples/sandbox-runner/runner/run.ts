@@ -3,10 +3,11 @@
 import path from "node:path";
 import { err, ok, type Result } from "neverthrow";
 import type { HeldResource, StepEvent, TransactionError, TransactionEvent } from "errdefer";
+import { missingBinaries } from "../cni/index.js";
 import type { PodConfig } from "../pod-config.js";
 import type { SandboxRecord } from "../store.js";
 import type { CallOptions, RunnerContext } from "./context.js";
-import type { OperationFailedError } from "./errors.js";
+import { ConfigError, type OperationFailedError } from "./errors.js";
 import { operationFailed } from "./failure.js";
 import type { Progress } from "./progress.js";
 import { runPodSandboxSaga, type RunContext, type RunPlan } from "./steps.js";
@@ -18,9 +19,10 @@ export async function runPodSandbox(
   ctx: RunnerContext,
   config: PodConfig,
   call: CallOptions = {},
-): Promise<Result<SandboxRecord, OperationFailedError>> {
+): Promise<Result<SandboxRecord, OperationFailedError | ConfigError>> {
   const planned = await planRun(ctx, config);
-  if (planned.isErr()) return err(operationFailed(ACTION, planned.error));
+  if (planned.isErr())
+    return err(planned.error instanceof ConfigError ? planned.error : operationFailed(ACTION, planned.error));
   const plan = planned.value;
   const run = follow(ctx.progress("rollback:"));
   const markReady = async (c: RunContext): Promise<SandboxRecord> => {
@@ -58,6 +60,9 @@ async function planRun(ctx: RunnerContext, config: PodConfig): Promise<Result<Ru
     const loaded = await ctx.network();
     if (loaded.isErr()) return err(loaded.error);
     network = loaded.value.config;
+    // Before anything is created: a plugin or IPAM binary that is not there would fail ADD part-way.
+    const missing = await missingBinaries(network, cniBinDir);
+    if (missing.length > 0) return err(new ConfigError(missing, `CNI network config ${loaded.value.file}`));
   }
   const id = ctx.owner.newSandboxId();
   const netnsName = `${prefix}${id}`;

@@ -1,7 +1,8 @@
 // PodSandboxStatus and ListPodSandbox: finding a sandbox by id or prefix, listing them, and what
 // `ls --json` / `inspect` show of a record.
+import { lstat } from "node:fs/promises";
 import { err, ok, type Result } from "neverthrow";
-import type { SandboxRecord } from "../store.js";
+import { ensureStateRoot, Store, type SandboxRecord, type StateLayout } from "../store.js";
 import type { RunnerContext } from "./context.js";
 import { AmbiguousIdError, SandboxNotFoundError } from "./errors.js";
 
@@ -45,7 +46,7 @@ export function details(r: SandboxRecord) {
 
 /** The sandbox a full id or a unique prefix names; undefined when none does. */
 export async function findSandbox(
-  ctx: RunnerContext,
+  ctx: Pick<RunnerContext, "store">,
   idOrPrefix: string,
 ): Promise<Result<SandboxRecord | undefined, AmbiguousIdError>> {
   const found = await ctx.store.resolve(idOrPrefix);
@@ -56,7 +57,7 @@ export async function findSandbox(
 
 /** PodSandboxStatus: the record of one sandbox; an unknown id is an error here (not for stop / rm). */
 export async function inspectSandbox(
-  ctx: RunnerContext,
+  ctx: Pick<RunnerContext, "store">,
   idOrPrefix: string,
 ): Promise<Result<SandboxRecord, SandboxNotFoundError | AmbiguousIdError>> {
   const found = await findSandbox(ctx, idOrPrefix);
@@ -65,6 +66,33 @@ export async function inspectSandbox(
 }
 
 /** ListPodSandbox: every record, oldest first; unreadable ones are reported through `problems`. */
-export function listSandboxes(ctx: RunnerContext, problems?: string[]): Promise<SandboxRecord[]> {
+export function listSandboxes(ctx: Pick<RunnerContext, "store">, problems?: string[]): Promise<SandboxRecord[]> {
   return ctx.store.list(problems);
+}
+
+/**
+ * `ls` and `inspect`: the records read without the state dir's lock (each is replaced whole, by a
+ * rename, so a reader sees the old one or the new one), so they answer while a run holds the lock
+ * or when the lock file is unusable. Nothing is created; a missing state dir has no sandboxes.
+ */
+export class SandboxReader {
+  private constructor(readonly store: Store) {}
+
+  /** Refuses a state dir that is not private (as the runner does), without creating it. */
+  static async open(layout: StateLayout): Promise<SandboxReader> {
+    const exists = await lstat(layout.root).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? false : Promise.reject(e)),
+    );
+    if (exists) await ensureStateRoot(layout.root);
+    return new SandboxReader(new Store(layout));
+  }
+
+  list(problems?: string[]): Promise<SandboxRecord[]> {
+    return listSandboxes(this, problems);
+  }
+
+  inspect(idOrPrefix: string): Promise<Result<SandboxRecord, SandboxNotFoundError | AmbiguousIdError>> {
+    return inspectSandbox(this, idOrPrefix);
+  }
 }
