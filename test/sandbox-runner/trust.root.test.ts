@@ -42,9 +42,11 @@ describeSandbox("sandbox-runner trusts only root's plugins and tools (root, thro
     const lane = env.lane();
     const dir = binDir("bin-open", 0o777);
     const r = await lane.cli(["--cni-bin-dir", dir, "run", pod]);
-    expect(r.code, show(r)).toBe(1);
+    // Found when the conflist's plugins are looked up, before anything is created: a config error.
+    expect(r.code, show(r)).toBe(2);
     expect(r.stderr).toContain(`CNI bin dir ${dir} is group- or world-writable (mode 0777)`);
-    expect(lane.held().ipFiles).toEqual([]);
+    expect(await lane.ls()).toEqual([]);
+    expect(lane.held()).toEqual(nothingHeld);
     chmodSync(dir, 0o755);
     await rmAll(lane, ["--cni-bin-dir", dir]);
   });
@@ -53,9 +55,10 @@ describeSandbox("sandbox-runner trusts only root's plugins and tools (root, thro
     const lane = env.lane();
     const dir = binDir("bin-plugin", 0o755, true);
     const r = await lane.cli(["--cni-bin-dir", dir, "run", pod]);
-    expect(r.code, show(r)).toBe(1);
+    expect(r.code, show(r)).toBe(2);
     expect(r.stderr).toContain(`CNI plugin ${path.join(dir, "loopback")} is group- or world-writable (mode 0775)`);
     expect(existsSync(`${canary}-plugin`), "the untrusted plugin ran").toBe(false);
+    expect(await lane.ls()).toEqual([]);
     rmSync(path.join(dir, "loopback"));
     symlinkSync(path.join(cniBinDir, "loopback"), path.join(dir, "loopback"));
     await rmAll(lane, ["--cni-bin-dir", dir]);
@@ -82,7 +85,8 @@ describeSandbox("sandbox-runner trusts only root's plugins and tools (root, thro
     mkdirSync(elsewhere, { mode: 0o700 });
     mkdirSync(lane.stateDir, { mode: 0o700 });
     symlinkSync(elsewhere, path.join(lane.stateDir, "bundles"));
-    const r = await lane.cli(["ls"]);
+    // A command that takes the state dir (ls and inspect only read records, without the lock).
+    const r = await lane.cli(["gc", "--dry-run"]);
     expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toContain(`directory ${path.join(lane.stateDir, "bundles")} is a symlink`);
     expect(existsSync(path.join(lane.stateDir, "owner"))).toBe(false);

@@ -69,10 +69,16 @@ export function quarantining<A extends Record<string, AnyResourceAdapter>>(
         error = e;
       }
       if (!isRefusal(error)) return err(error);
+      // One call may meet an entry twice (rm recovers the sandbox's journal, then releases its record).
+      if (into.some((q) => q.kind === adapter.kind && sameJson(q.description, description))) return ok(undefined);
       const entry = { kind: adapter.kind, reason: error.message, description };
       into.push({ ...entry, file: await setAside(dir, entry, source) });
       return ok(undefined);
     },
   });
   return Object.fromEntries(Object.entries(adapters).map(([k, a]) => [k, wrap(a)])) as A;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
