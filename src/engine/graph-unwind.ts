@@ -5,7 +5,7 @@
 import { CleanupScope } from "./cleanup-context.js";
 import type { CleanupEntry } from "./cleanup.js";
 import { isThenable, settledFromValue, settleWithin } from "./deadline.js";
-import { record, unwind, type UnwindContext } from "./unwind.js";
+import { record, type UnwindContext } from "./unwind.js";
 
 /** One cleanup's place in the graph. */
 interface Node {
@@ -17,11 +17,6 @@ interface Node {
   waiting: number;
   /** One built on it, transitively, failed or was retained (R12's guard rule). */
   tainted: boolean;
-}
-
-/** The unwind: a graph if any cleanup names what it was built on, else the plain LIFO loop (R1). */
-export function unwindAny(u: UnwindContext): void | Promise<void> {
-  return u.entries.some((e) => e.dependsOn !== undefined) ? unwindGraph(u) : unwind(u);
 }
 
 /** Runs every cleanup under R12; returns a Promise only if one was pending. */

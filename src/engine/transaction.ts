@@ -6,7 +6,8 @@ import { checkTimeout, makeEntry, type CleanupEntry } from "./cleanup.js";
 import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
 import { TransactionClosedError, TransactionError, type CleanupFailure } from "./errors.js";
 import { EventSink } from "./events.js";
-import { unwindAny } from "./graph-unwind.js";
+import { unwindGraph } from "./graph-unwind.js";
+import { unwind } from "./unwind.js";
 import type {
   AcquireOptions,
   Cleanup,
@@ -107,7 +108,7 @@ async function run(
   const tx = new TransactionHandle(signal, timeoutMs, transactionId, sink);
   let outcome: BodyOutcome;
   if (signal.aborted) {
-    outcome = { ok: false, error: signal.reason, origin: "throw" };
+    outcome = thrown(signal.reason);
   } else {
     const started = runBody(body, tx);
     if (started instanceof Promise) {
@@ -124,26 +125,34 @@ async function run(
   }
   tx.closed = true;
 
+  // The success path with nothing to run (only errdefers, nothing noted, nobody listening): every
+  // turn would be a silent R2 skip, so the turns are taken without the unwind's state and loop.
+  if (outcome.ok && tx.runsOnSuccess === 0 && tx.noted === undefined && sink === undefined) {
+    for (const entry of tx.entries) if (entry.state === "pending") entry.state = "ran";
+    return ok(outcome.value);
+  }
   const state = unwindState(outcome, tx.noted);
   if (tx.entries.length > 0) {
     const u = { entries: tx.entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink, concurrency };
-    const pending = unwindAny(u);
+    const pending = tx.graph ? unwindGraph(u) : unwind(u);
     if (pending !== undefined) await pending;
   }
   tx.finalState = state;
 
-  if (sink !== undefined) {
-    sink.emit({
-      type: "transaction:finished",
-      transactionId,
-      name,
-      ok: !state.failed,
-      durationMs: performance.now() - startedAt,
-      cleanupFailures: state.failures,
-      retained: state.retained,
-    });
-  }
-  // R5: a body that failed has no value; a cleared retErr returns Go's zero value.
+  sink?.emit({
+    type: "transaction:finished",
+    transactionId,
+    name,
+    ok: !state.failed,
+    durationMs: performance.now() - startedAt,
+    cleanupFailures: state.failures,
+    retained: state.retained,
+  });
+  return resultOf(outcome, state);
+}
+
+/** R5: a body that failed has no value; a cleared retErr returns Go's zero value. R7: the Err. */
+function resultOf(outcome: BodyOutcome, state: UnwindState): Result<unknown, TransactionError> {
   if (!state.failed) return ok(outcome.ok ? outcome.value : undefined);
   return err(
     new TransactionError({
@@ -172,6 +181,10 @@ class TransactionHandle implements Transaction {
   finalState: UnwindState | undefined;
   /** The failures the body noted (R4), made on first use. */
   noted: CleanupFailure[] | undefined;
+  /** How many registered cleanups are not errdefers (a success unwind runs only these). */
+  runsOnSuccess = 0;
+  /** Some cleanup names `dependsOn`: the unwind is a graph (R12). */
+  graph = false;
   #registrations = 0;
 
   constructor(
@@ -253,7 +266,11 @@ class TransactionHandle implements Transaction {
 
   push(entry: CleanupEntry): CleanupEntry {
     if (this.closed) throw new TransactionClosedError(entry.label, "register");
-    if (entry.dependsOn !== undefined) checkEarlier(this.entries, entry);
+    if (entry.dependsOn !== undefined) {
+      checkEarlier(this.entries, entry);
+      this.graph = true;
+    }
+    if (entry.on !== "error") this.runsOnSuccess++;
     this.entries.push(entry);
     this.sink?.emit({
       type: "cleanup:registered",
