@@ -276,7 +276,7 @@ const summary = {
 };
 if (values.json === true) console.log(JSON.stringify(summary));
 else {
-  const cut = counts.cycles < cycles ? ` (stopped by --time-limit: ${cycles} asked)` : "";
+  const cut = counts.runs < cycles ? ` (stopped by --time-limit: ${cycles} asked)` : "";
   console.log(`soak: ${counts.cycles} cycles (${parallel} in parallel) in ${seconds} s${cut}`);
   console.log(
     `  runs ${counts.runs}, successes ${counts.successes}, rollbacks ${counts.rollbacks}, retained ${counts.retained}, remove failures ${counts.removeFailures}`,
