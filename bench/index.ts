@@ -2,7 +2,7 @@
 // `npm run bench -- engine` (or netns, ...) runs one table.
 import { parseArgs } from "node:util";
 
-const tables: Record<string, () => Promise<{ run(): Promise<void> }>> = {
+const tables: Record<string, () => Promise<{ run(options: { json?: boolean }): Promise<void> }>> = {
   command: () => import("./command.js"),
   engine: () => import("./engine.js"),
   netns: () => import("./netns.js"),
@@ -10,7 +10,12 @@ const tables: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   sandbox: () => import("./sandbox.js"),
 };
 
-const { positionals } = parseArgs({ allowPositionals: true, strict: true });
+// --json: the tables that support it (sandbox) print one JSON object on stdout.
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  strict: true,
+  options: { json: { type: "boolean" } },
+});
 const chosen = positionals.length > 0 ? positionals : Object.keys(tables);
 for (const name of chosen) {
   const load = tables[name];
@@ -18,5 +23,5 @@ for (const name of chosen) {
     console.error(`unknown bench table "${name}"; known: ${Object.keys(tables).join(", ")}`);
     process.exit(2);
   }
-  await (await load()).run();
+  await (await load()).run({ json: values.json === true });
 }
