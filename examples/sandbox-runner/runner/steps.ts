@@ -142,10 +142,10 @@ const TABLE = [
     step: "start-container",
     after: ["create-bundle", "create-netns"],
     cleanup: "stop-container",
-    does: "runc create + start of the pause process",
+    does: "runc run --detach of the pause process (create + start in one runc)",
     adapter: "container",
     spec: (p) => ({ id: p.id, bundle: p.bundleDir }),
-    // runc create can succeed and start fail: the container is stopped and deleted either way.
+    // runc run can create and then fail (or be killed): the container is stopped and deleted either way.
     registerFirst: true,
     stop: true,
   }),
