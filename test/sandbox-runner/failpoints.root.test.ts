@@ -156,4 +156,19 @@ describeSandbox("sandbox-runner failpoints (root, through the CLI)", () => {
       await expectEmpty(lane);
     },
   );
+  it.concurrent("stop: the pause container's stop beside CNI DEL, then the netns", async () => {
+    const lane = env.lane();
+    const run = await lane.cli(["--json", "run", pod]);
+    expect(run.code, show(run)).toBe(0);
+    const { id } = JSON.parse(run.stdout) as { id: string };
+    const delays = ["cni-del", "stop-container"].flatMap((at) => ["--failpoint", `${at}=delay:300`]);
+    const stop = await lane.cli(["stop", ...delays, id], { progress: true });
+    expect(stop.code, show(stop)).toBe(0);
+    overlapped(stop.stderr, "cni-del", "stop-container", "   ", "↩");
+    expect(stop.stderr.indexOf("▸ remove-netns")).toBeGreaterThan(stop.stderr.indexOf("↩ cni-del"));
+    expect(stop.stderr.indexOf("▸ remove-netns")).toBeGreaterThan(stop.stderr.indexOf("↩ stop-container"));
+    const rm = await lane.cli(["rm", id]);
+    expect(rm.code, show(rm)).toBe(0);
+    await expectEmpty(lane);
+  });
 });
