@@ -26,8 +26,9 @@ const WARMUP_CYCLES = 4;
 const SEQ_CYCLES = 30;
 const PAR_CYCLES = 60;
 const WIDTH = 4;
-const TARGET_RATIO = 1.2;
-const TARGET_PAR_RATE = 20;
+// Issue 10: a sequential cycle at most 0.8x the serial floor's time; 4 in parallel at least 1.2x its rate.
+const TARGET_RATIO = 0.8;
+const TARGET_PAR_RATIO = 1.2;
 const CONTAINERD_PAR_RATE = "12.4-13.4";
 
 // --- bare commands -----------------------------------------------------------------------------
@@ -107,8 +108,12 @@ async function exited(pid: number): Promise<boolean> {
   }
 }
 
-/** One floor cycle; adds each part's ms to `parts`; returns the cycle's ms. */
-async function floorCycle(f: Floor, parts: Map<FloorPart, number[]>): Promise<number> {
+/**
+ * One floor cycle; adds each part's ms to `parts` (serial only); returns the cycle's ms. `overlap`:
+ * the parallel floor, the same commands with the runner's overlap (CNI ADD beside runc
+ * create+start; CNI DEL beside kill+wait+delete).
+ */
+async function floorCycle(f: Floor, parts: Map<FloorPart, number[]>, overlap = false): Promise<number> {
   const n = floorSerial++;
   const ns = `${PREFIX}f${process.pid}-${n}`;
   const nsPath = path.join(NETNS_DIR, ns);
@@ -133,49 +138,66 @@ async function floorCycle(f: Floor, parts: Map<FloorPart, number[]>): Promise<nu
   await must(["ip", "netns", "add", ns]);
   lap("ip netns add");
   let prev: unknown;
-  for (const plugin of f.plugins) {
-    const r = await must([path.join(CNI_BIN, plugin.type as string)], {
-      env: cni("ADD"),
-      input: pluginConf(plugin, prev),
-    });
-    prev = JSON.parse(r.stdout);
-  }
-  lap("CNI ADD");
-  // The bundle is written here but not timed as a part (the runner's create-bundle step is
-  // timed on its side): a mkdir and a small file.
-  await mkdir(bundle, { recursive: true, mode: 0o700 });
-  await writeFile(
-    path.join(bundle, "config.json"),
-    JSON.stringify(
-      pauseConfig({
-        bundleDir: bundle,
-        rootfs: f.rootfs,
-        hostname: "edbench",
-        netnsPath: nsPath,
-        cgroupsPath: `/${cid}`,
-      }),
-    ),
-  );
-  t = performance.now();
+  const cniAdd = async () => {
+    for (const plugin of f.plugins) {
+      const r = await must([path.join(CNI_BIN, plugin.type as string)], {
+        env: cni("ADD"),
+        input: pluginConf(plugin, prev),
+      });
+      prev = JSON.parse(r.stdout);
+    }
+  };
   const pidFile = path.join(bundle, "pid");
-  await must([...runc, "create", "--bundle", bundle, "--pid-file", pidFile, cid], { quiet: true });
-  await must([...runc, "start", cid]);
-  lap("runc create+start");
-  const pid = Number(await readFile(pidFile, "utf8"));
-  await must([...runc, "kill", cid, "KILL"]);
-  while (!(await exited(pid))) await sleep(1);
-  lap("kill+wait");
-  await must([...runc, "delete", cid]);
-  lap("runc delete");
-  for (const plugin of [...f.plugins].reverse()) {
-    await must([path.join(CNI_BIN, plugin.type as string)], { env: cni("DEL"), input: pluginConf(plugin, prev) });
+  const container = async () => {
+    // The bundle is written here but not timed as a part (the runner's create-bundle step is
+    // timed on its side): a mkdir and a small file.
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    await writeFile(
+      path.join(bundle, "config.json"),
+      JSON.stringify(
+        pauseConfig({
+          bundleDir: bundle,
+          rootfs: f.rootfs,
+          hostname: "edbench",
+          netnsPath: nsPath,
+          cgroupsPath: `/${cid}`,
+        }),
+      ),
+    );
+    if (!overlap) t = performance.now();
+    await must([...runc, "create", "--bundle", bundle, "--pid-file", pidFile, cid], { quiet: true });
+    await must([...runc, "start", cid]);
+  };
+  const stopContainer = async () => {
+    const pid = Number(await readFile(pidFile, "utf8"));
+    await must([...runc, "kill", cid, "KILL"]);
+    while (!(await exited(pid))) await sleep(1);
+    if (!overlap) lap("kill+wait");
+    await must([...runc, "delete", cid]);
+    if (!overlap) lap("runc delete");
+  };
+  const cniDel = async () => {
+    for (const plugin of [...f.plugins].reverse()) {
+      await must([path.join(CNI_BIN, plugin.type as string)], { env: cni("DEL"), input: pluginConf(plugin, prev) });
+    }
+  };
+  if (overlap) {
+    await Promise.all([cniAdd(), container()]);
+    await Promise.all([stopContainer(), cniDel()]);
+  } else {
+    await cniAdd();
+    lap("CNI ADD");
+    await container();
+    lap("runc create+start");
+    await stopContainer();
+    await cniDel();
+    lap("CNI DEL");
   }
-  lap("CNI DEL");
   await must(["ip", "netns", "del", ns]);
   lap("ip netns del");
   const total = performance.now() - start;
   await rm(bundle, { recursive: true, force: true });
-  for (const [part, ms] of times) parts.get(part)!.push(ms);
+  if (!overlap) for (const [part, ms] of times) parts.get(part)!.push(ms);
   return total;
 }
 
@@ -252,11 +274,28 @@ function missing(): string | undefined {
   return undefined;
 }
 
-export async function run(): Promise<void> {
+/** What `npm run bench -- sandbox --json` prints. */
+export interface SandboxSummary {
+  readonly sequentialCycleMs: number;
+  readonly serialFloorMs: number;
+  readonly parallelFloorMs: number;
+  readonly sequentialRatioToSerialFloor: number;
+  readonly sequentialRatioToParallelFloor: number;
+  readonly parallelRate: number;
+  readonly floorParallelRate: number;
+  readonly overlappedFloorParallelRate: number;
+  readonly width: number;
+  readonly journalSyncsPerCycle: number;
+}
+
+export async function run(): Promise<SandboxSummary | undefined> {
+  // bench/index.ts sends console output to stderr under --json and prints the summary.
+  const print = console.log;
+  let summary: SandboxSummary | undefined;
   const why = missing();
   if (why !== undefined) {
-    console.log(`sandbox: skipped (${why})`);
-    return;
+    print(`sandbox: skipped (${why})`);
+    return undefined;
   }
   const tmp = await mkdtemp(path.join(tmpdir(), PREFIX));
   const floor: Floor = {
@@ -312,14 +351,17 @@ export async function run(): Promise<void> {
     // Sequential: runner and floor cycles alternate, so drift on a noisy VM hits both alike.
     const cycles: Cycle[] = [];
     const floors: number[] = [];
+    const overlapped: number[] = [];
     const syncsBefore = r.journal.syncs;
     collect = true;
     for (let i = 0; i < SEQ_CYCLES; i++) {
       if (i % 2 === 0) {
         floors.push(await floorCycle(floor, parts));
+        overlapped.push(await floorCycle(floor, parts, true));
         cycles.push(await runnerCycle(r));
       } else {
         cycles.push(await runnerCycle(r));
+        overlapped.push(await floorCycle(floor, parts, true));
         floors.push(await floorCycle(floor, parts));
       }
     }
@@ -329,24 +371,29 @@ export async function run(): Promise<void> {
     // 4 in parallel: each side in two halves, alternated.
     const parRunner: number[] = [];
     const parFloor: number[] = [];
+    const parOverlapped: number[] = [];
     const parCycles: Cycle[] = [];
     for (let half = 0; half < 2; half++) {
       parFloor.push(await rate(PAR_CYCLES / 2, WIDTH, () => floorCycle(floor, scratch)));
+      parOverlapped.push(await rate(PAR_CYCLES / 2, WIDTH, () => floorCycle(floor, scratch, true)));
       parRunner.push(await rate(PAR_CYCLES / 2, WIDTH, async () => parCycles.push(await runnerCycle(r))));
     }
     const parRate = PAR_CYCLES / parRunner.reduce((s, x) => s + PAR_CYCLES / 2 / x, 0);
     const parFloorRate = PAR_CYCLES / parFloor.reduce((s, x) => s + PAR_CYCLES / 2 / x, 0);
+    const parOverlappedRate = PAR_CYCLES / parOverlapped.reduce((s, x) => s + PAR_CYCLES / 2 / x, 0);
 
     // --- print ---
     const col = (xs: readonly number[]) => [fmt(median(xs)), fmt(p90(xs))];
     const cycleMed = median(cycles.map((c) => c.total));
     const floorMed = median(floors);
     const ratio = cycleMed / floorMed;
+    const overlappedMed = median(overlapped);
+    const ratioToOverlapped = cycleMed / overlappedMed;
     const paired = median(cycles.map((c, i) => c.total / floors[i]!));
-    console.log(
+    print(
       `\nsandbox: run -> stop -> remove through the library API vs the same work as bare commands (ms; ${SEQ_CYCLES} sequential cycles, interleaved)`,
     );
-    console.log(
+    print(
       formatTable(
         ["", "median", "p90"],
         [
@@ -354,27 +401,29 @@ export async function run(): Promise<void> {
           ["stop (StopPodSandbox)", ...col(cycles.map((c) => c.stop))],
           ["remove (RemovePodSandbox)", ...col(cycles.map((c) => c.remove))],
           ["full cycle", ...col(cycles.map((c) => c.total))],
-          ["floor: bare commands, summed", ...col(floors)],
+          ["serial floor: bare commands, summed", ...col(floors)],
           ...FLOOR_PARTS.map((p) => [`  ${p}`, ...col(parts.get(p)!)]),
+          ["parallel floor: the same, with the runner's overlap", ...col(overlapped)],
         ],
       ),
     );
-    console.log(
+    print(
       formatTable(
         ["runner step (progress lines)", "median", "p90"],
         [...steps.entries()].map(([name, xs]) => [name, ...col(xs)]),
       ),
     );
-    console.log(`journal fsyncs per cycle: ${syncsPerCycle.toFixed(1)}`);
-    console.log(
+    print(`journal fsyncs per cycle: ${syncsPerCycle.toFixed(1)}`);
+    print(
       formatTable(
-        ["", "runner", "floor", "ratio", "target", ""],
+        ["", "runner", "serial floor", "parallel floor", "runner / serial floor", "target", ""],
         [
           [
             "sequential cycles/s",
             (1000 / cycleMed).toFixed(1),
             (1000 / floorMed).toFixed(1),
-            `${ratio.toFixed(2)}x`,
+            (1000 / overlappedMed).toFixed(1),
+            `${ratio.toFixed(2)}x time`,
             `<= ${TARGET_RATIO}x`,
             verdict(ratio <= TARGET_RATIO),
           ],
@@ -382,24 +431,39 @@ export async function run(): Promise<void> {
             `${WIDTH} in parallel cycles/s`,
             parRate.toFixed(1),
             parFloorRate.toFixed(1),
-            `${(parFloorRate / parRate).toFixed(2)}x`,
-            `>= ${TARGET_PAR_RATE}/s`,
-            verdict(parRate >= TARGET_PAR_RATE),
+            parOverlappedRate.toFixed(1),
+            `${(parRate / parFloorRate).toFixed(2)}x rate`,
+            `>= ${TARGET_PAR_RATIO}x`,
+            verdict(parRate >= TARGET_PAR_RATIO * parFloorRate),
           ],
         ],
       ),
     );
-    console.log(
+    print(
       `cycle/floor: ${ratio.toFixed(2)}x (median of paired ratios ${paired.toFixed(2)}x); ${WIDTH} in parallel: ${parRate.toFixed(1)} cycles/s ` +
         `(median cycle ${fmt(median(parCycles.map((c) => c.total)))} ms; containerd 1.6 here: ${CONTAINERD_PAR_RATE}/s). ` +
-        `The floor includes runc delete, which the runner's stop does too.`,
+        `The floor includes runc delete, which the runner's stop does too. ` +
+        `Time to the parallel floor: ${ratioToOverlapped.toFixed(2)}x.`,
     );
+    summary = {
+      sequentialCycleMs: cycleMed,
+      serialFloorMs: floorMed,
+      parallelFloorMs: overlappedMed,
+      sequentialRatioToSerialFloor: ratio,
+      sequentialRatioToParallelFloor: ratioToOverlapped,
+      parallelRate: parRate,
+      floorParallelRate: parFloorRate,
+      overlappedFloorParallelRate: parOverlappedRate,
+      width: WIDTH,
+      journalSyncsPerCycle: syncsPerCycle,
+    };
   } catch (e) {
     failure = e;
   } finally {
     await cleanup(tmp, floor, runner);
   }
   if (failure !== undefined) throw failure;
+  return summary;
 }
 
 /** Removes every sandbox, whatever gc finds, the floor's containers and namespaces, the bridge and the temp dir. */

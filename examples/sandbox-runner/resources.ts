@@ -261,12 +261,10 @@ export function containerAdapter(parts: RunnerParts): ResourceAdapter<ContainerD
     kind: "container",
     plan: (spec) => spec,
     acquire: async (plan) => {
-      // A failed create or start is cleaned up by the release, registered first (stop + delete).
-      const created = await runc.create(plan.id, plan.bundle);
-      if (created.isErr()) return err(created.error);
-      const started = await runc.start(plan.id);
-      if (started.isErr()) return err(started.error);
-      return ok(plan);
+      // runc run --detach: create + start in one process. A failed or killed one is cleaned up
+      // by the release, registered first (stop + delete + create leftovers).
+      const ran = await runc.run(plan.id, plan.bundle);
+      return ran.isErr() ? err(ran.error) : ok(plan);
     },
     describe: (r) => r,
     release: async (desc, { signal }) => {

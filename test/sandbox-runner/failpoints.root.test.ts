@@ -110,8 +110,9 @@ describeSandbox("sandbox-runner failpoints (root, through the CLI)", () => {
         "cni-add=delay:300",
         "--failpoint",
         "remove-bundle=delay:200",
+        // mark-ready, not start-container: a failure beside cni-add would abort its delay (R13).
         "--failpoint",
-        "start-container=error",
+        "mark-ready=error",
         pod,
       ],
       { progress: true },
@@ -124,6 +125,50 @@ describeSandbox("sandbox-runner failpoints (root, through the CLI)", () => {
     };
     expect(duration("cni-add")).toBeGreaterThanOrEqual(300);
     expect(duration("remove-bundle")).toBeGreaterThanOrEqual(200);
+    await expectEmpty(lane);
+  });
+  /** Whether `a` and `b` ran at once: both ▸ (started) lines come before either ✔ / ↩ (ended) line. */
+  function overlapped(stderr: string, a: string, b: string, indent: string, end: string): void {
+    const lines = stderr.split("\n");
+    const at = (mark: string, name: string): number => {
+      const i = lines.findIndex((l) => l.startsWith(`${indent}${mark} ${name}`));
+      expect(i, `${mark} ${name} in\n${stderr}`).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    expect(Math.max(at("▸", a), at("▸", b)), stderr).toBeLessThan(Math.min(at(end, a), at(end, b)));
+  }
+
+  it.concurrent(
+    "CNI ADD runs beside the bundle + container branch, and CNI DEL beside the container's stop",
+    async () => {
+      const lane = env.lane();
+      const delays = ["cni-add", "create-bundle", "cni-del", "stop-container"].flatMap((at) => [
+        "--failpoint",
+        `${at}=delay:300`,
+      ]);
+      const r = await lane.cli(["run", ...delays, "--failpoint", "mark-ready=error", pod], { progress: true });
+      expect(r.code, show(r)).toBe(1);
+      overlapped(r.stderr, "cni-add", "create-bundle", " ", "✔");
+      overlapped(r.stderr, "cni-del", "stop-container", "   ", "↩");
+      // The netns goes only once both branches were undone (R12).
+      expect(r.stderr.indexOf("▸ remove-netns")).toBeGreaterThan(r.stderr.indexOf("↩ cni-del"));
+      expect(r.stderr.indexOf("▸ remove-netns")).toBeGreaterThan(r.stderr.indexOf("↩ remove-bundle"));
+      await expectEmpty(lane);
+    },
+  );
+  it.concurrent("stop: the pause container's stop beside CNI DEL, then the netns", async () => {
+    const lane = env.lane();
+    const run = await lane.cli(["--json", "run", pod]);
+    expect(run.code, show(run)).toBe(0);
+    const { id } = JSON.parse(run.stdout) as { id: string };
+    const delays = ["cni-del", "stop-container"].flatMap((at) => ["--failpoint", `${at}=delay:300`]);
+    const stop = await lane.cli(["stop", ...delays, id], { progress: true });
+    expect(stop.code, show(stop)).toBe(0);
+    overlapped(stop.stderr, "cni-del", "stop-container", "   ", "↩");
+    expect(stop.stderr.indexOf("▸ remove-netns")).toBeGreaterThan(stop.stderr.indexOf("↩ cni-del"));
+    expect(stop.stderr.indexOf("▸ remove-netns")).toBeGreaterThan(stop.stderr.indexOf("↩ stop-container"));
+    const rm = await lane.cli(["rm", id]);
+    expect(rm.code, show(rm)).toBe(0);
     await expectEmpty(lane);
   });
 });

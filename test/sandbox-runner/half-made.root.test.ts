@@ -18,7 +18,7 @@ import {
 } from "./support/sandbox.js";
 
 /**
- * A fake `runc`, first on the runner's PATH: `create` makes what runc 1.1 has made when it is killed
+ * A fake `runc`, first on the runner's PATH: `create` (or `run`) makes what runc 1.1 has made when it is killed
  * between creating the container's cgroups and writing its state.json (a state dir holding only
  * exec.fifo, and the cgroups), then SIGKILLs itself; any other subcommand is the real runc's.
  */
@@ -26,7 +26,7 @@ const fakeRunc = (realRunc: string) => `
 const fs = require("node:fs");
 const path = require("node:path");
 const args = process.argv.slice(2);
-if (!args.includes("create")) {
+if (!args.includes("create") && !args.includes("run")) {
   const r = require("node:child_process").spawnSync(${JSON.stringify(realRunc)}, args, { stdio: "inherit" });
   process.exit(r.status ?? 1);
 }

@@ -153,14 +153,15 @@ export const COMMANDS: readonly Command[] = [
   {
     name: "steps",
     args: [],
-    usage: "the steps and cleanups --failpoint can target",
+    usage: "the step graph: each step, what it runs after, its cleanup (what --failpoint can target)",
     run: async ({ json, out }) => {
-      const rows = STEPS.map(({ step, cleanup, does }) => ({ step, cleanup, does }));
+      const rows = STEPS.map(({ step, after, cleanup, does }) => ({ step, after, cleanup, does }));
       if (json) out(JSON.stringify(rows));
       else
-        table([["STEP", "CLEANUP", "WHAT IT DOES"], ...rows.map((s) => [s.step, s.cleanup ?? "-", s.does])]).forEach(
-          (l) => out(l),
-        );
+        table([
+          ["STEP", "AFTER", "CLEANUP", "WHAT IT DOES"],
+          ...rows.map((s) => [s.step, s.after.join(",") || "-", s.cleanup ?? "-", s.does]),
+        ]).forEach((l) => out(l));
       return done;
     },
   },

@@ -1,11 +1,13 @@
 // RuncError: what failed (the operation, the container), and what runc said about it.
 import { CONTAINER_ID } from "./validate.js";
 
-export type RuncOperation = "create" | "start" | "state" | "kill" | "wait" | "delete" | "list" | "bundle" | "rootfs";
+export type RuncOperation =
+  "create" | "run" | "start" | "state" | "kill" | "wait" | "delete" | "list" | "bundle" | "rootfs";
 
 /** How each message starts, so that it reads as the action that failed (like containerd's errors). */
 const action: Record<RuncOperation, (subject: string) => string> = {
   create: (s) => `failed to create container ${s}`,
+  run: (s) => `failed to run container ${s}`,
   start: (s) => `failed to start container ${s}`,
   state: (s) => `failed to get the state of container ${s}`,
   kill: (s) => `failed to kill container ${s}`,

@@ -1,4 +1,4 @@
-// What a `runc create` killed part-way leaves behind, and its removal. runc 1.1 makes the
+// What a `runc create` (or `runc run --detach`) killed part-way leaves behind, and its removal. runc 1.1 makes the
 // container's state dir (with only exec.fifo) and its cgroups before it writes state.json; killed in
 // between (by its timeout, the OOM killer, or with the runner), it leaves both, and runc, which
 // knows a container only by its state.json, says it does not exist: `runc delete` removes neither.

@@ -37,6 +37,8 @@ export interface Runc {
   /** `runc create`: the container exists, its process waits for start. The bundle dir must exist. */
   create(id: string, bundleDir: string): Promise<Result<void, RuncError>>;
   start(id: string): Promise<Result<void, RuncError>>;
+  /** `runc run --detach`: create + start in one process; killed part-way, it leaves what create does. */
+  run(id: string, bundleDir: string): Promise<Result<void, RuncError>>;
   /** undefined when no container has this id under our root. */
   state(
     id: string,
@@ -134,26 +136,27 @@ class RuncCli implements Runc {
     });
   }
 
-  async create(id: string, bundleDir: string): Promise<Result<void, RuncError>> {
+  create = (id: string, bundleDir: string): Promise<Result<void, RuncError>> => this.#launch("create", id, bundleDir);
+  run = (id: string, bundleDir: string): Promise<Result<void, RuncError>> => this.#launch("run", id, bundleDir);
+
+  /** `runc create`, or `runc run --detach` (create + start in one process). */
+  async #launch(operation: "create" | "run", id: string, bundleDir: string): Promise<Result<void, RuncError>> {
     const bad = containerIdProblem(id) ?? absolutePathProblem("bundleDir", bundleDir);
-    if (bad !== undefined) return invalid("create", id, bad);
+    if (bad !== undefined) return invalid(operation, id, bad);
     // runc hands its stdio to the container's process, so it runs with none (a pipe would stay
     // open for the container's lifetime). Its error goes to a log in the bundle instead,
     // emptied first so that an earlier attempt's error is not reported again.
     const log = path.join(bundleDir, "runc-create.log");
-    try {
-      await writeFile(log, "", { mode: 0o600 });
-    } catch (e) {
-      const reason =
-        (e as NodeJS.ErrnoException).code === "ENOENT"
-          ? `the bundle dir ${bundleDir} does not exist`
-          : (e as Error).message;
-      return invalid("create", id, reason);
-    }
-    const r = await this.#run(["--log", log, "create", "--bundle", bundleDir, id], { detached: true });
+    const unwritable = await writeFile(log, "", { mode: 0o600 }).then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? `the bundle dir ${bundleDir} does not exist` : e.message),
+    );
+    if (unwritable !== undefined) return invalid(operation, id, unwritable);
+    const command = operation === "run" ? ["run", "--detach"] : ["create"];
+    const r = await this.#run(["--log", log, ...command, "--bundle", bundleDir, id], { detached: true });
     if (r.exitCode === 0) return ok(undefined);
     const logged = await readFile(log, "utf8").catch(() => "");
-    return err(this.#failure("create", id, r, { output: logged }));
+    return err(this.#failure(operation, id, r, { output: logged }));
   }
 
   async start(id: string): Promise<Result<void, RuncError>> {

@@ -1,5 +1,6 @@
 // Progress as each step runs, with its duration (like `docker build`), and the rollback steps
-// when it fails. Always on stderr, so that `--json` leaves stdout to JSON alone.
+// when it fails. Steps that run at once show as such: a ▸ line when each starts, a ✔ line when
+// each ends. Always on stderr, so that `--json` leaves stdout to JSON alone.
 import { describeError, type StepEvent, type TransactionEvent } from "errdefer";
 import type { StepLogEntry } from "../store.js";
 import { cleanupName } from "./steps.js";
@@ -14,14 +15,20 @@ export interface Progress {
 const ms = (d: number): string => `${d < 10 ? d.toFixed(1) : Math.round(d)} ms`;
 
 /** Reports to `write` (stderr by default; pass a no-op for quiet). */
-export function progress(write: (line: string) => void, header = "rollback:"): Progress {
+export function progress(write: (line: string) => void, title = "rollback:"): Progress {
   const log: StepLogEntry[] = [];
   const at = () => new Date().toISOString();
   let rollbackShown = false;
+  const header = (): void => {
+    if (!rollbackShown) write(` ${title}`);
+    rollbackShown = true;
+  };
   return {
     log,
     onStep(e) {
-      if (e.type === "step:succeeded") {
+      if (e.type === "step:started") {
+        write(` ▸ ${e.step}`);
+      } else if (e.type === "step:succeeded") {
         log.push({ step: e.step, status: "ok", durationMs: e.durationMs, at: at() });
         write(` ✔ ${e.step.padEnd(18)} ${ms(e.durationMs)}`);
       } else if (e.type === "step:failed") {
@@ -33,11 +40,13 @@ export function progress(write: (line: string) => void, header = "rollback:"): P
       }
     },
     onEvent(e) {
-      if (e.type !== "cleanup:succeeded" && e.type !== "cleanup:failed" && e.type !== "cleanup:retained") return;
-      if (!rollbackShown) {
-        rollbackShown = true;
-        write(` ${header}`);
+      if (e.type === "cleanup:started") {
+        header();
+        write(`   ▸ ${cleanupName(e.label)}`);
+        return;
       }
+      if (e.type !== "cleanup:succeeded" && e.type !== "cleanup:failed" && e.type !== "cleanup:retained") return;
+      header();
       const name = cleanupName(e.label);
       if (e.type === "cleanup:succeeded") {
         log.push({ step: name, status: "released", durationMs: e.durationMs, at: at() });

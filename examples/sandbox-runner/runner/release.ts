@@ -4,7 +4,7 @@ import { err, ok, type Result } from "neverthrow";
 import { releaseHeld, type AnyResourceAdapter, type HeldResource, type TransactionError } from "errdefer";
 import type { SandboxRecord, StepLogEntry } from "../store.js";
 import type { CallOptions, RunnerContext } from "./context.js";
-import type { StepName } from "./steps.js";
+import { inStepGraph, type StepName } from "./steps.js";
 
 interface Released {
   readonly result: Result<void, TransactionError>;
@@ -24,11 +24,12 @@ export async function releaseRecord(
   name: string,
   call: CallOptions,
 ): Promise<Result<SandboxRecord | undefined, TransactionError>> {
-  const toRelease = record.resources.filter((r) => which === undefined || which(r));
+  // Released in reverse of the table's graph (R12), whatever order or `after` the record has.
+  const toRelease = inStepGraph(record.resources.filter((r) => which === undefined || which(r)));
   const outcome = await release(ctx, record.id, toRelease, name, call);
   const { result, released, log } = outcome;
   const isReleased = (step: StepName) => toRelease.some((r) => r.step === step && released.has(r.step));
-  const remaining = record.resources.filter((r) => !(toRelease.includes(r) && released.has(r.step)));
+  const remaining = record.resources.filter((r) => !((which === undefined || which(r)) && released.has(r.step)));
   const recordGone = isReleased("create-record");
   // Everything released: a record that held only what is now gone (see run) is deleted too.
   const nothingLeft = which === undefined && result.isOk() && remaining.length === 0;

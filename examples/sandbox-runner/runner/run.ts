@@ -10,7 +10,7 @@ import type { CallOptions, RunnerContext } from "./context.js";
 import { ConfigError, type OperationFailedError } from "./errors.js";
 import { operationFailed } from "./failure.js";
 import type { Progress } from "./progress.js";
-import { runPodSandboxSaga, type RunContext, type RunPlan } from "./steps.js";
+import { inStepGraph, runPodSandboxSaga, type RunContext, type RunPlan } from "./steps.js";
 
 const ACTION = "run pod sandbox";
 
@@ -30,7 +30,7 @@ export async function runPodSandbox(
       ...plan.record,
       state: "READY",
       ip: c["cni-add"]?.ip ?? null,
-      resources: [...run.held],
+      resources: inStepGraph(run.held),
       steps: [...run.report.log],
     };
     // The store takes ownership here (containerd: rollback = false).
@@ -92,7 +92,7 @@ async function planRun(ctx: RunnerContext, config: PodConfig): Promise<Result<Ru
 
 interface FollowedRun {
   readonly report: Progress;
-  /** What the steps acquired (or, registered first, planned), in order. */
+  /** What the steps acquired (or, registered first, planned), in the order they ended. */
   readonly held: HeldResource[];
   /** The steps whose cleanup released them. */
   readonly released: Set<string>;
@@ -130,7 +130,7 @@ async function keepForRetry(ctx: RunnerContext, plan: RunPlan, run: FollowedRun,
   await ctx.store.write({
     ...(kept ?? plan.record),
     state: "NOTREADY",
-    resources: unreleased,
+    resources: inStepGraph(unreleased),
     steps: [...run.report.log],
     error: error.message,
   });

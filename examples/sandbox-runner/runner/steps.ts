@@ -1,7 +1,7 @@
 // The RunPodSandbox saga, declared once: each step with its cleanup, what it does, the adapter that
 // acquires it and the spec it is given. The saga is built from this table, and so are `steps`, the
-// failpoint targets, the cleanup names in progress and errors, what Stop releases and the order
-// recover puts leftovers back in.
+// failpoint targets, the cleanup names in progress and errors, what Stop releases, and the graph
+// (`after`) the saga runs forward and every release (rollback, stop, rm, recover) unwinds.
 import path from "node:path";
 import { saga, type AnyResourceAdapter, type Saga } from "errdefer";
 import type { CniNetworkList } from "../cni/index.js";
@@ -37,6 +37,8 @@ type SpecOf<K extends AdapterKey> = Parameters<RunnerAdapters[K]["plan"]>[0];
 
 interface ResourceStep<K extends AdapterKey, N extends string> {
   readonly step: N;
+  /** The steps it runs after (R13): it starts once they succeeded; its cleanup runs before theirs. */
+  readonly after: readonly string[];
   /** The cleanup that undoes it. */
   readonly cleanup: string;
   readonly does: string;
@@ -55,6 +57,7 @@ interface ResourceStep<K extends AdapterKey, N extends string> {
 /** The last step: the store takes the sandbox (containerd: rollback = false). */
 interface CommitStep<N extends string> {
   readonly step: N;
+  readonly after: readonly string[];
   readonly cleanup: undefined;
   readonly does: string;
   readonly adapter: undefined;
@@ -68,9 +71,14 @@ const commit = <N extends string>(s: Omit<CommitStep<N>, "cleanup" | "adapter">)
   adapter: undefined,
 });
 
+// The graph: name, record and netns one after another (each needs the one before); then CNI ADD
+// beside the bundle + pause container (both only need the netns to exist); then READY. Rolling
+// back, CNI DEL runs beside the container's stop and the bundle's removal, and the guarded netns
+// removal waits for both branches: a failed DEL or stop keeps the netns (R12).
 const TABLE = [
   resource({
     step: "reserve-name",
+    after: [],
     cleanup: "release-name",
     does: "reserve the sandbox name (two runs of one name: one wins)",
     adapter: "name",
@@ -79,6 +87,7 @@ const TABLE = [
   }),
   resource({
     step: "create-record",
+    after: ["reserve-name"],
     cleanup: "delete-record",
     does: "write the sandbox record (NOTREADY)",
     adapter: "record",
@@ -87,6 +96,7 @@ const TABLE = [
   }),
   resource({
     step: "create-netns",
+    after: ["create-record"],
     cleanup: "remove-netns",
     does: "create the network namespace (guarded removal)",
     adapter: "netns",
@@ -97,6 +107,7 @@ const TABLE = [
   }),
   resource({
     step: "cni-add",
+    after: ["create-netns"],
     cleanup: "cni-del",
     does: "CNI ADD through the plugins (DEL registered first)",
     adapter: "cni",
@@ -114,6 +125,7 @@ const TABLE = [
   }),
   resource({
     step: "create-bundle",
+    after: ["create-netns"],
     cleanup: "remove-bundle",
     does: "write the OCI bundle of the pause container",
     adapter: "bundle",
@@ -128,15 +140,20 @@ const TABLE = [
   }),
   resource({
     step: "start-container",
+    after: ["create-bundle", "create-netns"],
     cleanup: "stop-container",
-    does: "runc create + start of the pause process",
+    does: "runc run --detach of the pause process (create + start in one runc)",
     adapter: "container",
     spec: (p) => ({ id: p.id, bundle: p.bundleDir }),
-    // runc create can succeed and start fail: the container is stopped and deleted either way.
+    // runc run can create and then fail (or be killed): the container is stopped and deleted either way.
     registerFirst: true,
     stop: true,
   }),
-  commit({ step: "mark-ready", does: "mark the sandbox READY: ownership passes to the store" }),
+  commit({
+    step: "mark-ready",
+    after: ["cni-add", "start-container"],
+    does: "mark the sandbox READY: ownership passes to the store",
+  }),
 ] as const;
 
 /** A step of RunPodSandbox, by name. */
@@ -170,6 +187,31 @@ export function stepOrder(step: string): number {
   return i === -1 ? STEPS.length : i;
 }
 
+const afterOf = new Map<string, readonly string[]>(STEPS.map((s) => [s.step, s.after]));
+
+/**
+ * `resources` (some of a sandbox's) in step order, each naming as `after` the nearest of them it
+ * was built on in the table's graph, through the steps not among them: Stop releases the pause
+ * container, CNI and the netns, and the container must still be stopped before the netns goes
+ * although the bundle between them stays. A step the table does not know follows the one before.
+ */
+export function inStepGraph<R extends { readonly step: string; readonly after?: readonly string[] }>(
+  resources: readonly R[],
+): R[] {
+  const sorted = [...resources].sort((x, y) => stepOrder(x.step) - stepOrder(y.step));
+  const present = new Set(sorted.map((r) => r.step));
+  const nearest = (step: string, seen = new Set<string>()): string[] =>
+    (afterOf.get(step) ?? []).flatMap((d) => {
+      if (seen.has(d)) return [];
+      seen.add(d);
+      return present.has(d) ? [d] : nearest(d, seen);
+    });
+  return sorted.map((r, k) => {
+    if (!afterOf.has(r.step)) return k === 0 ? r : { ...r, after: [sorted[k - 1]!.step] };
+    return { ...r, after: nearest(r.step) };
+  });
+}
+
 /** Whether the saga declares `step`'s cleanup guarded. */
 export function isGuarded(step: string): boolean {
   return STEPS.some((s) => s.step === step && "guard" in s && s.guard === true);
@@ -196,6 +238,7 @@ export function runPodSandboxSaga(
   for (const s of STEPS) {
     if (s.adapter === undefined) {
       built = built.step(s.step, {
+        after: s.after,
         run: async (ctx, { signal }) => {
           await hit(failpoints, s.step, signal);
           return markReady(ctx);
@@ -206,6 +249,7 @@ export function runPodSandboxSaga(
     // The table's `resource()` checked this spec against this adapter; here they are one of six.
     const adapter: AnyResourceAdapter = adapters[s.adapter];
     built = built.resource(s.step, adapter, {
+      after: s.after,
       spec: (ctx) => s.spec(ctx.input),
       guard: s.guard === true,
       registerFirst: s.registerFirst === true,

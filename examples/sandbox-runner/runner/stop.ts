@@ -1,5 +1,6 @@
-// StopPodSandbox: kill the pause process, CNI DEL, remove the netns; the record, bundle and name
-// stay for RemovePodSandbox. Idempotent: an unknown id, or a stopped sandbox, is success.
+// StopPodSandbox: stop the pause process beside CNI DEL, then remove the netns (the table's graph,
+// R12); the record, bundle and name stay for RemovePodSandbox. Idempotent: an unknown id, or a
+// stopped sandbox, is success.
 import { err, ok, type Result } from "neverthrow";
 import { isSandboxId, type SandboxRecord } from "../store.js";
 import type { CallOptions, RunnerContext } from "./context.js";

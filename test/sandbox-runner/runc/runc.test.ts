@@ -21,6 +21,20 @@ mkdirSync(bundle);
 const NO_PID = 4_194_305;
 
 describe("runc argv", () => {
+  it("run: `runc run --detach`, as create (log, no stdio, timeout, dies with the runner)", async () => {
+    const { exec, requests } = fakeRunc();
+    const r = await createRunc({ root, exec, commandTimeoutMs: 5000 }).run("sb-1", bundle);
+    expect(r.isOk()).toBe(true);
+    expect(requests).toEqual([
+      {
+        argv: [...base, "--log", path.join(bundle, "runc-create.log"), "run", "--detach", "--bundle", bundle, "sb-1"],
+        detached: true,
+        timeoutMs: 5000,
+        dieWithParent: true,
+      },
+    ]);
+  });
+
   it("create: --root, a log in the bundle, no stdio (detached), a timeout, and it dies with the runner", async () => {
     const { exec, requests } = fakeRunc();
     const r = await createRunc({ root, exec, runcPath: "/usr/sbin/runc", commandTimeoutMs: 5000 }).create(
