@@ -8,15 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, expect, it } from "vitest";
-import {
-  describeSandbox,
-  linksWithMaster,
-  nothingHeld,
-  SandboxEnv,
-  show,
-  type Lane,
-  type StartedCli,
-} from "./support/sandbox.js";
+import { describeSandbox, nothingHeld, SandboxEnv, show, type Lane, type StartedCli } from "./support/sandbox.js";
 
 /** Polls until `check` holds; a hang is caught by the test timeout. */
 async function until(check: () => boolean): Promise<void> {
@@ -89,8 +81,9 @@ describeSandbox("sandbox-runner: Ctrl-C or SIGKILL mid-run, then rm / stop (root
     }
     const rm = await lane.cli(["rm", id]);
     expect(rm.code, show(rm)).toBe(0);
+    // Its veth: afterAll's teardown finds any left on the bridge (the file's other tests share it,
+    // and run at the same time, so the bridge is not empty here).
     await expectNothingLeft(lane);
-    expect(linksWithMaster(env.bridge), "veths on the bridge").toEqual([]);
   });
 
   const lockContents: [string, (lock: string) => void][] = [
