@@ -13,7 +13,9 @@ export type JournalErrorCode =
   /** The journal was closed, or broke after a failed write. */
   | "closed"
   /** An argument was not usable. */
-  | "invalid-argument";
+  | "invalid-argument"
+  /** Not Linux, or `/proc` unreadable: `FileJournal` names its segment by the process's identity there. */
+  | "unsupported-platform";
 
 export class JournalError extends Error {
   override readonly name = "JournalError";

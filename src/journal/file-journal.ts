@@ -78,6 +78,30 @@ function ioError(what: string, file: string, cause: unknown): JournalError {
   );
 }
 
+/**
+ * This process's identity, which names its segment and lets recovery judge it: read from /proc,
+ * so Linux only. Fails here, with a JournalError that says so, rather than with a raw ENOENT.
+ */
+function identityOnLinux(dir: string): ProcessIdentity {
+  if (process.platform !== "linux") {
+    throw new JournalError(
+      "unsupported-platform",
+      `FileJournal needs Linux (it reads /proc for process identity); this is ${process.platform}: use MemoryJournal elsewhere`,
+      { path: dir },
+    );
+  }
+  try {
+    return selfIdentity();
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new JournalError(
+      "unsupported-platform",
+      `FileJournal could not read this process's identity from /proc (is /proc mounted?): ${why}`,
+      { path: dir, cause },
+    );
+  }
+}
+
 /** The failure of a lazy record, as the next durable append or flush reports it (same code and cause). */
 function lostError(error: unknown, file: string): JournalError {
   const journal = isJournalError(error) ? error : undefined;
@@ -94,8 +118,8 @@ export class FileJournal implements Journal {
   readonly #groupCommit: boolean;
   readonly #beforeWrite: BeforeWrite | undefined;
   readonly #ledger = new Ledger();
-  readonly #self: ProcessIdentity = selfIdentity();
-  readonly #segmentName = segmentName(this.#self);
+  readonly #self: ProcessIdentity;
+  readonly #segmentName: string;
   readonly #foreignPidNamespaces: ForeignPidNamespaces;
   #fh: FileHandle | undefined;
   #opening: Promise<FileHandle> | undefined;
@@ -117,6 +141,8 @@ export class FileJournal implements Journal {
       throw new TypeError(`FileJournal: dir must be an absolute path, got ${JSON.stringify(dir)}`);
     }
     this.dir = path.resolve(dir);
+    this.#self = identityOnLinux(this.dir);
+    this.#segmentName = segmentName(this.#self);
     this.#groupCommit = options.groupCommit ?? true;
     this.#beforeWrite = options.beforeWrite;
     this.#foreignPidNamespaces = options.foreignPidNamespaces ?? "live";
