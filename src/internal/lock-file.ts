@@ -42,6 +42,7 @@ export class LockBusyError extends Error {
   }
 }
 
+/** Whether `value` is the `LockBusyError` of a lock another live process holds. */
 export function isLockBusy(value: unknown): value is LockBusyError {
   return lockBusyBrand.is(value);
 }
@@ -53,6 +54,7 @@ export function describeHolder(holder: ProcessIdentity | undefined): string {
   return `process ${holder.pid}`;
 }
 
+/** How `takeLockFile` takes the lock. */
 export interface TakeLockOptions {
   /** Wait this long for the holder to let go (default 0: fail at once with LockBusyError). */
   readonly waitMs?: number;

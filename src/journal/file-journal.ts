@@ -14,6 +14,7 @@ import type { JournalIssue, JournalRecord } from "./records.js";
 import { writeVerifiedCopy, writeWhole, type BeforeWrite } from "./segment-io.js";
 import { parseSegmentName, segmentName } from "./segment-name.js";
 
+/** How a `FileJournal` writes: group commit, and the storage-fault and PID-namespace settings. */
 export interface FileJournalOptions {
   /**
    * Group commit (default true): records that need no fsync of their own (an acquisition's
@@ -113,6 +114,18 @@ function lostError(error: unknown, file: string): JournalError {
   );
 }
 
+/**
+ * The durable journal: an append-only JSON-lines file per process in `dir` (private, 0700/0600),
+ * fsynced before each resource step acquires, so that after a crash `recover` can release what
+ * the dead process held. Group commit shares fsyncs between concurrent sagas; finished
+ * transactions are compacted away; dead processes' segments are adopted by recovery.
+ *
+ * Contract: a resource step's intent is on disk before its acquire starts; a failed write fails
+ * the step (or, for a record after the fact, is reported in `journalFailures`), never the
+ * resources already made. Linux only (it reads `/proc`): elsewhere the constructor throws a
+ * `JournalError` with code `unsupported-platform`. Close it (`close()`, or `await using`) when
+ * done; see docs/journal.md.
+ */
 export class FileJournal implements Journal {
   readonly dir: string;
   readonly #groupCommit: boolean;
