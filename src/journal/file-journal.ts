@@ -473,6 +473,11 @@ export class FileJournal implements Journal {
     }
   }
 
+  /** `close()`, for `await using journal = new ...`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /**
    * Flushes and closes. The segment is removed when nothing in it is left to recover; otherwise it
    * stays, and another journal of this process can recover it (see #adoptDeadSegments). A lazy

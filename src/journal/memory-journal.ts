@@ -55,6 +55,11 @@ export class MemoryJournal implements Journal {
     });
   }
 
+  /** `close()`, for `await using journal = new ...`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
