@@ -30,6 +30,7 @@ export type {
   TransactionOptions,
 } from "./engine/types.js";
 export { saga, Saga } from "./saga/saga.js";
+export { SAGA_CHANNEL } from "./saga/events.js";
 export { releaseHeld } from "./saga/release-held.js";
 export { SagaError, isSagaError, concurrentFailuresOf } from "./saga/errors.js";
 export type { ConcurrentStepFailure } from "./saga/errors.js";
