@@ -84,9 +84,20 @@ export default {
     {
       name: "src-not-to-dev-dependencies",
       severity: "error",
-      comment: "src/ ships to users: it may import only node built-ins and the package's own dependencies.",
+      comment:
+        "src/ ships to users: it may import only node built-ins, the package's own dependencies and its peer (neverthrow, also a devDependency for the tests).",
       from: { path: "^src/" },
-      to: { dependencyTypes: ["npm-dev", "npm-no-pkg", "npm-unknown", "npm-optional", "npm-peer"] },
+      to: {
+        dependencyTypes: ["npm-dev", "npm-no-pkg", "npm-unknown", "npm-optional"],
+        dependencyTypesNot: ["npm-peer"],
+      },
+    },
+    {
+      name: "src-peer-only-neverthrow",
+      severity: "error",
+      comment: "neverthrow is the one peer: its Result types are our public types, so the app must share its copy.",
+      from: { path: "^src/" },
+      to: { dependencyTypes: ["npm-peer"], pathNot: "/node_modules/neverthrow/" },
     },
     {
       name: "examples-by-package-name",

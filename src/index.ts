@@ -1,4 +1,5 @@
 export { transaction, DEFAULT_CLEANUP_TIMEOUT_MS } from "./engine/transaction.js";
+export type { OkOf, ErrOf } from "./engine/transaction.js";
 export {
   TransactionError,
   CleanupTimeoutError,
@@ -23,15 +24,17 @@ export type {
   CleanupKind,
   CleanupOptions,
   CleanupReturn,
+  NotNullish,
   Transaction,
   TransactionEvent,
   TransactionOptions,
 } from "./engine/types.js";
 export { saga, Saga } from "./saga/saga.js";
+export { SAGA_CHANNEL } from "./saga/events.js";
 export { releaseHeld } from "./saga/release-held.js";
 export { SagaError, isSagaError, concurrentFailuresOf } from "./saga/errors.js";
 export type { ConcurrentStepFailure } from "./saga/errors.js";
-export type { StepGraph, StepContext, DeclaredStep } from "./saga/saga.js";
+export type { StepGraph, StepContext, DeclaredStep, Add, Widen } from "./saga/saga.js";
 export type { ReleaseHeldOptions, ReleaseHeldSuccess } from "./saga/release-held.js";
 export { JournalWriteError, isJournalWriteError } from "./saga/journal-writer.js";
 export type {

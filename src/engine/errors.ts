@@ -44,13 +44,15 @@ export function describeError(value: unknown): string {
 
 function transactionMessage(
   cause: unknown,
+  origin: CauseOrigin,
   failures: readonly CleanupFailure[],
   retained: readonly Retained[],
 ): string {
-  let message = describeError(cause);
-  for (const f of failures) message += `; cleanup "${f.label}" failed: ${describeError(f.error)}`;
-  for (const r of retained) message += `; cleanup "${r.label}" retained`;
-  return message;
+  const parts = failures.map((f) => `cleanup "${f.label}" failed: ${describeError(f.error)}`);
+  // The body succeeded: the first cleanup failure is the cause, said once (with its label).
+  if (!(origin === "cleanup" && failures[0]?.error === cause)) parts.unshift(describeError(cause));
+  for (const r of retained) parts.push(`cleanup "${r.label}" retained`);
+  return parts.join("; ");
 }
 
 /** The err side of a transaction (R7): the primary cause on top, every cleanup failure kept. */
@@ -79,7 +81,7 @@ export class TransactionError<E = unknown> extends Error {
     // stack capture keeps the failure path cheap.
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super(transactionMessage(init.cause, failures, retained), { cause: init.cause });
+    super(transactionMessage(init.cause, init.origin, failures, retained), { cause: init.cause });
     Error.stackTraceLimit = limit;
     transactionErrorBrand.mark(this);
     this.origin = init.origin;

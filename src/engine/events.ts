@@ -7,7 +7,9 @@
 import diagnosticsChannel from "node:diagnostics_channel";
 import type { TransactionEvent } from "./types.js";
 
+/** The `node:diagnostics_channel` name every transaction publishes its `TransactionEvent`s to. */
 export const TRANSACTION_CHANNEL = "errdefer:transaction";
+/** The `node:diagnostics_channel` name each cleanup's start and end (with its duration) are published to. */
 export const CLEANUP_CHANNEL = "errdefer:cleanup";
 
 const transactionChannel = diagnosticsChannel.channel(TRANSACTION_CHANNEL);

@@ -26,8 +26,10 @@ export const DEFAULT_CLEANUP_TIMEOUT_MS = 60_000;
 const neverAborted = new AbortController().signal;
 let lastTransactionId = 0;
 
-type OkOf<R> = R extends Result<infer T, unknown> ? T : never;
-type ErrOf<R> = R extends Result<unknown, infer E> ? E : never;
+/** The success type of a Result or ResultAsync `R` (what a body's ok carries). */
+export type OkOf<R> = R extends Result<infer T, unknown> ? T : never;
+/** The error type of a Result or ResultAsync `R` (what a body's err carries). */
+export type ErrOf<R> = R extends Result<unknown, infer E> ? E : never;
 
 /**
  * Runs `body` with a transaction handle, then unwinds its cleanups under rules R1-R10 and resolves

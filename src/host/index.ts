@@ -3,7 +3,7 @@
 // identity that survives PID reuse). Never loads execa.
 export { ensurePrivateDir, PrivateDirError, isPrivateDirError } from "../internal/private-dir.js";
 export { takeLockFile, LockBusyError, isLockBusy, lockHolderFile } from "../internal/lock-file.js";
-export type { TakeLockOptions } from "../internal/lock-file.js";
+export type { LockRelease, TakeLockOptions } from "../internal/lock-file.js";
 export { selfIdentity, isAlive, placeOf } from "../internal/liveness.js";
 export type { ProcessIdentity, ProcessPlace, ForeignPidNamespaces, LivenessOptions } from "../internal/liveness.js";
 // Starting processes: one contract (argv arrays only, an output limit, a timeout, kill on abort,

@@ -13,6 +13,7 @@ import path from "node:path";
  */
 export type Durability = "crash" | "power-loss";
 
+/** How `writeAtomic` writes: the file mode and what it must survive. */
 export interface WriteAtomicOptions {
   /** Default `"power-loss"`. */
   readonly durability?: Durability;

@@ -36,6 +36,7 @@ export type ProcessPlace = "this-namespace" | "other-namespace" | "other-boot";
 /** How to judge a process recorded in another PID namespace of this boot. */
 export type ForeignPidNamespaces = "live" | "dead";
 
+/** How `isAlive` judges a process it cannot look up. */
 export interface LivenessOptions {
   /**
    * A process in another PID namespace of this boot cannot be looked up by its PID from here:

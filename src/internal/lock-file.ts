@@ -42,6 +42,7 @@ export class LockBusyError extends Error {
   }
 }
 
+/** Whether `value` is the `LockBusyError` of a lock another live process holds. */
 export function isLockBusy(value: unknown): value is LockBusyError {
   return lockBusyBrand.is(value);
 }
@@ -53,6 +54,7 @@ export function describeHolder(holder: ProcessIdentity | undefined): string {
   return `process ${holder.pid}`;
 }
 
+/** How `takeLockFile` takes the lock. */
 export interface TakeLockOptions {
   /** Wait this long for the holder to let go (default 0: fail at once with LockBusyError). */
   readonly waitMs?: number;
@@ -65,6 +67,9 @@ export function lockHolderFile(file: string): string {
   return `${file}.holder`;
 }
 
+/** Lets the lock go (idempotent); also async-disposable, for `await using held = await takeLockFile(...)`. */
+export type LockRelease = (() => Promise<void>) & AsyncDisposable;
+
 /**
  * Takes an exclusive flock(2) lock on `file` (created 0600 if missing; never removed); resolves to
  * its release, which is idempotent. `self` (this process) is written to `<file>.holder` once the
@@ -76,7 +81,7 @@ export async function takeLockFile(
   file: string,
   self: ProcessIdentity,
   options: TakeLockOptions = {},
-): Promise<() => Promise<void>> {
+): Promise<LockRelease> {
   options.signal?.throwIfAborted();
   const fd = await openLockFile(file);
   try {
@@ -88,12 +93,13 @@ export async function takeLockFile(
   await writeHolder(file, self);
   await sweepLeftovers(file);
   let released: Promise<void> | undefined;
-  return () =>
+  const release = (): Promise<void> =>
     (released ??= (async () => {
       // Still ours while we hold the lock; once it is let go the next holder writes its own.
       await unlink(lockHolderFile(file)).catch(() => undefined);
       await closeFd(fd);
     })());
+  return Object.assign(release, { [Symbol.asyncDispose]: release });
 }
 
 const openFd = promisify(openCallback);

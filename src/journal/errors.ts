@@ -3,6 +3,7 @@ import { brand } from "../internal/brand.js";
 
 const journalErrorBrand = brand("JournalError");
 
+/** Why the journal or recovery could not work; see docs/journal.md#errors. */
 export type JournalErrorCode =
   /** The directory is a symlink, not a directory, group/world-writable or someone else's. */
   | "unsafe-dir"
@@ -13,8 +14,16 @@ export type JournalErrorCode =
   /** The journal was closed, or broke after a failed write. */
   | "closed"
   /** An argument was not usable. */
-  | "invalid-argument";
+  | "invalid-argument"
+  /** Not Linux, or `/proc` unreadable: `FileJournal` names its segment by the process's identity there. */
+  | "unsupported-platform";
 
+/**
+ * What the journal and `recover` report when they cannot work: the directory is unsafe, another
+ * process holds the recovery lock, I/O failed, the journal is closed or broken, an argument was
+ * unusable, or (`FileJournal`) this is not Linux. `code` says which, `path` names the file or
+ * directory, `cause` keeps the system error. Test for it with `isJournalError`.
+ */
 export class JournalError extends Error {
   override readonly name = "JournalError";
   readonly code: JournalErrorCode;
@@ -29,6 +38,7 @@ export class JournalError extends Error {
   }
 }
 
+/** Whether `value` is a `JournalError` (by brand, so it works across copies of errdefer). */
 export function isJournalError(value: unknown): value is JournalError {
   return journalErrorBrand.is(value);
 }

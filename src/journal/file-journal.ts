@@ -14,6 +14,7 @@ import type { JournalIssue, JournalRecord } from "./records.js";
 import { writeVerifiedCopy, writeWhole, type BeforeWrite } from "./segment-io.js";
 import { parseSegmentName, segmentName } from "./segment-name.js";
 
+/** How a `FileJournal` writes: group commit, and the storage-fault and PID-namespace settings. */
 export interface FileJournalOptions {
   /**
    * Group commit (default true): records that need no fsync of their own (an acquisition's
@@ -78,6 +79,30 @@ function ioError(what: string, file: string, cause: unknown): JournalError {
   );
 }
 
+/**
+ * This process's identity, which names its segment and lets recovery judge it: read from /proc,
+ * so Linux only. Fails here, with a JournalError that says so, rather than with a raw ENOENT.
+ */
+function identityOnLinux(dir: string): ProcessIdentity {
+  if (process.platform !== "linux") {
+    throw new JournalError(
+      "unsupported-platform",
+      `FileJournal needs Linux (it reads /proc for process identity); this is ${process.platform}: use MemoryJournal elsewhere`,
+      { path: dir },
+    );
+  }
+  try {
+    return selfIdentity();
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new JournalError(
+      "unsupported-platform",
+      `FileJournal could not read this process's identity from /proc (is /proc mounted?): ${why}`,
+      { path: dir, cause },
+    );
+  }
+}
+
 /** The failure of a lazy record, as the next durable append or flush reports it (same code and cause). */
 function lostError(error: unknown, file: string): JournalError {
   const journal = isJournalError(error) ? error : undefined;
@@ -89,13 +114,25 @@ function lostError(error: unknown, file: string): JournalError {
   );
 }
 
+/**
+ * The durable journal: an append-only JSON-lines file per process in `dir` (private, 0700/0600),
+ * fsynced before each resource step acquires, so that after a crash `recover` can release what
+ * the dead process held. Group commit shares fsyncs between concurrent sagas; finished
+ * transactions are compacted away; dead processes' segments are adopted by recovery.
+ *
+ * Contract: a resource step's intent is on disk before its acquire starts; a failed write fails
+ * the step (or, for a record after the fact, is reported in `journalFailures`), never the
+ * resources already made. Linux only (it reads `/proc`): elsewhere the constructor throws a
+ * `JournalError` with code `unsupported-platform`. Close it (`close()`, or `await using`) when
+ * done; see docs/journal.md.
+ */
 export class FileJournal implements Journal {
   readonly dir: string;
   readonly #groupCommit: boolean;
   readonly #beforeWrite: BeforeWrite | undefined;
   readonly #ledger = new Ledger();
-  readonly #self: ProcessIdentity = selfIdentity();
-  readonly #segmentName = segmentName(this.#self);
+  readonly #self: ProcessIdentity;
+  readonly #segmentName: string;
   readonly #foreignPidNamespaces: ForeignPidNamespaces;
   #fh: FileHandle | undefined;
   #opening: Promise<FileHandle> | undefined;
@@ -117,6 +154,8 @@ export class FileJournal implements Journal {
       throw new TypeError(`FileJournal: dir must be an absolute path, got ${JSON.stringify(dir)}`);
     }
     this.dir = path.resolve(dir);
+    this.#self = identityOnLinux(this.dir);
+    this.#segmentName = segmentName(this.#self);
     this.#groupCommit = options.groupCommit ?? true;
     this.#beforeWrite = options.beforeWrite;
     this.#foreignPidNamespaces = options.foreignPidNamespaces ?? "live";
@@ -432,6 +471,11 @@ export class FileJournal implements Journal {
         (copyOf !== undefined && !name.startsWith(".") && (await this.#writtenByTheDead(copyOf)));
       if (leftover) await unlink(path.join(this.dir, name)).catch(noop);
     }
+  }
+
+  /** `close()`, for `await using journal = new ...`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /**

@@ -15,4 +15,11 @@ export { JournalError, isJournalError } from "./errors.js";
 export type { JournalErrorCode } from "./errors.js";
 export type { Journal, RecoverySession } from "./journal.js";
 export { JOURNAL_FORMAT_VERSION } from "./records.js";
-export type { JournalIssue, JournalRecord, JournalledResource, JournalledTransaction } from "./records.js";
+export type {
+  AdoptedResource,
+  JournalIssue,
+  JournalRecord,
+  JournalRecordBase,
+  JournalledResource,
+  JournalledTransaction,
+} from "./records.js";

@@ -8,6 +8,11 @@ import {
   type JournalledTransaction,
 } from "./records.js";
 
+/**
+ * Where sagas write their resource steps and `recover` reads them back: `FileJournal` (durable)
+ * or `MemoryJournal` (tests, no crash safety). Implement it only to store the records elsewhere;
+ * the records' order and durability rules are in docs/journal.md.
+ */
 export interface Journal {
   /**
    * Appends one record. With `durable`, resolves once it and every record before it are on

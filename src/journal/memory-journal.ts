@@ -5,6 +5,11 @@ import { Ledger, type Journal, type RecoverySession } from "./journal.js";
 import { JournalError } from "./errors.js";
 import type { JournalIssue, JournalRecord } from "./records.js";
 
+/**
+ * The journal contract in memory: the same records, ledger, recovery lock and adoption as
+ * `FileJournal`, without a disk and on any platform. For tests and for runs that need no crash
+ * safety; `lines()` and `MemoryJournal.fromLines()` simulate a restart.
+ */
 export class MemoryJournal implements Journal {
   readonly #ledger = new Ledger();
   readonly #lines: string[] = [];
@@ -48,6 +53,11 @@ export class MemoryJournal implements Journal {
         return Promise.resolve();
       },
     });
+  }
+
+  /** `close()`, for `await using journal = new ...`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   close(): Promise<void> {

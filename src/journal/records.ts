@@ -17,16 +17,18 @@ export function formatVersionOf(t: RecordType): number {
   return t === "adopt" ? 2 : 1;
 }
 
-interface Base {
+/** The fields every journal record has. */
+export interface JournalRecordBase {
   readonly v: number;
   /** The transaction id (a UUID). */
   readonly tx: string;
 }
 
+/** One line of the journal: a transaction's begin, intents, acquisitions, releases, commit and end. */
 export type JournalRecord =
-  | (Base & { readonly t: "begin"; readonly name: string; readonly at: number })
+  | (JournalRecordBase & { readonly t: "begin"; readonly name: string; readonly at: number })
   /** Written (durably) before a step acquires: the chosen identity of what it will make. */
-  | (Base & {
+  | (JournalRecordBase & {
       readonly t: "intent";
       readonly step: string;
       readonly kind: string;
@@ -43,20 +45,20 @@ export type JournalRecord =
    * held resource, as acquired, in acquisition order. One line is all or nothing: a crash leaves
    * every resource adopted or none.
    */
-  | (Base & { readonly t: "adopt"; readonly resources: readonly AdoptedResource[] })
+  | (JournalRecordBase & { readonly t: "adopt"; readonly resources: readonly AdoptedResource[] })
   /** After a step acquired: its full description. */
-  | (Base & { readonly t: "acquired"; readonly step: string; readonly desc: JsonValue })
-  | (Base & { readonly t: "released"; readonly step: string })
-  | (Base & { readonly t: "release-failed"; readonly step: string; readonly error: string })
+  | (JournalRecordBase & { readonly t: "acquired"; readonly step: string; readonly desc: JsonValue })
+  | (JournalRecordBase & { readonly t: "released"; readonly step: string })
+  | (JournalRecordBase & { readonly t: "release-failed"; readonly step: string; readonly error: string })
   /** A guarded release skipped because an earlier one failed: still held, still to recover. */
-  | (Base & { readonly t: "retained"; readonly step: string })
+  | (JournalRecordBase & { readonly t: "retained"; readonly step: string })
   /**
    * Success: ownership passed to the caller. `held` names the steps handed over (the others, such
    * as on-always resources, are still to be released); without it, everything unreleased is.
    */
-  | (Base & { readonly t: "commit"; readonly held?: readonly string[] })
+  | (JournalRecordBase & { readonly t: "commit"; readonly held?: readonly string[] })
   /** The unwind finished; whatever is not released is retained. */
-  | (Base & { readonly t: "end" });
+  | (JournalRecordBase & { readonly t: "end" });
 
 export type RecordType = JournalRecord["t"];
 

@@ -5,6 +5,7 @@ import type { CleanupKind, Transaction } from "../engine/types.js";
 import type { NetnsError } from "./errors.js";
 import { createNetns, type CreateNetnsOptions, type Netns } from "./netns.js";
 
+/** How `acquireNetns` creates the namespace, and the cleanup it registers. */
 export interface AcquireNetnsOptions extends CreateNetnsOptions {
   /**
    * When the release runs: `"error"` (the default, containerd's errdefer: on success the caller

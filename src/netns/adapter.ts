@@ -10,6 +10,7 @@ import { defaultDir, generateName, normalizeDir } from "./names.js";
 /** What the adapter journals: enough to find the mount point again. */
 export type NetnsDescription = { readonly dir: string; readonly name: string };
 
+/** What a netns resource step plans: the namespace's name (and its directory). */
 export interface NetnsSpec {
   /** Default `/var/run/netns`. */
   readonly dir?: string;
@@ -17,6 +18,7 @@ export interface NetnsSpec {
   readonly name?: string;
 }
 
+/** The driver and directory `netnsAdapter` releases through. */
 export interface NetnsAdapterOptions {
   /** Share one `ip -batch` process, or substitute a test runner. */
   readonly driver?: NetnsDriver;

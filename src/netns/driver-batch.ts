@@ -14,6 +14,7 @@ const marker = /^Command failed -:(\d+)$/;
 // Tokens ip's batch parser reads verbatim: no blanks, quotes, backslashes or comments.
 const plainToken = /^[^\s"'\\#]+$/;
 
+/** How `createBatchDriver` runs its `ip -batch` sessions. */
 export interface BatchDriverOptions {
   readonly runner?: CommandRunner;
   /** How many `ip -batch` processes share the requests (default 1). */
@@ -173,6 +174,7 @@ export class BatchDriver implements NetnsDriver {
     for (const s of this.#sessions) s.kill();
   }
 
+  /** Closes the driver (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -3,6 +3,7 @@ import type { IpOutcome, NetnsDriver } from "./driver.js";
 import { execaRunner } from "../internal/command/execa-runner.js";
 import type { CommandRunner } from "../internal/command/types.js";
 
+/** How `createProcessDriver` starts one `ip` process per command. */
 export interface ProcessDriverOptions {
   readonly runner?: CommandRunner;
 }

@@ -22,5 +22,6 @@ export interface NetnsDriver {
   ip(args: readonly string[]): Promise<IpOutcome>;
   /** Ends any long-running process; a later `ip()` starts a new one. */
   close(): Promise<void>;
+  /** Same as `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }

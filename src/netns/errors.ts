@@ -41,6 +41,7 @@ const verbs: Record<NetnsOperation, string> = {
   sweep: "sweep",
 };
 
+/** What a `NetnsError` is built from. */
 export interface NetnsErrorInit {
   readonly operation: NetnsOperation;
   readonly code: NetnsErrorCode;

@@ -8,7 +8,7 @@ export type { SweepNetnsOptions, SweepReport } from "./sweep.js";
 export { acquireNetns } from "./acquire.js";
 export type { AcquireNetnsOptions } from "./acquire.js";
 export { NetnsError, isNetnsError } from "./errors.js";
-export type { NetnsErrorCode, NetnsOperation } from "./errors.js";
+export type { NetnsErrorCode, NetnsErrorInit, NetnsOperation } from "./errors.js";
 export { createBatchDriver, BatchDriver } from "./driver-batch.js";
 export type { BatchDriverOptions } from "./driver-batch.js";
 export { createProcessDriver } from "./driver-process.js";

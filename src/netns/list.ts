@@ -6,6 +6,7 @@ import { NetnsError, needsRoot } from "./errors.js";
 import { defaultDir, dirProblem, nameProblem, normalizeDir, prefixProblem } from "./names.js";
 import { defaultDriver, Netns } from "./netns.js";
 
+/** Where `listNetns` looks, and which names it keeps. */
 export interface ListNetnsOptions {
   /** Default `/var/run/netns`. */
   readonly dir?: string;

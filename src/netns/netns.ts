@@ -23,6 +23,7 @@ export function defaultDriver(): NetnsDriver {
   return sharedDriver;
 }
 
+/** How `createNetns` makes the namespace: directory, driver, runner, deadline. */
 export interface CreateNetnsOptions {
   /** Where the mount-point file goes. Default `/var/run/netns` (managed by `ip netns`). */
   readonly dir?: string;
@@ -34,15 +35,18 @@ export interface CreateNetnsOptions {
   readonly driver?: NetnsDriver;
 }
 
+/** Where `loadNetns` finds an existing namespace. */
 export interface LoadNetnsOptions {
   readonly driver?: NetnsDriver;
 }
 
+/** How `Netns.remove` tears the namespace down. */
 export interface RemoveOptions {
   /** Stops retrying EBUSY when aborted. */
   readonly signal?: AbortSignal;
 }
 
+/** How `Netns.exec` runs a command inside the namespace. */
 export interface ExecOptions {
   /** Kills the command when aborted. */
   readonly signal?: AbortSignal;

@@ -5,6 +5,7 @@ import { NetnsError } from "./errors.js";
 import { listIn } from "./list.js";
 import type { Netns } from "./netns.js";
 
+/** Which namespaces `sweepNetns` removes, and where it looks. */
 export interface SweepNetnsOptions {
   /** Default `/var/run/netns`. */
   readonly dir?: string;

@@ -15,6 +15,11 @@ import { releaseRecorded } from "./release-recorded.js";
 
 const abandonedBrand = brand("AbandonedTransactionError");
 
+/**
+ * How `recover` works through the abandoned transactions: each release's deadline, which ones
+ * already belong to someone else (`isOwned`: committed, not released), and which to take now
+ * (`select`; the rest stay journalled).
+ */
 export interface RecoverOptions {
   /** Deadline of each release in ms (default 60 000). */
   readonly cleanupTimeoutMs?: number;
@@ -31,6 +36,7 @@ export interface RecoverOptions {
   readonly select?: (transaction: JournalledTransaction) => boolean;
 }
 
+/** One resource `recover` released, failed to release, or retained. */
 export interface RecoveredResource {
   /** The journal transaction, and the name of the saga that began it. */
   readonly tx: string;
@@ -40,6 +46,7 @@ export interface RecoveredResource {
   readonly description: JsonValue;
 }
 
+/** What `recover` did: transactions seen, resources released, failed and retained, lines it could not use. */
 export interface RecoveryReport {
   /** Transactions that needed recovery (of those `select` chose). */
   readonly transactions: number;

@@ -12,6 +12,7 @@ import { JournalWriter, type JournalWriteError } from "./journal-writer.js";
 import { releaseRecorded } from "./release-recorded.js";
 import type { Held } from "./types.js";
 
+/** How `releaseHeld` releases a `Held`: the transaction options, and the journal to record in. */
 export interface ReleaseHeldOptions extends Omit<TransactionOptions, "name"> {
   readonly journal?: Journal;
 }

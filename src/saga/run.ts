@@ -9,6 +9,7 @@ import type { TransactionError } from "../engine/errors.js";
 import { checkConcurrency, transaction } from "../engine/transaction.js";
 import type { Transaction } from "../engine/types.js";
 import { SagaError, type ConcurrentStepFailure } from "./errors.js";
+import { sagaChannel } from "./events.js";
 import { deferGraph, nearestKept, unlessPrevious, type Edges } from "./graph.js";
 import { JournalWriter } from "./journal-writer.js";
 import { runScheduled, type Failed } from "./schedule.js";
@@ -83,6 +84,7 @@ function observer(onStep: ((event: StepEvent) => void) | undefined): (event: Ste
     } catch {
       // An observer must never change what the saga does.
     }
+    if (sagaChannel.hasSubscribers) sagaChannel.publish(event);
   };
 }
 

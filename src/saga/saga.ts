@@ -17,7 +17,8 @@ import type {
   StepOutput,
 } from "./types.js";
 
-type Add<C, N extends string, O> = C & { readonly [K in N]: O };
+/** The context `C` after step `N` succeeded: its output `O` under the step's name. */
+export type Add<C, N extends string, O> = C & { readonly [K in N]: O };
 
 /**
  * The step graph as types (R13): each declared step's name -> itself and every step it depends
@@ -40,7 +41,8 @@ export type StepContext<I, C, G extends StepGraph, D extends string> = string ex
     ? { readonly input: I }
     : { readonly input: I } & Pick<C, Extract<G[D], keyof C>>;
 
-type Widen<G extends StepGraph, N extends string, D extends string> = G & { readonly [K in N]: N | G[D] };
+/** The step graph `G` with step `N` added, depending on `D` and (transitively) on what they depend on. */
+export type Widen<G extends StepGraph, N extends string, D extends string> = G & { readonly [K in N]: N | G[D] };
 
 // "input" holds the input; "__proto__" would set the context's prototype instead of a field.
 const reserved = new Set(["input", "__proto__"]);

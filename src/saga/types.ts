@@ -44,6 +44,10 @@ export interface StepOptions<C> {
 
 export interface StepDefinition<C, R, F extends boolean> extends StepOptions<C> {
   readonly registerFirst?: F;
+  /**
+   * Does the step: `ctx` holds the input and the outputs it may see, `step` its name and the run's
+   * signal. Its ok is the step's output.
+   */
   run(ctx: C, step: StepRun): R;
   /** Undoes the step. With `registerFirst`, it also runs when `run` failed, with `undefined`. */
   compensate?(
@@ -80,6 +84,7 @@ export interface Held {
   readonly resources: readonly HeldResource[];
 }
 
+/** What a saga that succeeded returns: its context, what it hands over, and journal writes that failed. */
 export interface SagaSuccess<C> {
   /** The input and every step's output, by step name. */
   readonly context: C;
@@ -115,6 +120,7 @@ export type StepEvent =
     }
   | { readonly type: "step:skipped"; readonly saga: string; readonly step: string };
 
+/** How a saga runs: the transaction options, concurrency, journal and step observer. */
 export interface SagaRunOptions extends Omit<TransactionOptions, "name"> {
   /**
    * How many steps may run at once, and during the rollback how many compensations (R13).
@@ -123,6 +129,10 @@ export interface SagaRunOptions extends Omit<TransactionOptions, "name"> {
   readonly concurrency?: number;
   /** Journal the resource steps, so that `recover` can release them after a crash. */
   readonly journal?: Journal;
+  /**
+   * Called synchronously with each step's progress (started, succeeded with its duration and
+   * resource, failed, skipped). A throw from it is ignored: an observer never changes the run.
+   */
   readonly onStep?: (event: StepEvent) => void;
 }
 

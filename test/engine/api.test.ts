@@ -218,6 +218,17 @@ describe("TransactionError", () => {
     expect(e).toBeInstanceOf(TransactionError);
   });
 
+  it("says a cleanup's failure once when it is the primary cause (the body succeeded)", async () => {
+    const r = await transaction((tx) => {
+      tx.defer(() => errAsync(new Error("close failed")), { label: "close" });
+      tx.defer(() => errAsync(new Error("flush failed")), { label: "flush" });
+      return ok(1);
+    });
+    const e = errorOf(r);
+    expect(e.origin).toBe("cleanup");
+    expect(e.message).toBe('cleanup "flush" failed: flush failed; cleanup "close" failed: close failed');
+  });
+
   it("starts with String(value) for a non-Error cause", async () => {
     const r = await transaction(() => err("quota exceeded"));
     expect(errorOf(r).message.startsWith("quota exceeded")).toBe(true);

@@ -322,3 +322,16 @@ describe("what is at the lock's path", () => {
     expect(readdirSync(dir).sort()).toEqual(["other.stale-0123abcd", "recover.lock"]);
   });
 });
+
+describe("await using", () => {
+  it("the release is async-disposable: the lock is let go at the end of the block", async () => {
+    const lock = path.join(tempDir("lock-using"), "lock");
+    {
+      await using held = await takeLockFile(lock, selfIdentity());
+      expect(typeof held).toBe("function");
+      expect(isLockBusy(await refusal(takeLockFile(lock, selfIdentity(), { waitMs: 0 })))).toBe(true);
+    }
+    const again = await takeLockFile(lock, selfIdentity(), { waitMs: 0 });
+    await again();
+  });
+});

@@ -19,7 +19,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ok } from "neverthrow";
 import { afterAll, afterEach, beforeAll, describe, expect, it, test } from "vitest";
 import { saga, type ResourceAdapter } from "../../src/index.js";
-import { FileJournal, JournalError, isJournalError, recover, type JournalRecord } from "../../src/journal/index.js";
+import {
+  FileJournal,
+  JournalError,
+  MemoryJournal,
+  isJournalError,
+  recover,
+  type JournalRecord,
+} from "../../src/journal/index.js";
 import {
   deadIdentity,
   fakeAdapter,
@@ -173,6 +180,30 @@ describe("writing", () => {
     await j.close();
     const e = await j.append({ v: 1, tx: "t", t: "end" }, true).catch((x: unknown) => x);
     expect(isJournalError(e) && e.code).toBe("closed");
+  });
+});
+
+describe("await using", () => {
+  it("closes a FileJournal at the end of the block (a MemoryJournal too)", async () => {
+    const dir = tempDir("using");
+    let kept: FileJournal | undefined;
+    let memoryClosed = 0;
+    {
+      await using j = new FileJournal(dir);
+      await using m = new MemoryJournal();
+      m.close = () => {
+        memoryClosed += 1;
+        return Promise.resolve();
+      };
+      kept = j;
+      await j.append({ v: 1, tx: "t", t: "begin", name: "s", at: 0 }, true);
+      await j.append({ v: 1, tx: "t", t: "end" }, true);
+    }
+    expect(memoryClosed).toBe(1);
+    const e = await kept.append({ v: 1, tx: "u", t: "end" }, true).catch((x: unknown) => x);
+    expect(isJournalError(e) && e.code).toBe("closed");
+    // Closed with nothing left to recover: the segment is gone.
+    expect(readdirSync(dir).filter((f) => f.endsWith(".jsonl"))).toEqual([]);
   });
 });
 

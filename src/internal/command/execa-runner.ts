@@ -14,6 +14,7 @@ import {
 import { Capture } from "./capture.js";
 import { deadProcess, runningProcess } from "./running-process.js";
 import type { Argv, CommandResult, CommandRunner, RunFailure, RunnerDefaults, RunOptions } from "./types.js";
+import { traced } from "./trace.js";
 
 /** The fields of execa's result this module reads. */
 interface Finished {
@@ -100,5 +101,5 @@ function start(argv: Argv, defaults: RunnerDefaults): ReturnType<CommandRunner["
  * adapter's default. `defaults` apply to every command it starts (a call's own options win).
  */
 export function execaRunner(defaults: RunnerDefaults = {}): CommandRunner {
-  return { run: (argv, options = {}) => run(argv, options, defaults), start: (argv) => start(argv, defaults) };
+  return traced({ run: (argv, options = {}) => run(argv, options, defaults), start: (argv) => start(argv, defaults) });
 }

@@ -16,6 +16,7 @@ import {
 import { Capture } from "./capture.js";
 import { deadProcess, runningProcess } from "./running-process.js";
 import type { Argv, CommandResult, CommandRunner, RunFailure, RunnerDefaults, RunOptions } from "./types.js";
+import { traced } from "./trace.js";
 
 type Outcome = Result<CommandResult, RunFailure>;
 type Ending = "aborted" | "timeout" | "output-limit";
@@ -119,5 +120,5 @@ function start(argv: Argv, defaults: RunnerDefaults): ReturnType<CommandRunner["
  * command it starts (a call's own options win).
  */
 export function spawnRunner(defaults: RunnerDefaults = {}): CommandRunner {
-  return { run: (argv, options = {}) => run(argv, options, defaults), start: (argv) => start(argv, defaults) };
+  return traced({ run: (argv, options = {}) => run(argv, options, defaults), start: (argv) => start(argv, defaults) });
 }

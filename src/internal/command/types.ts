@@ -84,6 +84,7 @@ export interface RunningProcess {
   write(data: string): void;
   /** Closes stdin, which ends `ip -batch`. */
   end(): void;
+  /** Sends `signal` (default SIGTERM) to the process. */
   kill(signal?: NodeJS.Signals): void;
   /** Called with each decoded chunk of stderr, in order. */
   onStderr(listener: (chunk: string) => void): void;
@@ -100,6 +101,7 @@ export interface RunningProcess {
  * {@link CommandResult} or an err {@link RunFailure}. Tests substitute a fake that records argv.
  */
 export interface CommandRunner {
+  /** Runs `argv` to its end; the failures are in the err, never a rejection. */
   run(argv: Argv, options?: RunOptions): ResultAsync<CommandResult, RunFailure>;
   /** Starts a process with stdin and stderr piped, stdout ignored; for a long-running helper such as `ip -batch`. */
   start(argv: Argv): RunningProcess;
