@@ -97,7 +97,7 @@ export default {
       severity: "error",
       comment: "neverthrow is the one peer: its Result types are our public types, so the app must share its copy.",
       from: { path: "^src/" },
-      to: { dependencyTypes: ["npm-peer"], pathNot: "/node_modules/neverthrow/" },
+      to: { dependencyTypes: ["npm-peer"], pathNot: "(^|/)node_modules/neverthrow/" },
     },
     {
       name: "examples-by-package-name",
