@@ -49,8 +49,12 @@ function transactionMessage(
   retained: readonly Retained[],
 ): string {
   const parts = failures.map((f) => `cleanup "${f.label}" failed: ${describeError(f.error)}`);
-  // The body succeeded: the first cleanup failure is the cause, said once (with its label).
-  if (!(origin === "cleanup" && failures[0]?.error === cause)) parts.unshift(describeError(cause));
+  // The message starts with the cause (R7). When the body succeeded, the cause is the first cleanup
+  // failure: said once, with its label.
+  const first = failures[0];
+  if (origin === "cleanup" && first !== undefined && first.error === cause)
+    parts[0] = `${describeError(cause)} (in cleanup "${first.label}")`;
+  else parts.unshift(describeError(cause));
   for (const r of retained) parts.push(`cleanup "${r.label}" retained`);
   return parts.join("; ");
 }

@@ -226,7 +226,7 @@ describe("TransactionError", () => {
     });
     const e = errorOf(r);
     expect(e.origin).toBe("cleanup");
-    expect(e.message).toBe('cleanup "flush" failed: flush failed; cleanup "close" failed: close failed');
+    expect(e.message).toBe('flush failed (in cleanup "flush"); cleanup "close" failed: close failed');
   });
 
   it("starts with String(value) for a non-Error cause", async () => {
