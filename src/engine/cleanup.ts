@@ -37,8 +37,6 @@ export class CleanupEntry implements CleanupHandle {
   }
 }
 
-const kinds: ReadonlySet<unknown> = new Set<CleanupKind>(["always", "error", "success"]);
-
 /** Throws a TypeError naming the argument when a deadline is not a usable number of ms. */
 export function checkTimeout(where: string, name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
@@ -66,7 +64,7 @@ export function makeEntry(
     throw new TypeError(`${where}: options must be an object, got ${opts === null ? "null" : typeof opts}`);
   }
   const on = opts.on ?? defaultOn;
-  if (!kinds.has(on)) {
+  if (on !== "error" && on !== "always" && on !== "success") {
     throw new TypeError(`${where}: options.on must be "always", "error" or "success", got ${JSON.stringify(on)}`);
   }
   const label = opts.label;
@@ -77,8 +75,17 @@ export function makeEntry(
   if (typeof guard !== "boolean") {
     throw new TypeError(`${where}: options.guard must be a boolean, got ${typeof guard}`);
   }
-  const timeoutMs = checkTimeout(where, "options.timeoutMs", opts.timeoutMs);
-  return new CleanupEntry(fn as Cleanup, label, index, on, guard, timeoutMs, checkDependsOn(where, opts.dependsOn));
+  // The checks are called only for an option that is set: most registrations set none of these.
+  const { timeoutMs, dependsOn } = opts;
+  return new CleanupEntry(
+    fn as Cleanup,
+    label,
+    index,
+    on,
+    guard,
+    timeoutMs === undefined ? undefined : checkTimeout(where, "options.timeoutMs", timeoutMs),
+    dependsOn === undefined ? undefined : checkDependsOn(where, dependsOn),
+  );
 }
 
 /** R12: `dependsOn` must list handles this engine made (the transaction checks they are its own, earlier ones). */

@@ -72,7 +72,7 @@ export function transaction(
   const name = options?.name ?? "transaction";
   if (typeof name !== "string") throw new TypeError(`transaction: options.name must be a string`);
   const concurrency = checkConcurrency("transaction: options.concurrency", options?.concurrency);
-  const limits = { timeoutMs, concurrency };
+  const limits: Limits = { timeoutMs, concurrency };
   return new ResultAsync(run(body, signal ?? neverAborted, limits, name, EventSink.open(onEvent)));
 }
 
@@ -96,10 +96,20 @@ function checkEarlier(entries: readonly CleanupEntry[], entry: CleanupEntry): vo
   }
 }
 
-async function run(
+interface Limits {
+  readonly timeoutMs: number;
+  readonly concurrency: number | undefined;
+}
+
+/**
+ * Starts the body and returns the Result's promise. Not an async function: a body returning a
+ * native promise is continued with one then() (no extra async frame and await), and the end is
+ * synchronous unless a cleanup is pending.
+ */
+function run(
   body: (tx: Transaction) => unknown,
   signal: AbortSignal,
-  { timeoutMs, concurrency }: { readonly timeoutMs: number; readonly concurrency: number | undefined },
+  limits: Limits,
   name: string,
   sink: EventSink | undefined,
 ): Promise<Result<unknown, TransactionError>> {
@@ -107,50 +117,73 @@ async function run(
   const startedAt = sink === undefined ? 0 : performance.now();
   sink?.emit({ type: "transaction:started", transactionId, name });
 
-  const tx = new TransactionHandle(signal, timeoutMs, transactionId, sink);
-  let outcome: BodyOutcome;
-  if (signal.aborted) {
-    outcome = thrown(signal.reason);
-  } else {
-    const started = runBody(body, tx);
-    if (started instanceof Promise) {
-      outcome = await started;
-    } else if ("pending" in started) {
-      try {
-        outcome = fromReturn(await started.pending);
-      } catch (error) {
-        outcome = thrown(error);
-      }
-    } else {
-      outcome = started;
+  const tx = new TransactionHandle(signal, limits.timeoutMs, transactionId, sink);
+  const end = new Ending(tx, limits, name, startedAt);
+  if (signal.aborted) return end.finishNow(thrown(signal.reason));
+  const started = runBody(body, tx);
+  if (started instanceof Promise) return started.then((outcome: BodyOutcome) => end.finish(outcome));
+  if (!("pending" in started)) return end.finishNow(started);
+  const { pending } = started;
+  // A native promise is continued directly; any other thenable (a ResultAsync) is adopted first.
+  return (pending instanceof Promise ? pending : Promise.resolve(pending)).then(
+    (value: unknown) => end.finish(fromReturn(value)),
+    (error: unknown) => end.finish(thrown(error)),
+  );
+}
+
+/** What the end of a transaction needs: one object instead of a closure per callback. */
+class Ending {
+  constructor(
+    readonly tx: TransactionHandle,
+    readonly limits: Limits,
+    readonly name: string,
+    readonly startedAt: number,
+  ) {}
+
+  /** R9 (close), the unwind, R7 (the Result); a Promise only while a cleanup is pending. */
+  finish(outcome: BodyOutcome): Result<unknown, TransactionError> | Promise<Result<unknown, TransactionError>> {
+    const { tx } = this;
+    tx.closed = true;
+    // The success path with nothing to run (only errdefers, nothing noted, nobody listening):
+    // every turn would be a silent R2 skip, so the turns are taken without the unwind's state.
+    if (outcome.ok && tx.runsOnSuccess === 0 && tx.noted === undefined && tx.sink === undefined) {
+      for (const entry of tx.entries) if (entry.state === "pending") entry.state = "ran";
+      return ok(outcome.value);
+    }
+    const state = unwindState(outcome, tx.noted);
+    if (tx.entries.length > 0) {
+      const { timeoutMs, concurrency } = this.limits;
+      const { entries, transactionId, sink } = tx;
+      const u = { entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink, concurrency };
+      const pending = tx.graph ? unwindGraph(u) : unwind(u);
+      if (pending !== undefined) return pending.then(() => this.result(outcome, state));
+    }
+    return this.result(outcome, state);
+  }
+
+  /** finish() for a body that ended synchronously: never throws, as an async function would not. */
+  finishNow(outcome: BodyOutcome): Promise<Result<unknown, TransactionError>> {
+    try {
+      return Promise.resolve(this.finish(outcome));
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
-  tx.closed = true;
 
-  // The success path with nothing to run (only errdefers, nothing noted, nobody listening): every
-  // turn would be a silent R2 skip, so the turns are taken without the unwind's state and loop.
-  if (outcome.ok && tx.runsOnSuccess === 0 && tx.noted === undefined && sink === undefined) {
-    for (const entry of tx.entries) if (entry.state === "pending") entry.state = "ran";
-    return ok(outcome.value);
+  result(outcome: BodyOutcome, state: UnwindState): Result<unknown, TransactionError> {
+    const { tx } = this;
+    tx.finalState = state;
+    tx.sink?.emit({
+      type: "transaction:finished",
+      transactionId: tx.transactionId,
+      name: this.name,
+      ok: !state.failed,
+      durationMs: performance.now() - this.startedAt,
+      cleanupFailures: state.failures,
+      retained: state.retained,
+    });
+    return resultOf(outcome, state);
   }
-  const state = unwindState(outcome, tx.noted);
-  if (tx.entries.length > 0) {
-    const u = { entries: tx.entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink, concurrency };
-    const pending = tx.graph ? unwindGraph(u) : unwind(u);
-    if (pending !== undefined) await pending;
-  }
-  tx.finalState = state;
-
-  sink?.emit({
-    type: "transaction:finished",
-    transactionId,
-    name,
-    ok: !state.failed,
-    durationMs: performance.now() - startedAt,
-    cleanupFailures: state.failures,
-    retained: state.retained,
-  });
-  return resultOf(outcome, state);
 }
 
 /** R5: a body that failed has no value; a cleared retErr returns Go's zero value. R7: the Err. */
