@@ -4,6 +4,8 @@
 // ratio to the same work written by hand, all measured interleaved in this run. Then memory:
 // 1,000,000 sequential transactions and heapUsed after a forced GC before and after.
 import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { err, ok, type Result } from "neverthrow";
 import { Cause, Effect, Exit, Option } from "effect";
 import { isTransactionError, transaction, type Transaction } from "../src/index.js";
@@ -23,6 +25,20 @@ import {
 const AsyncDisposableStackPolyfill = createRequire(import.meta.url)(
   "disposablestack/AsyncDisposableStack",
 ) as AsyncDisposableStackConstructor;
+
+/**
+ * ERRDEFER_BENCH_BASELINE=<another build's .bench-dist/src/index.js>: that engine's two forms are
+ * measured in the same rounds as this one's (an A/B in one process: between processes the ratios
+ * move by +-0.2x with the JIT's decisions).
+ */
+const baselinePath = process.env["ERRDEFER_BENCH_BASELINE"];
+const baseline =
+  baselinePath === undefined
+    ? undefined
+    : ((await import(pathToFileURL(resolve(baselinePath)).href)) as {
+        transaction: typeof transaction;
+        isTransactionError: typeof isTransactionError;
+      });
 
 const ACQUISITIONS = 10;
 const ID_SUM = (ACQUISITIONS * (ACQUISITIONS - 1)) / 2;
@@ -141,13 +157,19 @@ function errdeferRegisterBody(fail: boolean) {
   };
 }
 
-function errdeferOp(body: (tx: Transaction) => Promise<Result<Resource[], unknown>>) {
+function errdeferOp(
+  body: (tx: Transaction) => Promise<Result<Resource[], unknown>>,
+  engine: { transaction: typeof transaction; isTransactionError: typeof isTransactionError } = {
+    transaction,
+    isTransactionError,
+  },
+) {
   return async (): Promise<void> => {
-    const result = await transaction(body);
+    const result = await engine.transaction(body);
     if (result.isOk()) {
       handedOut += result.value.length;
     } else if (
-      isTransactionError(result.error) &&
+      engine.isTransactionError(result.error) &&
       isFailure(result.error.cause) &&
       result.error.cleanupFailures.length === 0
     ) {
@@ -243,6 +265,22 @@ const IMPLS: readonly Impl[] = [
     isErrdefer: true,
     op: (fail) => errdeferOp(errdeferRegisterBody(fail)),
   },
+  ...(baseline === undefined
+    ? []
+    : [
+        {
+          name: "baseline tx.acquire",
+          short: "base-acquire",
+          isErrdefer: true,
+          op: (fail: boolean) => errdeferOp(errdeferAcquireBody(fail), baseline),
+        },
+        {
+          name: "baseline tx.errdefer",
+          short: "base-errdefer",
+          isErrdefer: true,
+          op: (fail: boolean) => errdeferOp(errdeferRegisterBody(fail), baseline),
+        },
+      ]),
   { name: "AsyncDisposableStack (polyfill 1.1.8)", short: "ads", isErrdefer: false, op: disposableStackOp },
   { name: "Effect.scoped + acquireRelease", short: "effect", isErrdefer: false, op: effectOp },
 ];
@@ -349,6 +387,13 @@ export interface EngineSummary {
   readonly handFailureUs: number;
   readonly rounds: number;
   readonly memoryChangePct: number | null;
+  /** With ERRDEFER_BENCH_BASELINE: the same four ratios of the baseline engine, same rounds. */
+  readonly baseline?: {
+    readonly successRatio: number;
+    readonly failureRatio: number;
+    readonly acquireSuccessRatio: number;
+    readonly acquireFailureRatio: number;
+  };
 }
 
 export async function run(): Promise<EngineSummary> {
@@ -359,7 +404,7 @@ export async function run(): Promise<EngineSummary> {
   // `npm run bench` runs tsc's output, as users run it: tsx's esbuild transform (keepNames) would
   // add an Object.defineProperty per closure created in a hot function.
   console.log(
-    `Node ${process.version}; compiled JavaScript; ` +
+    `Node ${process.version}; compiled JavaScript; timed in process CPU time; ` +
       `forced GC: ${gcAvailable ? "before the warm-up (not between rounds: it shrinks the young generation and slows allocation-heavy cases)" : "NO (run node with --expose-gc)"}`,
   );
   await checkOnce();
@@ -377,7 +422,8 @@ export async function run(): Promise<EngineSummary> {
       });
     }
   }
-  const results = await compare(cases, { rounds, batchMs: 120, warmupMs: 300 });
+  // CPU time: on the shared VM the wall clock of a 1 us op is mostly waiting for a core.
+  const results = await compare(cases, { rounds, batchMs: 120, warmupMs: 300, clock: "cpu" });
   const byName = new Map<string, CaseResult>(results.map((r) => [r.name, r]));
   const get = (impl: Impl, path: Path): CaseResult => byName.get(`${impl.short}/${path}`)!;
 
@@ -409,7 +455,7 @@ export async function run(): Promise<EngineSummary> {
     return cells;
   });
   console.log(
-    `\nMedian of ${rounds} interleaved rounds; ratio = cost / hand-written cost in the same round ` +
+    `\nMedian of ${rounds} interleaved rounds (CPU time); ratio = cost / hand-written cost in the same round ` +
       `(median over rounds). Target for errdefer: <= ${TARGET_RATIO}x on both paths (tx.acquire ` +
       `<= ${ACQUIRE_TARGET_RATIO}x) and cheaper than ` +
       `AsyncDisposableStack and Effect.\n`,
@@ -440,5 +486,15 @@ export async function run(): Promise<EngineSummary> {
     handFailureUs: get(hand, "failure").medianSecondsPerOp * 1e6,
     rounds,
     memoryChangePct: memoryChangePct ?? null,
+    ...(baseline === undefined
+      ? {}
+      : {
+          baseline: {
+            successRatio: ratio(byShort("base-errdefer"), "success"),
+            failureRatio: ratio(byShort("base-errdefer"), "failure"),
+            acquireSuccessRatio: ratio(byShort("base-acquire"), "success"),
+            acquireFailureRatio: ratio(byShort("base-acquire"), "failure"),
+          },
+        }),
   };
 }
