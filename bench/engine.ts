@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { err, ok, type Result } from "neverthrow";
 import { Cause, Effect, Exit, Option } from "effect";
 import { isTransactionError, transaction, type Transaction } from "../src/index.js";
+import { engineFloors } from "./engine-floors.js";
 import {
   compare,
   formatDuration,
@@ -387,6 +388,8 @@ export interface EngineSummary {
   readonly handFailureUs: number;
   readonly rounds: number;
   readonly memoryChangePct: number | null;
+  /** What the ratios are made of: each floor's ratio to hand-written (success path), by name. */
+  readonly floors: Readonly<Record<string, number>>;
   /** With ERRDEFER_BENCH_BASELINE: the same four ratios of the baseline engine, same rounds. */
   readonly baseline?: {
     readonly successRatio: number;
@@ -475,6 +478,7 @@ export async function run(): Promise<EngineSummary> {
     ),
   );
 
+  const floors = await engineFloors();
   const memoryChangePct = await memory();
   const byShort = (short: string): Impl => IMPLS.find((i) => i.short === short)!;
   return {
@@ -486,6 +490,7 @@ export async function run(): Promise<EngineSummary> {
     handFailureUs: get(hand, "failure").medianSecondsPerOp * 1e6,
     rounds,
     memoryChangePct: memoryChangePct ?? null,
+    floors,
     ...(baseline === undefined
       ? {}
       : {
