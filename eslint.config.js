@@ -4,7 +4,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["examples/sandbox-runner/cri/gen/**", ".bench-dist/**", ".scratch/**", "dist/**", "docs-api/**", "node_modules/**", "coverage/**"] },
+  {
+    ignores: [
+      "examples/sandbox-runner/cri/gen/**",
+      ".bench-dist/**",
+      ".scratch/**",
+      "dist/**",
+      "docs-api/**",
+      "node_modules/**",
+      "coverage/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
