@@ -9,7 +9,7 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { NamespaceMode, PodSandboxState } from "../../examples/sandbox-runner/cri/gen/api_pb.js";
 import { VERSION } from "../../examples/sandbox-runner/version.js";
-import { pod, rejection, startServer, type CriClient, type CriServer } from "./support/cri.js";
+import { laneSocket, pod, rejection, startServer, type CriClient, type CriServer } from "./support/cri.js";
 import {
   describeSandbox,
   netnsAddresses,
@@ -199,7 +199,7 @@ describeSandbox("sandbox-runner serve: the CRI RuntimeService (root, over its so
     }
   });
 
-  test("the CLI is refused at once while the server holds the state dir (ls still reads); after it stops, it works", async () => {
+  test("the CLI (and a second server) is refused at once while the server holds the state dir (ls still reads); after it stops, the CLI works", async () => {
     const { podSandboxId: id } = await client.runPodSandbox({ config: pod("left") });
     const refused = await lane.cli(["rm", id]);
     expect(refused.code, show(refused)).toBe(1);
@@ -207,6 +207,9 @@ describeSandbox("sandbox-runner serve: the CRI RuntimeService (root, over its so
       `is held by the CRI server (process ${server.pid}, listening on ${server.listen})`,
     );
     expect((await lane.ls()).map((s) => s.id)).toEqual([id]);
+    const second = await lane.cli(["serve", "--listen", `unix://${laneSocket(env.lane())}`]);
+    expect(second.code, show(second)).toBe(1);
+    expect(second.stderr).toContain(`is held by the CRI server (process ${server.pid}`);
 
     const stopped = await server.stop();
     expect(stopped.code, show(stopped)).toBe(0);
