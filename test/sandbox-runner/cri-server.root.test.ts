@@ -7,7 +7,8 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { NamespaceMode, PodSandboxState } from "../../examples/sandbox-runner/cri/gen/api_pb.js";
+import { ImageService, NamespaceMode, PodSandboxState } from "../../examples/sandbox-runner/cri/gen/api_pb.js";
+import { unaryClient } from "../../examples/sandbox-runner/cri/grpc.js";
 import { VERSION } from "../../examples/sandbox-runner/version.js";
 import { laneSocket, pod, rejection, startServer, type CriClient, type CriServer } from "./support/cri.js";
 import {
@@ -183,7 +184,7 @@ describeSandbox("sandbox-runner serve: the CRI RuntimeService (root, over its so
     expect(lane.held()).toEqual(nothingHeld);
   });
 
-  test("every other RuntimeService method answers UNIMPLEMENTED, naming it", async () => {
+  test("every other RuntimeService method answers UNIMPLEMENTED, naming it; so does the ImageService", async () => {
     const calls: [string, Promise<unknown>][] = [
       ["CreateContainer", client.createContainer({})],
       ["ListContainers", client.listContainers({})],
@@ -196,6 +197,16 @@ describeSandbox("sandbox-runner serve: the CRI RuntimeService (root, over its so
         code: status.UNIMPLEMENTED,
         details: `runtime.v1.RuntimeService/${name} is not implemented by errdefer's sandbox runner`,
       });
+    }
+    // The ImageService is not served at all.
+    const images = unaryClient(ImageService, server.listen);
+    try {
+      expect(await rejection(images.listImages({}))).toMatchObject({
+        code: status.UNIMPLEMENTED,
+        details: expect.stringContaining("runtime.v1.ImageService/ListImages") as unknown,
+      });
+    } finally {
+      images.close();
     }
   });
 
