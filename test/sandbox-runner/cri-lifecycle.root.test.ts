@@ -54,6 +54,27 @@ describeSandbox("sandbox-runner serve: deadlines, SIGKILL and restart, SIGTERM (
   );
 
   test.concurrent(
+    "a failed run answers UNKNOWN with the message the CLI prints for it, and leaves nothing",
+    async ({ expect }) => {
+      const lane = env.lane();
+      const failing = ["start-container=error"];
+      const server = await startServer(lane, { failpoints: failing });
+      try {
+        const failed = await rejection(server.client.runPodSandbox({ config: pod("fails") }));
+        const cli = await env.lane().cli(["run", "--failpoint", failing[0]!, env.podConfig(pod("fails"))]);
+        expect(cli.code, show(cli)).toBe(1);
+        expect(failed.code, failed.details).toBe(status.UNKNOWN);
+        expect(`sandbox-runner: ${failed.details}\n`).toBe(cli.stderr);
+        expect(failed.details).toContain("injected failure at start-container");
+        expect(lane.held()).toEqual(nothingHeld);
+      } finally {
+        const stopped = await server.stop();
+        expect(stopped.code, show(stopped)).toBe(0);
+      }
+    },
+  );
+
+  test.concurrent(
     "SIGKILL of the server mid-run, then a restart: the stale socket is replaced, the runs recovered",
     async ({ expect }) => {
       const lane = env.lane();
