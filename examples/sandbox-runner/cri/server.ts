@@ -20,8 +20,6 @@ export interface ServeOptions {
   readonly gracePeriodMs: number;
   /** A line for the operator (stderr). */
   readonly log: (line: string) => void;
-  /** Resolves when the server should stop (default: the first SIGTERM or SIGINT). */
-  readonly stop?: Promise<string>;
 }
 
 /** Default grace period: calls in flight get this long after SIGTERM / SIGINT. */
@@ -100,7 +98,7 @@ export async function serve(runner: Runner, options: ServeOptions): Promise<void
       ino = await restrictSocket(options.socket);
       await writeServerClaim(runner.layout, { pid: process.pid, listen: options.listen });
       log(`sandbox-runner serve: listening on ${options.listen} (state dir ${runner.layout.root})`);
-      const why = await (options.stop ?? watched.stop);
+      const why = await watched.stop;
       log(
         `sandbox-runner serve: ${why}: no new calls; ${inFlight.size} in flight, ${options.gracePeriodMs} ms to finish`,
       );
