@@ -11,6 +11,7 @@ import {
   type Runner,
   type SandboxReader,
 } from "../runner/index.js";
+import { serveCommand } from "../cri/command.js";
 import { UsageError, type CliError } from "./exit-codes.js";
 import { gcText, quarantineText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
 import { ignoredNetworkFlags } from "./network-flags.js";
@@ -149,6 +150,13 @@ export const COMMANDS: readonly Command[] = [
       for (const line of json ? [JSON.stringify(r)] : gcText(r)) out(line);
       return r.failed.length === 0 ? done : err(incomplete("collect garbage", `${r.failed.length} removal(s) failed`));
     },
+  },
+  {
+    name: "serve",
+    args: [],
+    options: ["listen", "grace-period"],
+    usage: "serve CRI's RuntimeService on a unix socket until SIGTERM / SIGINT (holds the state dir)",
+    run: serveCommand,
   },
   {
     name: "steps",

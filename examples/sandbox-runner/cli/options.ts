@@ -2,6 +2,7 @@
 // options (a problem the runner finds with one of them is reported under the flag's name).
 import type { ParseArgsConfig } from "node:util";
 import { err, ok, type Result } from "neverthrow";
+import { DEFAULT_LISTEN } from "../cri/socket.js";
 import { parseFailpoints } from "../failpoints.js";
 import { DEFAULTS, FAILPOINT_TARGETS, resolveConfig, type RunnerConfig, type RunnerOptions } from "../runner/index.js";
 import { lineWriter } from "./escape.js";
@@ -71,7 +72,7 @@ export const OPTIONS = {
   help: { type: "boolean", short: "h", help: "" },
 } as const satisfies Record<string, OptionRow>;
 
-/** Options of some commands only (`gc --dry-run`, `rm --force`, `recover`/`rm --quarantine`). */
+/** Options of some commands only (`gc --dry-run`, `rm --force`, `recover`/`rm --quarantine`, `serve --listen`). */
 export const COMMAND_OPTIONS = {
   "dry-run": { type: "boolean", help: "gc: only list what would be removed" },
   force: {
@@ -79,6 +80,12 @@ export const COMMAND_OPTIONS = {
     help: "rm: give up on releases that keep failing (a CNI DEL whose plugin is gone); remove the rest and the record; report what was left (exit 3)",
   },
   quarantine: { type: "boolean", help: "recover, rm: set refused entries aside in <state-dir>/quarantine/" },
+  listen: { type: "string", value: "unix://PATH", help: `serve: the socket (default ${DEFAULT_LISTEN})` },
+  "grace-period": {
+    type: "string",
+    value: "SECONDS",
+    help: "serve: how long calls in flight may finish after SIGTERM/SIGINT before runs roll back (default 10)",
+  },
 } as const satisfies Record<string, OptionRow>;
 
 export type CommandOption = keyof typeof COMMAND_OPTIONS;

@@ -81,12 +81,33 @@ export function serviceDefinition(service: GenService<GenServiceMethods>): grpc.
   return definition;
 }
 
-function callContext(call: grpc.ServerUnaryCall<unknown, unknown>): CallContext {
+/** How much earlier than our deadline a client's own deadline can pass (the request's transit). */
+const DEADLINE_SLACK_MS = 250;
+
+/** The longest timer Node keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A call's context, and `done` to call once it is answered. Its signal is aborted with
+ * DEADLINE_EXCEEDED when the client's deadline passes (by a timer of our own too: the client's
+ * cancellation may come later, or not at all), and with CANCELLED when the client cancels.
+ */
+function callContext(call: grpc.ServerUnaryCall<unknown, unknown>): { context: CallContext; done: () => void } {
   const controller = new AbortController();
-  call.once("cancelled", () => controller.abort(new StatusError(grpc.status.CANCELLED, "the call was cancelled")));
   const raw = call.getDeadline();
   const deadline = raw instanceof Date ? raw.getTime() : raw;
-  return { signal: controller.signal, deadline, metadata: call.metadata, peer: call.getPeer() };
+  const expire = (): void =>
+    controller.abort(new StatusError(grpc.status.DEADLINE_EXCEEDED, "the client's deadline passed"));
+  const left = deadline - Date.now();
+  const timer = Number.isFinite(left) && left < MAX_TIMER_MS ? setTimeout(expire, Math.max(0, left)) : undefined;
+  call.once("cancelled", () => {
+    // The client cancels at its deadline, which is ours less the request's transit (we count from
+    // its arrival): a cancellation that close to our deadline is the deadline passing.
+    if (deadline - Date.now() <= DEADLINE_SLACK_MS) expire();
+    else controller.abort(new StatusError(grpc.status.CANCELLED, "the call was cancelled"));
+  });
+  const context = { signal: controller.signal, deadline, metadata: call.metadata, peer: call.getPeer() };
+  return { context, done: () => clearTimeout(timer) };
 }
 
 function toServiceError(e: unknown): Partial<grpc.ServiceError> {
@@ -125,11 +146,13 @@ export function serviceImplementation<S extends GenServiceMethods>(
       call: grpc.ServerUnaryCall<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
-      const context = callContext(call);
-      track(handler(call.request as never, context)).then(
-        (response) => callback(null, create(method.output, response as MessageInitShape<DescMessage>)),
-        (e: unknown) => callback(toServiceError(e)),
-      );
+      const { context, done } = callContext(call);
+      track(handler(call.request as never, context))
+        .finally(done)
+        .then(
+          (response) => callback(null, create(method.output, response as MessageInitShape<DescMessage>)),
+          (e: unknown) => callback(toServiceError(e)),
+        );
     };
   }
   return implementation;

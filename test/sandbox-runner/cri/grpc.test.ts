@@ -19,11 +19,14 @@ let dir: string;
 let server: grpc.Server;
 let client: UnaryClient<(typeof RuntimeService)["method"]>;
 let cancelled: Promise<unknown>;
+let expired: Promise<unknown>;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "edt-grpc-"));
   let sawAbort!: (reason: unknown) => void;
   cancelled = new Promise((resolve) => (sawAbort = resolve));
+  let sawDeadline!: (reason: unknown) => void;
+  expired = new Promise((resolve) => (sawDeadline = resolve));
   server = new grpc.Server();
   server.addService(
     serviceDefinition(RuntimeService),
@@ -36,6 +39,13 @@ beforeAll(async () => {
         new Promise((_resolve, reject) =>
           call.signal.addEventListener("abort", () => {
             sawAbort(call.signal.reason);
+            reject(call.signal.reason as Error);
+          }),
+        ),
+      podSandboxStatus: (_request, call) =>
+        new Promise((_resolve, reject) =>
+          call.signal.addEventListener("abort", () => {
+            sawDeadline(call.signal.reason);
             reject(call.signal.reason as Error);
           }),
         ),
@@ -79,4 +89,11 @@ test("a client cancellation aborts the handler's signal", async () => {
   setTimeout(() => controller.abort(), 50);
   await expect(call).rejects.toMatchObject({ code: grpc.status.CANCELLED });
   expect(await cancelled).toBeInstanceOf(StatusError);
+});
+
+test("the client's deadline aborts the handler's signal with DEADLINE_EXCEEDED", async () => {
+  await expect(client.podSandboxStatus({ podSandboxId: "x" }, { timeoutMs: 200 })).rejects.toMatchObject({
+    code: grpc.status.DEADLINE_EXCEEDED,
+  });
+  expect(await expired).toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
 });
