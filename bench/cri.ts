@@ -1,0 +1,284 @@
+// The cri table (issue 13, item 7): our CRI server (`sandbox-runner serve`) side by side with
+// containerd 1.6, both started by the bench on their own sockets, state and CNI networks, driven by
+// the same in-repo CRI client with the same pod configs: run / stop / remove / cycle medians,
+// sequential (alternating cycle by cycle) and 4 in parallel (alternating blocks), as ratios ours
+// over containerd's. Then the failure comparison (a chained CNI plugin missing) under both. At the
+// end both are stopped (by the pids the bench started) and everything they made is removed.
+// Either side may be missing: containerd not installed (how to install it is printed), or a
+// checkout whose CLI has no `serve`; the other is then measured alone.
+import path from "node:path";
+import { formatTable, gc, median } from "./measure.js";
+import { containerdMissing, startContainerd, type Containerd } from "./cri/containerd.js";
+import { cycle, rate, smoke, type CriRuntime, type Cycle } from "./cri/cycle.js";
+import { afterFix, failedRuns, formatFailure, type FailureReport } from "./cri/failure.js";
+import { freeSubnets, makeNetwork, makeRunEnv, sweep, type Network, type RunEnv } from "./cri/host.js";
+import { ServerUnavailable, startOurs, type OurServer } from "./cri/ours.js";
+
+const WARMUP_CYCLES = 3;
+const SEQ_CYCLES = 30;
+const PAR_CYCLES = 60;
+const PAR_BLOCKS = 4;
+const WIDTH = 4;
+/** The pods' CRI namespace (metadata.namespace), the same for both runtimes. */
+const POD_NAMESPACE = "errdefer-bench";
+
+export interface SideFigures {
+  readonly runMs: number;
+  readonly stopMs: number;
+  readonly removeMs: number;
+  readonly cycleMs: number;
+  readonly cyclesPerSecond: number;
+  readonly parallelRate: number;
+  readonly parallelCycleMs: number;
+}
+
+/** What `npm run -s bench -- cri --json` prints. */
+export interface CriSummary {
+  /** How to read the ratios. */
+  readonly ratios: string;
+  readonly ratioCycleToContainerd: number | null;
+  readonly ratioRunToContainerd: number | null;
+  readonly ratioStopToContainerd: number | null;
+  readonly ratioRemoveToContainerd: number | null;
+  readonly ratioParallelRateToContainerd: number | null;
+  readonly ours: SideFigures | null;
+  readonly containerd: SideFigures | null;
+  /** Why a side was not measured. */
+  readonly unavailable: { readonly ours?: string; readonly containerd?: string };
+  readonly width: number;
+  readonly sequentialCycles: number;
+  readonly parallelCycles: number;
+  readonly failure: readonly FailureReport[];
+}
+
+const RATIOS =
+  "ours / containerd: a time ratio (cycle, run, stop, remove) below 1 and a rate ratio (parallel) above 1 mean ours is faster";
+
+interface Sides {
+  containerd?: Containerd;
+  ours?: OurServer;
+}
+
+interface Measured {
+  readonly seq: Cycle[];
+  readonly par: Cycle[];
+  /** Seconds spent per parallel block (PAR_CYCLES / PAR_BLOCKS cycles each). */
+  readonly blockSeconds: number[];
+}
+
+/** Each runtime's cycles, by its name. */
+async function measure(rts: readonly CriRuntime[]): Promise<Map<string, Measured>> {
+  const m = new Map<string, Measured>(rts.map((rt) => [rt.name, { seq: [], par: [], blockSeconds: [] }]));
+  const scratch: Cycle[] = [];
+  for (let i = 0; i < WARMUP_CYCLES; i++) for (const rt of rts) await cycle(rt, POD_NAMESPACE);
+  for (const rt of rts) await rate(WIDTH * 2, WIDTH, () => cycle(rt, POD_NAMESPACE), scratch);
+  gc();
+  // Sequential: cycle by cycle, the order flipped every cycle, so drift hits both alike.
+  for (let i = 0; i < SEQ_CYCLES; i++) {
+    for (const rt of i % 2 === 0 ? rts : [...rts].reverse()) m.get(rt.name)!.seq.push(await cycle(rt, POD_NAMESPACE));
+  }
+  // 4 in parallel: blocks of each side in turn, the order flipped every block.
+  const perBlock = PAR_CYCLES / PAR_BLOCKS;
+  for (let b = 0; b < PAR_BLOCKS; b++) {
+    for (const rt of b % 2 === 0 ? rts : [...rts].reverse()) {
+      const side = m.get(rt.name)!;
+      const r = await rate(perBlock, WIDTH, () => cycle(rt, POD_NAMESPACE), side.par);
+      side.blockSeconds.push(perBlock / r);
+    }
+  }
+  return m;
+}
+
+function figures(x: Measured): SideFigures {
+  const cycleMs = median(x.seq.map((c) => c.total));
+  return {
+    runMs: median(x.seq.map((c) => c.run)),
+    stopMs: median(x.seq.map((c) => c.stop)),
+    removeMs: median(x.seq.map((c) => c.remove)),
+    cycleMs,
+    cyclesPerSecond: 1000 / cycleMs,
+    parallelRate: PAR_CYCLES / x.blockSeconds.reduce((s, t) => s + t, 0),
+    parallelCycleMs: median(x.par.map((c) => c.total)),
+  };
+}
+
+const fmt = (ms: number) => (ms < 10 ? ms.toFixed(2) : ms.toFixed(1));
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? null : a / b);
+
+function printFigures(ours: SideFigures | undefined, ctrd: SideFigures | undefined): void {
+  const cell = (f: SideFigures | undefined, k: keyof SideFigures) => (f === undefined ? "-" : fmt(f[k]));
+  const r = (k: keyof SideFigures) => {
+    const x = ratio(ours?.[k], ctrd?.[k]);
+    return x === null ? "-" : `${x.toFixed(2)}x`;
+  };
+  console.log(
+    `\ncri: run -> stop -> remove through one CRI client (ms; ${SEQ_CYCLES} sequential cycles each, alternating cycle by cycle; ` +
+      `then ${PAR_CYCLES} cycles each by ${WIDTH} workers, alternating blocks of ${PAR_CYCLES / PAR_BLOCKS})`,
+  );
+  const rows: [string, keyof SideFigures][] = [
+    ["RunPodSandbox (median)", "runMs"],
+    ["StopPodSandbox (median)", "stopMs"],
+    ["RemovePodSandbox (median)", "removeMs"],
+    ["full cycle (median)", "cycleMs"],
+    ["sequential cycles/s", "cyclesPerSecond"],
+    [`${WIDTH} in parallel: cycles/s`, "parallelRate"],
+    [`${WIDTH} in parallel: cycle (median)`, "parallelCycleMs"],
+  ];
+  console.log(
+    formatTable(
+      ["", "ours", "containerd 1.6", "ours / containerd"],
+      rows.map(([label, k]) => [label, cell(ours, k), cell(ctrd, k), r(k)]),
+    ),
+  );
+  console.log(`(${RATIOS})`);
+}
+
+function summarize(
+  ours: SideFigures | undefined,
+  ctrd: SideFigures | undefined,
+  unavailable: CriSummary["unavailable"],
+  failure: FailureReport[],
+): CriSummary {
+  return {
+    ratios: RATIOS,
+    ratioCycleToContainerd: ratio(ours?.cycleMs, ctrd?.cycleMs),
+    ratioRunToContainerd: ratio(ours?.runMs, ctrd?.runMs),
+    ratioStopToContainerd: ratio(ours?.stopMs, ctrd?.stopMs),
+    ratioRemoveToContainerd: ratio(ours?.removeMs, ctrd?.removeMs),
+    ratioParallelRateToContainerd: ratio(ours?.parallelRate, ctrd?.parallelRate),
+    ours: ours ?? null,
+    containerd: ctrd ?? null,
+    unavailable,
+    width: WIDTH,
+    sequentialCycles: SEQ_CYCLES,
+    parallelCycles: PAR_CYCLES,
+    failure,
+  };
+}
+
+/**
+ * Starts into `sides` (the caller's, so its teardown sees whatever started before a failure) the
+ * runtimes that can run, on their good or broken conf dirs; records why one cannot.
+ */
+async function startSides(
+  sides: Sides,
+  env: RunEnv,
+  nets: { ctrd: Network; ours: Network },
+  broken: boolean,
+  unavailable: { ours?: string; containerd?: string },
+): Promise<void> {
+  const conf = (n: Network) => (broken ? n.brokenConfDir : n.confDir);
+  if (unavailable.containerd === undefined) {
+    sides.containerd = await startContainerd(path.join(env.tmp, "containerd"), nets.ctrd, conf(nets.ctrd), env.prefix);
+  }
+  if (unavailable.ours === undefined) {
+    try {
+      sides.ours = await startOurs(path.join(env.tmp, "ours"), nets.ours, conf(nets.ours), env.prefix);
+    } catch (e) {
+      if (!(e instanceof ServerUnavailable)) throw e;
+      unavailable.ours = e.message;
+      console.log(`cri: our server is not available (${e.message})`);
+    }
+  }
+}
+
+/** Stops what runs (each by the pid the bench started); returns the problems. */
+async function stopSides(sides: Sides, keepSandboxes = false): Promise<string[]> {
+  const problems: string[] = [];
+  for (const side of [sides.ours, sides.containerd]) {
+    if (side === undefined) continue;
+    problems.push(
+      ...(await side.stop({ keepSandboxes }).catch((e: unknown) => [`stop ${side.runtime.name}: ${String(e)}`])),
+    );
+  }
+  delete sides.ours;
+  delete sides.containerd;
+  return problems;
+}
+
+/** Each runtime's CNI network and bridge names (bridges: at most 15 characters). */
+function networkNames(env: RunEnv) {
+  return {
+    ctrd: { name: `${env.prefix}ctrd`, bridge: `${env.prefix}c` },
+    ours: { name: `${env.prefix}ours`, bridge: `${env.prefix}o` },
+  };
+}
+
+function runtimesOf(sides: Sides): CriRuntime[] {
+  return [sides.ours?.runtime, sides.containerd?.runtime].filter((r): r is CriRuntime => r !== undefined);
+}
+
+/** The failure comparison: both on the broken conflist, then restarted on the good one. */
+async function compareFailures(
+  sides: Sides,
+  env: RunEnv,
+  nets: { ctrd: Network; ours: Network },
+  unavailable: CriSummary["unavailable"],
+): Promise<FailureReport[]> {
+  const problems = await stopSides(sides);
+  await startSides(sides, env, nets, true, unavailable);
+  const first = [];
+  for (const rt of runtimesOf(sides)) first.push(await failedRuns(rt, POD_NAMESPACE, env.tmp));
+  // A restart, not a conflist edit: containerd reloads its conf dir by itself, our runner at start.
+  problems.push(...(await stopSides(sides, true)));
+  await startSides(sides, env, nets, false, unavailable);
+  const reports: FailureReport[] = [];
+  for (const rt of runtimesOf(sides)) {
+    const half = first.find((f) => f.runtime === rt.name);
+    if (half !== undefined) reports.push(await afterFix(rt, half, env.tmp));
+  }
+  console.log(
+    `\ncri: failure comparison: a conflist of bridge -> a plugin missing from the bin dir -> loopback (containerd#12130)`,
+  );
+  console.log(formatFailure(reports));
+  if (problems.length > 0)
+    console.error(`cri: problems stopping the runtimes between phases:\n  ${problems.join("\n  ")}`);
+  return reports;
+}
+
+export async function run(): Promise<CriSummary | undefined> {
+  if (process.getuid?.() !== 0) {
+    console.log("cri: skipped (needs root)");
+    return undefined;
+  }
+  const unavailable: { ours?: string; containerd?: string } = {};
+  const missing = await containerdMissing();
+  if (missing !== undefined) {
+    unavailable.containerd = missing;
+    console.log(`cri: containerd is not measured: ${missing}`);
+  }
+  const env = await makeRunEnv();
+  const problems: string[] = [];
+  const sides: Sides = {};
+  let summary: CriSummary | undefined;
+  let failure: unknown;
+  try {
+    const [ctrdSubnet, oursSubnet] = await freeSubnets(2);
+    const names = networkNames(env);
+    const nets = {
+      ctrd: await makeNetwork(path.join(env.tmp, "net-containerd"), names.ctrd.name, names.ctrd.bridge, ctrdSubnet!),
+      ours: await makeNetwork(path.join(env.tmp, "net-ours"), names.ours.name, names.ours.bridge, oursSubnet!),
+    };
+    await startSides(sides, env, nets, false, unavailable);
+    const rts = runtimesOf(sides);
+    if (rts.length === 0) {
+      console.log("cri: neither runtime can run here; nothing measured");
+      return undefined;
+    }
+    if (rts.length === 1) console.log(`cri: measuring ${rts[0]!.name === "ours" ? "our server" : "containerd"} alone`);
+    for (const rt of rts) console.log(await smoke(rt, POD_NAMESPACE));
+    const measured = await measure(rts);
+    const side = (name: string) => (measured.has(name) ? figures(measured.get(name)!) : undefined);
+    const [ours, ctrd] = [side("ours"), side("containerd")];
+    printFigures(ours, ctrd);
+    summary = summarize(ours, ctrd, unavailable, await compareFailures(sides, env, nets, unavailable));
+  } catch (e) {
+    failure = e;
+  } finally {
+    problems.push(...(await stopSides(sides)));
+    problems.push(...(await sweep(env, Object.values(networkNames(env)))));
+  }
+  if (problems.length > 0) console.error(`cri: cleanup problems:\n  ${problems.join("\n  ")}`);
+  if (failure !== undefined) throw failure;
+  return summary;
+}

@@ -1,0 +1,183 @@
+// What the CRI bench makes on the host and how it finds and removes it: the per-run prefix and
+// temp dir, one network (bridge, subnet, CNI conf and bin dirs, host-local data dir) per runtime,
+// and the inventory of what a runtime left behind (netns files, veths on its bridge, IP
+// allocations, runc containers), which the failure comparison prints and the teardown removes.
+import { randomBytes } from "node:crypto";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { sh } from "../shell.js";
+
+export const SYSTEM_CNI_BIN = "/usr/lib/cni";
+const PLUGINS = ["bridge", "host-local", "loopback"] as const;
+/** libcni's result cache (containerd 1.6 cannot move it): entries are named <network>-<id>-<ifname>. */
+const CNI_RESULTS = "/var/lib/cni/results";
+const CGROUP_ROOT = "/sys/fs/cgroup";
+
+/** One runtime's network: its own bridge, subnet, conflists and plugin copies, all named with the run's prefix. */
+export interface Network {
+  readonly name: string;
+  readonly bridge: string;
+  readonly subnet: string;
+  /** The conflist of bridge + host-local + loopback. */
+  readonly confDir: string;
+  /** The same chain with a plugin whose binary is not in binDir (the failure comparison). */
+  readonly brokenConfDir: string;
+  /** Copies of the system plugins (root's, 0755, so the runner's trust checks pass). */
+  readonly binDir: string;
+  /** host-local's dataDir; its allocations are files under <dataDir>/<name>. */
+  readonly ipamDir: string;
+}
+
+export interface RunEnv {
+  /** `edcri` + 4 hex + `-`: on the temp dir, bridges, networks, cgroups and our server's namespaces. */
+  readonly prefix: string;
+  readonly tmp: string;
+}
+
+export async function makeRunEnv(): Promise<RunEnv> {
+  const prefix = `edcri${randomBytes(2).toString("hex")}-`;
+  const tmp = await mkdtemp(path.join(tmpdir(), prefix));
+  return { prefix, tmp };
+}
+
+/** A /24 in 10.250.0.0/16 that no address or route on the host overlaps. */
+export async function freeSubnets(count: number): Promise<string[]> {
+  const used = (await sh(["ip", "-o", "-4", "addr"])).stdout + (await sh(["ip", "-4", "route"])).stdout;
+  if (/\b10\.250\./.test(used) || /\b10\.0\.0\.0\/8\b/.test(used)) {
+    throw new Error("the host uses 10.250.0.0/16 (or all of 10/8): no free subnet for the CRI bench");
+  }
+  const third = randomBytes(1)[0]! % 250;
+  return Array.from({ length: count }, (_, i) => `10.250.${third + i}.0/24`);
+}
+
+function conflist(net: Omit<Network, "confDir" | "brokenConfDir">, broken: boolean): string {
+  const plugins: object[] = [
+    {
+      type: "bridge",
+      bridge: net.bridge,
+      isGateway: false,
+      ipMasq: false,
+      ipam: { type: "host-local", ranges: [[{ subnet: net.subnet }]], dataDir: net.ipamDir },
+    },
+  ];
+  // The missing plugin after bridge: ADD allocates a veth and an IP, then fails (containerd#12130).
+  if (broken) plugins.push({ type: `${net.name}-missing` });
+  plugins.push({ type: "loopback" });
+  return `${JSON.stringify({ cniVersion: "1.0.0", name: net.name, plugins }, null, 2)}\n`;
+}
+
+/** Writes one runtime's network under `dir`: its conf dirs, plugin copies and data dir. */
+export async function makeNetwork(dir: string, name: string, bridge: string, subnet: string): Promise<Network> {
+  const base = { name, bridge, subnet, binDir: path.join(dir, "cni-bin"), ipamDir: path.join(dir, "cni-ipam") };
+  const net: Network = { ...base, confDir: path.join(dir, "net.d"), brokenConfDir: path.join(dir, "net-broken.d") };
+  for (const d of [net.confDir, net.brokenConfDir, net.binDir, net.ipamDir])
+    await mkdir(d, { recursive: true, mode: 0o755 });
+  for (const p of PLUGINS) await copyFile(path.join(SYSTEM_CNI_BIN, p), path.join(net.binDir, p));
+  await writeFile(path.join(net.confDir, `10-${name}.conflist`), conflist(base, false));
+  await writeFile(path.join(net.brokenConfDir, `10-${name}.conflist`), conflist(base, true));
+  return net;
+}
+
+async function list(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
+}
+
+/** Mount points at or under `dir`, deepest first. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile("/proc/self/mountinfo", "utf8");
+  return info
+    .split("\n")
+    .map((line) => line.split(" ")[4] ?? "")
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Host-side interfaces enslaved to `bridge` (the pods' veths). */
+export async function vethsOn(bridge: string): Promise<string[]> {
+  const out = (await sh(["ip", "-o", "link", "show", "master", bridge])).stdout;
+  return out
+    .split("\n")
+    .map((line) => line.split(": ")[1]?.split("@")[0])
+    .filter((n): n is string => n !== undefined && n !== "");
+}
+
+/** host-local's allocation files for the network (one per IP; not its lock or last_reserved_ip). */
+export async function allocations(net: Network): Promise<string[]> {
+  return (await list(path.join(net.ipamDir, net.name))).filter(
+    (f) => f !== "lock" && !f.startsWith("last_reserved_ip"),
+  );
+}
+
+/** Ids of the runc containers under `root`. */
+export async function runcContainers(root: string): Promise<string[]> {
+  const r = await sh(["runc", "--root", root, "list", "-q"]);
+  return r.code === 0 ? r.stdout.split("\n").filter((l) => l !== "") : [];
+}
+
+/** Kills and deletes every runc container under `root` (a pause process a runtime left); returns the failures. */
+export async function deleteRuncContainers(root: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const id of await runcContainers(root)) {
+    const r = await sh(["runc", "--root", root, "delete", "--force", id]);
+    if (r.code !== 0) problems.push(`runc --root ${root} delete --force ${id}: ${r.stderr.trim()}`);
+  }
+  return problems;
+}
+
+/** What a runtime left on the host, as the failure comparison reports it. */
+export interface Leftovers {
+  readonly netnsFiles: string[];
+  readonly netnsMounted: number;
+  readonly veths: string[];
+  readonly ipAllocations: string[];
+  readonly runcContainers: string[];
+}
+
+export async function inventory(net: Network, netnsDir: string, runcRoot: string): Promise<Leftovers> {
+  const netnsFiles = await list(netnsDir);
+  const mounts = new Set(await mountsUnder(netnsDir));
+  return {
+    netnsFiles,
+    netnsMounted: netnsFiles.filter((f) => mounts.has(path.join(netnsDir, f))).length,
+    veths: await vethsOn(net.bridge),
+    ipAllocations: await allocations(net),
+    runcContainers: await runcContainers(runcRoot),
+  };
+}
+
+/**
+ * Removes by force what the runtimes left in the run's names: mounts under the temp dir (netns
+ * files, rootfs, shm), the veths on each bridge, then the bridges, libcni's cached results of the
+ * networks, cgroups named with the prefix, and the temp dir. Returns what it could not remove.
+ */
+export async function sweep(env: RunEnv, networks: readonly Pick<Network, "name" | "bridge">[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const m of await mountsUnder(env.tmp)) {
+    const r = await sh(["umount", "--lazy", m]);
+    if (r.code !== 0) problems.push(`umount ${m}: ${r.stderr.trim()}`);
+  }
+  for (const net of networks) {
+    for (const veth of await vethsOn(net.bridge)) await sh(["ip", "link", "del", veth]);
+    const r = await sh(["ip", "link", "del", net.bridge]);
+    if (r.code !== 0 && !/Cannot find device/.test(r.stderr))
+      problems.push(`ip link del ${net.bridge}: ${r.stderr.trim()}`);
+    for (const f of await list(CNI_RESULTS)) {
+      if (f.startsWith(`${net.name}-`)) await rm(path.join(CNI_RESULTS, f), { force: true });
+    }
+  }
+  // A cgroup dir named with the prefix at the top of a hierarchy (v1) or of the v2 tree, with what
+  // is under it (containerd's sandboxes under <prefix>ctrd are named by id), deepest first.
+  for (const top of [CGROUP_ROOT, ...(await list(CGROUP_ROOT)).map((h) => path.join(CGROUP_ROOT, h))]) {
+    for (const e of await list(top)) {
+      if (!e.startsWith(env.prefix)) continue;
+      const dir = path.join(top, e);
+      const r = await sh(["find", dir, "-depth", "-type", "d", "-delete"]);
+      if (r.code !== 0) problems.push(`cgroup ${dir}: ${r.stderr.trim()}`);
+    }
+  }
+  await rm(env.tmp, { recursive: true, force: true }).catch((e: unknown) =>
+    problems.push(`rm ${env.tmp}: ${String(e)}`),
+  );
+  return problems;
+}
