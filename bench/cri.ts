@@ -11,7 +11,16 @@ import { formatTable, gc, median } from "./measure.js";
 import { containerdMissing, startContainerd, type Containerd } from "./cri/containerd.js";
 import { cycle, rate, smoke, type CriRuntime, type Cycle } from "./cri/cycle.js";
 import { afterFix, failedRuns, formatFailure, type FailureReport } from "./cri/failure.js";
-import { freeSubnets, makeNetwork, makeRunEnv, sweep, type Network, type RunEnv } from "./cri/host.js";
+import {
+  BREAKS,
+  freeSubnets,
+  makeNetwork,
+  makeRunEnv,
+  sweep,
+  type Break,
+  type Network,
+  type RunEnv,
+} from "./cri/host.js";
 import { ServerUnavailable, startOurs, type OurServer } from "./cri/ours.js";
 
 const WARMUP_CYCLES = 3;
@@ -164,10 +173,10 @@ async function startSides(
   sides: Sides,
   env: RunEnv,
   nets: { ctrd: Network; ours: Network },
-  broken: boolean,
+  conflist: "good" | Break,
   unavailable: { ours?: string; containerd?: string },
 ): Promise<void> {
-  const conf = (n: Network) => (broken ? n.brokenConfDir : n.confDir);
+  const conf = (n: Network) => n.confDirs[conflist];
   if (unavailable.containerd === undefined) {
     sides.containerd = await startContainerd(path.join(env.tmp, "containerd"), nets.ctrd, conf(nets.ctrd), env.prefix);
   }
@@ -208,33 +217,37 @@ function runtimesOf(sides: Sides): CriRuntime[] {
   return [sides.ours?.runtime, sides.containerd?.runtime].filter((r): r is CriRuntime => r !== undefined);
 }
 
-/** The failure comparison: both on the broken conflist, then restarted on the good one. */
+/** One failure comparison: both on a broken conflist, then restarted on the good one. */
 async function compareFailures(
+  how: Break,
   sides: Sides,
   env: RunEnv,
   nets: { ctrd: Network; ours: Network },
   unavailable: CriSummary["unavailable"],
 ): Promise<FailureReport[]> {
   const problems = await stopSides(sides);
-  await startSides(sides, env, nets, true, unavailable);
+  await startSides(sides, env, nets, how, unavailable);
   const first = [];
-  for (const rt of runtimesOf(sides)) first.push(await failedRuns(rt, POD_NAMESPACE, env.tmp));
+  for (const rt of runtimesOf(sides)) first.push(await failedRuns(rt, how, POD_NAMESPACE, env.tmp));
   // A restart, not a conflist edit: containerd reloads its conf dir by itself, our runner at start.
   problems.push(...(await stopSides(sides, true)));
-  await startSides(sides, env, nets, false, unavailable);
+  await startSides(sides, env, nets, "good", unavailable);
   const reports: FailureReport[] = [];
   for (const rt of runtimesOf(sides)) {
     const half = first.find((f) => f.runtime === rt.name);
     if (half !== undefined) reports.push(await afterFix(rt, half, env.tmp));
   }
-  console.log(
-    `\ncri: failure comparison: a conflist of bridge -> a plugin missing from the bin dir -> loopback (containerd#12130)`,
-  );
+  console.log(`\ncri: failure comparison: ${BREAK_TITLES[how]} (containerd#12130)`);
   console.log(formatFailure(reports));
   if (problems.length > 0)
     console.error(`cri: problems stopping the runtimes between phases:\n  ${problems.join("\n  ")}`);
   return reports;
 }
+
+const BREAK_TITLES: Record<Break, string> = {
+  missing: "a conflist of bridge -> a plugin missing from the bin dir -> loopback",
+  failing: "a conflist of bridge -> a plugin that fails every ADD and DEL -> loopback",
+};
 
 export async function run(): Promise<CriSummary | undefined> {
   if (process.getuid?.() !== 0) {
@@ -259,7 +272,7 @@ export async function run(): Promise<CriSummary | undefined> {
       ctrd: await makeNetwork(path.join(env.tmp, "net-containerd"), names.ctrd.name, names.ctrd.bridge, ctrdSubnet!),
       ours: await makeNetwork(path.join(env.tmp, "net-ours"), names.ours.name, names.ours.bridge, oursSubnet!),
     };
-    await startSides(sides, env, nets, false, unavailable);
+    await startSides(sides, env, nets, "good", unavailable);
     const rts = runtimesOf(sides);
     if (rts.length === 0) {
       console.log("cri: neither runtime can run here; nothing measured");
@@ -271,7 +284,9 @@ export async function run(): Promise<CriSummary | undefined> {
     const side = (name: string) => (measured.has(name) ? figures(measured.get(name)!) : undefined);
     const [ours, ctrd] = [side("ours"), side("containerd")];
     printFigures(ours, ctrd);
-    summary = summarize(ours, ctrd, unavailable, await compareFailures(sides, env, nets, unavailable));
+    const reports: FailureReport[] = [];
+    for (const how of BREAKS) reports.push(...(await compareFailures(how, sides, env, nets, unavailable)));
+    summary = summarize(ours, ctrd, unavailable, reports);
   } catch (e) {
     failure = e;
   } finally {

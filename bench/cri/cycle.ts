@@ -58,16 +58,23 @@ export interface Cycle {
   readonly total: number;
 }
 
+/** A rejection handler that says which runtime and call failed (a cycle's failure ends the bench). */
+function failed(rt: CriRuntime, call: string) {
+  return (e: unknown): never => {
+    throw new Error(`${rt.name}: ${call} failed: ${(e as { details?: string }).details ?? String(e)}`, { cause: e });
+  };
+}
+
 /** run -> stop -> remove, each call timed (ms). */
 export async function cycle(rt: CriRuntime, namespace: string): Promise<Cycle> {
   const opts = { timeoutMs: CALL_TIMEOUT_MS };
   const config = podConfig(rt, namespace);
   const t0 = performance.now();
-  const { podSandboxId } = await rt.client.runPodSandbox({ config }, opts);
+  const { podSandboxId } = await rt.client.runPodSandbox({ config }, opts).catch(failed(rt, "RunPodSandbox"));
   const t1 = performance.now();
-  await rt.client.stopPodSandbox({ podSandboxId }, opts);
+  await rt.client.stopPodSandbox({ podSandboxId }, opts).catch(failed(rt, "StopPodSandbox"));
   const t2 = performance.now();
-  await rt.client.removePodSandbox({ podSandboxId }, opts);
+  await rt.client.removePodSandbox({ podSandboxId }, opts).catch(failed(rt, "RemovePodSandbox"));
   const t3 = performance.now();
   return { run: t1 - t0, stop: t2 - t1, remove: t3 - t2, total: t3 - t0 };
 }

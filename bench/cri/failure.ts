@@ -7,7 +7,7 @@
 import { PodSandboxState } from "../../examples/sandbox-runner/cri/gen/api_pb.js";
 import { formatTable } from "../measure.js";
 import { CALL_TIMEOUT_MS, podConfig, removeAllSandboxes, type CriRuntime } from "./cycle.js";
-import { inventory, type Leftovers } from "./host.js";
+import { inventory, type Break, type Leftovers } from "./host.js";
 
 export const FAILED_RUNS = 3;
 
@@ -15,6 +15,8 @@ type Snapshot = Leftovers & { readonly sandboxes: readonly string[] };
 
 export interface FailureReport {
   readonly runtime: string;
+  /** How the conflist was broken. */
+  readonly break: Break;
   /** Each RunPodSandbox's outcome: the error's message, or "succeeded" (the config was not broken enough). */
   readonly attempts: readonly string[];
   readonly afterRuns: Snapshot;
@@ -41,9 +43,9 @@ function general(message: string, tmp: string): string {
   return message
     .split(tmp)
     .join("$TMP")
-    .replace(/\b[0-9a-f]{64}\b/g, "<id>")
+    .replace(/\b[0-9a-f]{64}\b|\b[0-9a-f]{32}\b/g, "<id>")
     .replace(/\s+/g, " ")
-    .slice(0, 300);
+    .slice(0, 240);
 }
 
 /** Errors of a cleanup, each said once. */
@@ -54,6 +56,7 @@ function distinct(errors: readonly string[], tmp: string): string[] {
 /** The first half, on `rt` started on its network's broken conf dir: the failed runs, then Stop + Remove. */
 export async function failedRuns(
   rt: CriRuntime,
+  how: Break,
   namespace: string,
   tmp: string,
 ): Promise<Omit<FailureReport, "fixedCleanupErrors" | "afterFix">> {
@@ -68,7 +71,7 @@ export async function failedRuns(
   }
   const afterRuns = await snapshot(rt);
   const cleanupErrors = distinct(await removeAllSandboxes(rt), tmp);
-  return { runtime: rt.name, attempts, afterRuns, cleanupErrors, afterCleanup: await snapshot(rt) };
+  return { runtime: rt.name, break: how, attempts, afterRuns, cleanupErrors, afterCleanup: await snapshot(rt) };
 }
 
 /** The second half, on `rt` restarted on the good conf dir: Stop + Remove again. */

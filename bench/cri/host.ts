@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { sh } from "../shell.js";
 
@@ -14,16 +15,23 @@ const PLUGINS = ["bridge", "host-local", "loopback"] as const;
 const CNI_RESULTS = "/var/lib/cni/results";
 const CGROUP_ROOT = "/sys/fs/cgroup";
 
+/**
+ * How a conflist is broken for the failure comparison: a plugin after bridge whose binary is not
+ * in the bin dir, or one that is there and fails every ADD and DEL. Either way, under a runtime
+ * that runs the chain, bridge ADD has made a veth and taken an IP when the chain fails, and the
+ * chain's DEL fails before it reaches bridge (containerd#12130).
+ */
+export const BREAKS = ["missing", "failing"] as const;
+export type Break = (typeof BREAKS)[number];
+
 /** One runtime's network: its own bridge, subnet, conflists and plugin copies, all named with the run's prefix. */
 export interface Network {
   readonly name: string;
   readonly bridge: string;
   readonly subnet: string;
-  /** The conflist of bridge + host-local + loopback. */
-  readonly confDir: string;
-  /** The same chain with a plugin whose binary is not in binDir (the failure comparison). */
-  readonly brokenConfDir: string;
-  /** Copies of the system plugins (root's, 0755, so the runner's trust checks pass). */
+  /** The conflist of bridge + host-local + loopback, and the broken ones (one conf dir each). */
+  readonly confDirs: { readonly good: string } & Readonly<Record<Break, string>>;
+  /** Copies of the system plugins and the failing one (root's, 0755, so the runner's trust checks pass). */
   readonly binDir: string;
   /** host-local's dataDir; its allocations are files under <dataDir>/<name>. */
   readonly ipamDir: string;
@@ -51,7 +59,22 @@ export async function freeSubnets(count: number): Promise<string[]> {
   return Array.from({ length: count }, (_, i) => `10.250.${third + i}.0/24`);
 }
 
-function conflist(net: Omit<Network, "confDir" | "brokenConfDir">, broken: boolean): string {
+/** The name of the plugin that breaks the chain. */
+export const breakingPlugin = (net: Pick<Network, "name">, how: Break) => `${net.name}-${how}`;
+
+/** A plugin that answers VERSION and fails everything else with a CNI error. */
+const FAILING_PLUGIN = `#!/bin/sh
+# errdefer's CRI bench: a CNI plugin that fails every ADD and DEL.
+if [ "$CNI_COMMAND" = VERSION ]; then
+  echo '{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}'
+  exit 0
+fi
+cat >/dev/null
+echo '{"cniVersion":"1.0.0","code":999,"msg":"the bench plugin fails every ADD and DEL"}'
+exit 1
+`;
+
+function conflist(net: Omit<Network, "confDirs">, how: Break | undefined): string {
   const plugins: object[] = [
     {
       type: "bridge",
@@ -61,8 +84,7 @@ function conflist(net: Omit<Network, "confDir" | "brokenConfDir">, broken: boole
       ipam: { type: "host-local", ranges: [[{ subnet: net.subnet }]], dataDir: net.ipamDir },
     },
   ];
-  // The missing plugin after bridge: ADD allocates a veth and an IP, then fails (containerd#12130).
-  if (broken) plugins.push({ type: `${net.name}-missing` });
+  if (how !== undefined) plugins.push({ type: breakingPlugin(net, how) });
   plugins.push({ type: "loopback" });
   return `${JSON.stringify({ cniVersion: "1.0.0", name: net.name, plugins }, null, 2)}\n`;
 }
@@ -70,13 +92,18 @@ function conflist(net: Omit<Network, "confDir" | "brokenConfDir">, broken: boole
 /** Writes one runtime's network under `dir`: its conf dirs, plugin copies and data dir. */
 export async function makeNetwork(dir: string, name: string, bridge: string, subnet: string): Promise<Network> {
   const base = { name, bridge, subnet, binDir: path.join(dir, "cni-bin"), ipamDir: path.join(dir, "cni-ipam") };
-  const net: Network = { ...base, confDir: path.join(dir, "net.d"), brokenConfDir: path.join(dir, "net-broken.d") };
-  for (const d of [net.confDir, net.brokenConfDir, net.binDir, net.ipamDir])
+  const confDirs = {
+    good: path.join(dir, "net.d"),
+    missing: path.join(dir, "net-missing.d"),
+    failing: path.join(dir, "net-failing.d"),
+  };
+  for (const d of [...Object.values(confDirs), base.binDir, base.ipamDir])
     await mkdir(d, { recursive: true, mode: 0o755 });
-  for (const p of PLUGINS) await copyFile(path.join(SYSTEM_CNI_BIN, p), path.join(net.binDir, p));
-  await writeFile(path.join(net.confDir, `10-${name}.conflist`), conflist(base, false));
-  await writeFile(path.join(net.brokenConfDir, `10-${name}.conflist`), conflist(base, true));
-  return net;
+  for (const p of PLUGINS) await copyFile(path.join(SYSTEM_CNI_BIN, p), path.join(base.binDir, p));
+  await writeFile(path.join(base.binDir, breakingPlugin(base, "failing")), FAILING_PLUGIN, { mode: 0o755 });
+  await writeFile(path.join(confDirs.good, `10-${name}.conflist`), conflist(base, undefined));
+  for (const how of BREAKS) await writeFile(path.join(confDirs[how], `10-${name}.conflist`), conflist(base, how));
+  return { ...base, confDirs };
 }
 
 async function list(dir: string): Promise<string[]> {
@@ -153,10 +180,7 @@ export async function inventory(net: Network, netnsDir: string, runcRoot: string
  */
 export async function sweep(env: RunEnv, networks: readonly Pick<Network, "name" | "bridge">[]): Promise<string[]> {
   const problems: string[] = [];
-  for (const m of await mountsUnder(env.tmp)) {
-    const r = await sh(["umount", "--lazy", m]);
-    if (r.code !== 0) problems.push(`umount ${m}: ${r.stderr.trim()}`);
-  }
+  await unmountAll(env.tmp);
   for (const net of networks) {
     for (const veth of await vethsOn(net.bridge)) await sh(["ip", "link", "del", veth]);
     const r = await sh(["ip", "link", "del", net.bridge]);
@@ -176,8 +200,25 @@ export async function sweep(env: RunEnv, networks: readonly Pick<Network, "name"
       if (r.code !== 0) problems.push(`cgroup ${dir}: ${r.stderr.trim()}`);
     }
   }
-  await rm(env.tmp, { recursive: true, force: true }).catch((e: unknown) =>
-    problems.push(`rm ${env.tmp}: ${String(e)}`),
-  );
+  // A netns file still mounted in another mount namespace (a runc init that is dying) is EBUSY
+  // for a moment: unmount again and retry.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await rm(env.tmp, { recursive: true, force: true });
+      break;
+    } catch (e) {
+      if (attempt === 10) {
+        problems.push(`rm ${env.tmp}: ${String(e)}; mounts left: ${(await mountsUnder(env.tmp)).join(", ") || "none"}`);
+        break;
+      }
+      await sleep(200);
+      await unmountAll(env.tmp);
+    }
+  }
   return problems;
+}
+
+/** Lazily unmounts everything at or under `dir`, deepest first ("not mounted" is fine: a parent's went first). */
+async function unmountAll(dir: string): Promise<void> {
+  for (const m of await mountsUnder(dir)) await sh(["umount", "--lazy", m]);
 }
