@@ -2,7 +2,7 @@
 // containerd 1.6, both started by the bench on their own sockets, state and CNI networks, driven by
 // the same in-repo CRI client with the same pod configs: run / stop / remove / cycle medians,
 // sequential (alternating cycle by cycle) and 4 in parallel (alternating blocks), as ratios ours
-// over containerd's. Then the failure comparison (a chained CNI plugin missing) under both. At the
+// over containerd's. Then the failure comparison (a CNI chain broken after bridge) under both. At the
 // end both are stopped (by the pids the bench started) and everything they made is removed.
 // Either side may be missing: containerd not installed (how to install it is printed), or a
 // checkout whose CLI has no `serve`; the other is then measured alone.

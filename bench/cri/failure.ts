@@ -1,9 +1,10 @@
-// The failure comparison: each runtime on a conflist whose chain names a plugin missing from its
-// bin dir (bridge ADD allocates a veth and an IP, then the chain fails), RunPodSandbox a few
-// times, then what each left: netns files, veths on its bridge, host-local allocations, runc
-// containers, and the sandboxes ListPodSandbox still shows; then Stop + Remove through the CRI
-// with the config still broken, and the same inventory again. containerd#12130: containerd keeps
-// the netns and leaks the veth and the IP.
+// The failure comparison: each runtime on a conflist whose chain is broken after bridge (a plugin
+// missing from the bin dir, or one that fails every ADD and DEL: host.ts's BREAKS),
+// RunPodSandbox a few times, then what each left: netns files, veths on its bridge, host-local
+// allocations, runc containers, and the sandboxes ListPodSandbox still shows; then Stop + Remove
+// through the CRI with the config still broken, and after a restart on the fixed config, with the
+// same inventory each time. containerd#12130: containerd keeps the netns and leaks the veth and
+// the IP until then.
 import { PodSandboxState } from "../../examples/sandbox-runner/cri/gen/api_pb.js";
 import { formatTable } from "../measure.js";
 import { CALL_TIMEOUT_MS, podConfig, removeAllSandboxes, type CriRuntime } from "./cycle.js";

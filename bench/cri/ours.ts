@@ -31,6 +31,9 @@ export class ServerUnavailable extends Error {
   override readonly name = "ServerUnavailable";
 }
 
+/** "sandbox-runner: Unknown option '--listen'. To specify ..." -> "Unknown option '--listen'". */
+const firstSentence = (text: string) => (text.split("\n")[0] ?? "").replace(/^sandbox-runner: /, "").split(". ")[0];
+
 async function tail(file: string): Promise<string> {
   const text = await readFile(file, "utf8").catch(() => "");
   return text.trim().split("\n").slice(-8).join("\n");
@@ -65,7 +68,9 @@ async function waitReady(child: ChildProcess, rt: CriRuntime, sock: string, log:
       const said = await tail(log);
       // An older CLI refuses serve's flag or the command itself (exit 2, a usage error).
       if (child.exitCode === 2 && /unknown command "serve"|Unknown option '--listen'/.test(said))
-        throw new ServerUnavailable(`this checkout's sandbox-runner has no \`serve\` command: ${said.split("\n")[0]}`);
+        throw new ServerUnavailable(
+          `this checkout's sandbox-runner has no \`serve\` command (it said: ${firstSentence(said)})`,
+        );
       throw new Error(`our server exited (${child.exitCode ?? child.signalCode}) while starting:\n${said}`);
     }
     if (existsSync(sock)) {
