@@ -6,6 +6,7 @@
 // end both are stopped (by the pids the bench started) and everything they made is removed.
 // Either side may be missing: containerd not installed (how to install it is printed), or a
 // checkout whose CLI has no `serve`; the other is then measured alone.
+import { constants } from "node:os";
 import path from "node:path";
 import { formatTable, gc, median } from "./measure.js";
 import { containerdMissing, startContainerd, type Containerd } from "./cri/containerd.js";
@@ -66,6 +67,17 @@ const RATIOS =
 interface Sides {
   containerd?: Containerd;
   ours?: OurServer;
+  /** Set by the final teardown: a runtime that finishes starting after it is stopped at once. */
+  closed?: boolean;
+}
+
+/** Keeps a started runtime in `sides`, unless the teardown has begun (a signal): then it is stopped. */
+async function keep<K extends "containerd" | "ours">(sides: Sides, key: K, side: NonNullable<Sides[K]>): Promise<void> {
+  if (sides.closed === true) {
+    reportProblems(await side.stop());
+    throw new Error("cri: stopped while starting");
+  }
+  sides[key] = side;
 }
 
 interface Measured {
@@ -178,11 +190,15 @@ async function startSides(
 ): Promise<void> {
   const conf = (n: Network) => n.confDirs[conflist];
   if (unavailable.containerd === undefined) {
-    sides.containerd = await startContainerd(path.join(env.tmp, "containerd"), nets.ctrd, conf(nets.ctrd), env.prefix);
+    await keep(
+      sides,
+      "containerd",
+      await startContainerd(path.join(env.tmp, "containerd"), nets.ctrd, conf(nets.ctrd), env.prefix),
+    );
   }
   if (unavailable.ours === undefined) {
     try {
-      sides.ours = await startOurs(path.join(env.tmp, "ours"), nets.ours, conf(nets.ours), env.prefix);
+      await keep(sides, "ours", await startOurs(path.join(env.tmp, "ours"), nets.ours, conf(nets.ours), env.prefix));
     } catch (e) {
       if (!(e instanceof ServerUnavailable)) throw e;
       unavailable.ours = e.message;
@@ -249,6 +265,39 @@ const BREAK_TITLES: Record<Break, string> = {
   failing: "a conflist of bridge -> a plugin that fails every ADD and DEL -> loopback",
 };
 
+function reportProblems(problems: readonly string[]): void {
+  if (problems.length > 0) console.error(`cri: cleanup problems:\n  ${problems.join("\n  ")}`);
+}
+
+/** Everything between setup and teardown: the networks, both runtimes, the figures, the failure comparison. */
+async function measureAndCompare(
+  env: RunEnv,
+  sides: Sides,
+  unavailable: CriSummary["unavailable"],
+): Promise<CriSummary | undefined> {
+  const [ctrdSubnet, oursSubnet] = await freeSubnets(2);
+  const names = networkNames(env);
+  const nets = {
+    ctrd: await makeNetwork(path.join(env.tmp, "net-containerd"), names.ctrd.name, names.ctrd.bridge, ctrdSubnet!),
+    ours: await makeNetwork(path.join(env.tmp, "net-ours"), names.ours.name, names.ours.bridge, oursSubnet!),
+  };
+  await startSides(sides, env, nets, "good", unavailable);
+  const rts = runtimesOf(sides);
+  if (rts.length === 0) {
+    console.log("cri: neither runtime can run here; nothing measured");
+    return undefined;
+  }
+  if (rts.length === 1) console.log(`cri: measuring ${rts[0]!.name === "ours" ? "our server" : "containerd"} alone`);
+  for (const rt of rts) console.log(await smoke(rt, POD_NAMESPACE));
+  const measured = await measure(rts);
+  const side = (name: string) => (measured.has(name) ? figures(measured.get(name)!) : undefined);
+  const [ours, ctrd] = [side("ours"), side("containerd")];
+  printFigures(ours, ctrd);
+  const reports: FailureReport[] = [];
+  for (const how of BREAKS) reports.push(...(await compareFailures(how, sides, env, nets, unavailable)));
+  return summarize(ours, ctrd, unavailable, reports);
+}
+
 export async function run(): Promise<CriSummary | undefined> {
   if (process.getuid?.() !== 0) {
     console.log("cri: skipped (needs root)");
@@ -261,39 +310,35 @@ export async function run(): Promise<CriSummary | undefined> {
     console.log(`cri: containerd is not measured: ${missing}`);
   }
   const env = await makeRunEnv();
-  const problems: string[] = [];
   const sides: Sides = {};
+  // One teardown, whether the run ends, fails or a signal cuts it short (the runtimes run in
+  // their own process groups, so a Ctrl-C reaches only the bench, which then stops them in order).
+  let torn: Promise<string[]> | undefined;
+  const teardown = () =>
+    (torn ??= (async () => {
+      sides.closed = true;
+      return [...(await stopSides(sides)), ...(await sweep(env, Object.values(networkNames(env))))];
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`cri: ${signal}: stopping the runtimes and removing what they made`);
+    void teardown().then((problems) => {
+      reportProblems(problems);
+      process.exit(128 + (constants.signals[signal] ?? 0));
+    });
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   let summary: CriSummary | undefined;
   let failure: unknown;
   try {
-    const [ctrdSubnet, oursSubnet] = await freeSubnets(2);
-    const names = networkNames(env);
-    const nets = {
-      ctrd: await makeNetwork(path.join(env.tmp, "net-containerd"), names.ctrd.name, names.ctrd.bridge, ctrdSubnet!),
-      ours: await makeNetwork(path.join(env.tmp, "net-ours"), names.ours.name, names.ours.bridge, oursSubnet!),
-    };
-    await startSides(sides, env, nets, "good", unavailable);
-    const rts = runtimesOf(sides);
-    if (rts.length === 0) {
-      console.log("cri: neither runtime can run here; nothing measured");
-      return undefined;
-    }
-    if (rts.length === 1) console.log(`cri: measuring ${rts[0]!.name === "ours" ? "our server" : "containerd"} alone`);
-    for (const rt of rts) console.log(await smoke(rt, POD_NAMESPACE));
-    const measured = await measure(rts);
-    const side = (name: string) => (measured.has(name) ? figures(measured.get(name)!) : undefined);
-    const [ours, ctrd] = [side("ours"), side("containerd")];
-    printFigures(ours, ctrd);
-    const reports: FailureReport[] = [];
-    for (const how of BREAKS) reports.push(...(await compareFailures(how, sides, env, nets, unavailable)));
-    summary = summarize(ours, ctrd, unavailable, reports);
+    summary = await measureAndCompare(env, sides, unavailable);
   } catch (e) {
     failure = e;
   } finally {
-    problems.push(...(await stopSides(sides)));
-    problems.push(...(await sweep(env, Object.values(networkNames(env)))));
+    reportProblems(await teardown());
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
-  if (problems.length > 0) console.error(`cri: cleanup problems:\n  ${problems.join("\n  ")}`);
   if (failure !== undefined) throw failure;
   return summary;
 }

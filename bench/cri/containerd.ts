@@ -6,7 +6,7 @@
 // removes (and the directories, when this run made them).
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, closeSync } from "node:fs";
-import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ImageService, RuntimeService } from "../../examples/sandbox-runner/cri/gen/api_pb.js";
@@ -131,7 +131,7 @@ export async function startContainerd(dir: string, net: Network, confDir: string
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(config, configToml(dir, net, confDir));
   const fd = openSync(log, "a");
-  const child = spawn("containerd", ["--config", config], { stdio: ["ignore", fd, fd] });
+  const child = spawn("containerd", ["--config", config], { stdio: ["ignore", fd, fd], detached: true });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.once("error", () => undefined); // reported by ready() as an early exit
@@ -147,7 +147,7 @@ export async function startContainerd(dir: string, net: Network, confDir: string
     runtime,
     pid: child.pid ?? -1,
     stop: (opts = {}) =>
-      stopContainerd(child, exited, runtime, { sock, madeShimDirs, keep: opts.keepSandboxes === true }),
+      stopContainerd(child, exited, runtime, { dir, sock, madeShimDirs, keep: opts.keepSandboxes === true }),
   };
   try {
     await ready(child, runtime, log);
@@ -164,7 +164,7 @@ async function stopContainerd(
   child: ChildProcess,
   exited: Promise<void>,
   rt: CriRuntime,
-  { sock, madeShimDirs, keep }: { sock: string; madeShimDirs: boolean; keep: boolean },
+  { dir, sock, madeShimDirs, keep }: { dir: string; sock: string; madeShimDirs: boolean; keep: boolean },
 ): Promise<string[]> {
   const problems: string[] = [];
   const running = child.exitCode === null && child.signalCode === null;
@@ -181,14 +181,23 @@ async function stopContainerd(
   }
   if (keep) return problems;
   // What a failed run or a kept sandbox left: its runc containers (the pause processes), then the
-  // shims of this containerd (their -address is our socket), then their socket dirs.
+  // shims of this containerd (their -address is our socket) and the sockets they leave when
+  // killed (each task's bundle dir names its shim's in `address`), then their socket dirs.
   problems.push(...(await deleteRuncContainers(rt.runcRoot)));
-  for (const pid of await shimsOf(sock)) {
+  const shims = await shimsOf(sock);
+  for (const pid of shims) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {
       // gone already
     }
+  }
+  for (let i = 0; i < 50 && shims.some((pid) => existsSync(`/proc/${pid}`)); i++) await sleep(20);
+  const tasks = path.join(dir, "state", "io.containerd.runtime.v2.task", NAMESPACE);
+  for (const id of await readdir(tasks).catch(() => [])) {
+    const address = (await readFile(path.join(tasks, id, "address"), "utf8").catch(() => "")).trim();
+    const socket = address.replace(/^unix:\/\//, "");
+    if (path.dirname(socket) === SHIM_SOCKETS) await rm(socket, { force: true });
   }
   if (madeShimDirs) {
     await rmdir(SHIM_SOCKETS).catch(() => undefined);

@@ -93,7 +93,10 @@ export async function startOurs(dir: string, net: Network, confDir: string, pref
   await mkdir(path.join(dir, "run"), { recursive: true, mode: 0o700 });
   await mkdir(path.join(dir, "netns"), { recursive: true, mode: 0o755 });
   const fd = openSync(log, "a");
-  const child = spawn(process.execPath, [CLI, ...serveArgs(dir, net, confDir, prefix)], { stdio: ["ignore", fd, fd] });
+  const child = spawn(process.execPath, [CLI, ...serveArgs(dir, net, confDir, prefix)], {
+    stdio: ["ignore", fd, fd],
+    detached: true,
+  });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.once("error", () => undefined); // seen by waitReady as an early exit
