@@ -265,8 +265,20 @@ const BREAK_TITLES: Record<Break, string> = {
   failing: "a conflist of bridge -> a plugin that fails every ADD and DEL -> loopback",
 };
 
+/**
+ * The teardown's problems, each kind once (sandboxes the CRI would not remove, such as those the
+ * failure comparison leaves, fail alike; the sweep after it removes them by force).
+ */
 function reportProblems(problems: readonly string[]): void {
-  if (problems.length > 0) console.error(`cri: cleanup problems:\n  ${problems.join("\n  ")}`);
+  if (problems.length === 0) return;
+  const kinds = new Map<string, number>();
+  for (const p of problems) {
+    const kind = p.replace(/\b[0-9a-f]{12,64}\b/g, "<id>");
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  const lines = [...kinds].map(([kind, n]) => (n === 1 ? kind : `${kind} (x${n})`));
+  const head = "cri: cleanup problems (what the CRI would not remove, the sweep then removed by force)";
+  console.error(`${head}:\n  ${lines.join("\n  ")}`);
 }
 
 /** Everything between setup and teardown: the networks, both runtimes, the figures, the failure comparison. */
