@@ -14,6 +14,7 @@ import { cycle, rate, smoke, type CriRuntime, type Cycle } from "./cri/cycle.js"
 import { afterFix, failedRuns, formatFailure, type FailureReport } from "./cri/failure.js";
 import {
   BREAKS,
+  earlierRuns,
   freeSubnets,
   makeNetwork,
   makeRunEnv,
@@ -322,6 +323,13 @@ export async function run(): Promise<CriSummary | undefined> {
     console.log(`cri: containerd is not measured: ${missing}`);
   }
   const env = await makeRunEnv();
+  const earlier = await earlierRuns(env);
+  if (earlier.length > 0) {
+    console.error(
+      `cri: an earlier run left these (a bench killed with SIGKILL; if none runs now, stop that containerd by its pid, ` +
+        `umount what is mounted under the temp dir, delete the links and the dir):\n  ${earlier.join("\n  ")}`,
+    );
+  }
   const sides: Sides = {};
   // One teardown, whether the run ends, fails or a signal cuts it short (the runtimes run in
   // their own process groups, so a Ctrl-C reaches only the bench, which then stops them in order).

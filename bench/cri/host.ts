@@ -49,6 +49,29 @@ export async function makeRunEnv(): Promise<RunEnv> {
   return { prefix, tmp };
 }
 
+/**
+ * What earlier runs left (a bench killed by SIGKILL cannot tear down): temp dirs, links and
+ * containerd processes named with another run's prefix. Only reported: another bench may be
+ * running now, and its runtimes are not ours to stop.
+ */
+export async function earlierRuns(env: RunEnv): Promise<string[]> {
+  const found: string[] = [];
+  const ours = (name: string) => /^edcri[0-9a-f]{4}-/.test(name) && !name.startsWith(env.prefix);
+  for (const name of await list(tmpdir())) if (ours(name)) found.push(`temp dir ${path.join(tmpdir(), name)}`);
+  for (const line of (await sh(["ip", "-o", "link", "show"])).stdout.split("\n")) {
+    const name = line.split(": ")[1]?.split("@")[0];
+    if (name !== undefined && ours(name)) found.push(`link ${name}`);
+  }
+  for (const entry of await list("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")).split("\0");
+    const config = argv[argv.indexOf("--config") + 1] ?? "";
+    if (path.basename(argv[0] ?? "") === "containerd" && ours(path.basename(path.dirname(path.dirname(config)))))
+      found.push(`containerd pid ${entry} (${config})`);
+  }
+  return found;
+}
+
 /** A /24 in 10.250.0.0/16 that no address or route on the host overlaps. */
 export async function freeSubnets(count: number): Promise<string[]> {
   const used = (await sh(["ip", "-o", "-4", "addr"])).stdout + (await sh(["ip", "-4", "route"])).stdout;
