@@ -12,6 +12,7 @@ interface Table {
 
 const tables: Record<string, () => Promise<Table>> = {
   command: () => import("./command.js"),
+  cri: () => import("./cri.js"),
   engine: () => import("./engine.js"),
   netns: () => import("./netns.js"),
   saga: () => import("./saga.js"),
