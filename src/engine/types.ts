@@ -110,8 +110,15 @@ export interface Transaction {
    * Acquires a resource and registers its release with no gap between the two. The acquisition's
    * failure (an err or a throw) is returned as an err. A resource acquired after the body ended
    * is released at once and an err(TransactionClosedError) is returned (R9).
+   *
+   * The resource's type comes from what `acquireFn` returns (a Promise, Result or ResultAsync
+   * unwrapped); `releaseFn`'s parameter is checked against it.
    */
-  acquire<A>(
+  // `A = never`: TypeScript first checks a release that is not context-sensitive (a named
+  // function) before it has looked at a context-sensitive acquireFn (`(signal) => open(signal)`).
+  // With no default, A is `unknown` at that point and a release taking a `Handle` is refused;
+  // with `never`, that early check passes and A is then inferred from acquireFn alone.
+  acquire<A = never>(
     acquireFn: (signal: AbortSignal) => A,
     releaseFn: (resource: AcquiredOf<A>, ctx: CleanupContext) => CleanupReturn,
     opts?: AcquireOptions & { readonly registerFirst?: false },
@@ -121,7 +128,7 @@ export interface Transaction {
    * the acquisition failed, and if its turn comes while the acquisition is still in flight, it
    * waits for it (within its own deadline) and releases what arrives.
    */
-  acquire<A>(
+  acquire<A = never>(
     acquireFn: (signal: AbortSignal) => A,
     releaseFn: (resource: AcquiredOf<A> | undefined, ctx: CleanupContext) => CleanupReturn,
     opts: AcquireOptions & { readonly registerFirst: true },

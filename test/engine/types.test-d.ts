@@ -22,6 +22,15 @@ declare const flag: boolean;
 declare function connect(): ResultAsync<Conn, ConnectError>;
 declare function makeConn(): Conn;
 declare function parse(s: string): Result<number, SetupError>;
+declare function openConn(signal: AbortSignal): Promise<Conn>;
+declare function connectWith(signal: AbortSignal): ResultAsync<Conn, ConnectError>;
+declare function parseWith(signal: AbortSignal): Result<number, SetupError>;
+// Named releases, declared apart from the call (the natural way with the signal passed on).
+async function closeConn(conn: Conn): Promise<void> {
+  void conn.id;
+}
+const dropNumber = (n: number): void => void n;
+const closeAnything = (o: object): void => void o;
 
 describe("transaction() inference", () => {
   it("infers the ok and error types of a plain body", () => {
@@ -135,6 +144,58 @@ describe("tx.acquire inference", () => {
         },
       );
       expectTypeOf(viaResult).toEqualTypeOf<ResultAsync<number, SetupError | TransactionClosedError>>();
+      return ok(1);
+    });
+  });
+
+  it("a named release with an acquireFn that takes the signal: the resource type, not unknown", () => {
+    void transaction(async (tx) => {
+      const viaPromise = tx.acquire((signal) => openConn(signal), closeConn);
+      expectTypeOf(viaPromise).toEqualTypeOf<ResultAsync<Conn, unknown>>();
+      const viaResultAsync = tx.acquire((signal) => connectWith(signal), closeConn);
+      expectTypeOf(viaResultAsync).toEqualTypeOf<ResultAsync<Conn, ConnectError | TransactionClosedError>>();
+      const viaResult = tx.acquire((signal) => parseWith(signal), dropNumber);
+      expectTypeOf(viaResult).toEqualTypeOf<ResultAsync<number, SetupError | TransactionClosedError>>();
+      const viaAsync = tx.acquire(async (signal) => openConn(signal), closeConn, { label: "conn" });
+      expectTypeOf(viaAsync).toEqualTypeOf<ResultAsync<Conn, unknown>>();
+      return ok(await viaPromise.map((c) => c.id).unwrapOr(0));
+    });
+  });
+
+  it("an inline release with an acquireFn that takes the signal", () => {
+    void transaction((tx) => {
+      const r = tx.acquire(
+        (signal) => connectWith(signal),
+        (conn) => {
+          expectTypeOf(conn).toEqualTypeOf<Conn>();
+        },
+      );
+      expectTypeOf(r).toEqualTypeOf<ResultAsync<Conn, ConnectError | TransactionClosedError>>();
+      return ok(1);
+    });
+  });
+
+  it("a release taking a supertype of the resource: the resource keeps its own type", () => {
+    void transaction((tx) => {
+      const r = tx.acquire((signal) => connectWith(signal), closeAnything);
+      expectTypeOf(r).toEqualTypeOf<ResultAsync<Conn, ConnectError | TransactionClosedError>>();
+      const s = tx.acquire(
+        (signal) => openConn(signal),
+        (o: { readonly id: number }) => void o.id,
+      );
+      expectTypeOf(s).toEqualTypeOf<ResultAsync<Conn, unknown>>();
+      return ok(1);
+    });
+  });
+
+  it("rejects a named release of another type", () => {
+    void transaction((tx) => {
+      // @ts-expect-error dropNumber takes a number, the acquisition produces a Conn
+      void tx.acquire((signal) => connectWith(signal), dropNumber);
+      // @ts-expect-error closeConn takes a Conn, the acquisition produces a number
+      void tx.acquire((signal) => parseWith(signal), closeConn);
+      // @ts-expect-error with registerFirst the named release must accept undefined
+      void tx.acquire((signal) => openConn(signal), closeConn, { registerFirst: true });
       return ok(1);
     });
   });
