@@ -1,5 +1,4 @@
 export { transaction, DEFAULT_CLEANUP_TIMEOUT_MS } from "./engine/transaction.js";
-export type { OkOf, ErrOf } from "./engine/transaction.js";
 export {
   TransactionError,
   CleanupTimeoutError,
@@ -18,13 +17,20 @@ export type {
   AcquireOptions,
   AcquiredOf,
   Body,
+  BodyErr,
+  BodyOk,
+  BodyReturn,
+  BodyTypeError,
+  CheckBody,
   Cleanup,
   CleanupContext,
   CleanupHandle,
   CleanupKind,
   CleanupOptions,
   CleanupReturn,
+  ErrOf,
   NotNullish,
+  OkOf,
   Transaction,
   TransactionEvent,
   TransactionOptions,

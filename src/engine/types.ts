@@ -196,3 +196,55 @@ export type Body<T, E> =
   | ((tx: Transaction) => Result<T, E> | ResultAsync<T, E> | PromiseLike<Result<T, E>>)
   | ((tx: Transaction) => Generator<Err<never, E>, Result<T, E>>)
   | ((tx: Transaction) => AsyncGenerator<Err<never, E>, Result<T, E>>);
+
+/** What a body returns in any of its forms (R10 for the generator forms). */
+export type BodyReturn =
+  | Result<unknown, unknown>
+  | ResultAsync<unknown, unknown>
+  | PromiseLike<Result<unknown, unknown>>
+  | Generator<Err<never, unknown>, Result<unknown, unknown>>
+  | AsyncGenerator<Err<never, unknown>, Result<unknown, unknown>>;
+
+/** The success type of a Result or ResultAsync `R` (what a body's ok carries). */
+export type OkOf<R> = R extends Result<infer T, unknown> ? T : never;
+/** The error type of a Result or ResultAsync `R` (what a body's err carries). */
+export type ErrOf<R> = R extends Result<unknown, infer E> ? E : never;
+
+/** The ok type of a body that returns `R`. */
+export type BodyOk<R> =
+  R extends Generator<unknown, infer Ret>
+    ? OkOf<Ret>
+    : R extends AsyncGenerator<unknown, infer Ret>
+      ? OkOf<Ret>
+      : OkOf<Awaited<R>>;
+
+/** The error type of a body that returns `R`: its err, and what a generator body yields. */
+export type BodyErr<R> =
+  R extends Generator<infer Y, infer Ret>
+    ? ErrOf<Y> | ErrOf<Ret>
+    : R extends AsyncGenerator<infer Y, infer Ret>
+      ? ErrOf<Y> | ErrOf<Ret>
+      : ErrOf<Awaited<R>>;
+
+/**
+ * The type error of a body that does not return a Result: its only property names the fix. It
+ * stands where the body's return type is expected, so the compiler's message quotes it.
+ */
+export interface BodyTypeError<Message extends string> {
+  readonly "errdefer: wrong body": Message;
+}
+
+/** `unknown` for a body return `R` that is valid; otherwise the BodyTypeError that says why. */
+export type CheckBody<R> = [R] extends [BodyReturn]
+  ? unknown
+  : BodyTypeError<
+      [R] extends [Generator<unknown, unknown> | AsyncGenerator<unknown, unknown>]
+        ? "a generator body may only yield err Results (use yield* on a Result) and must return a Result"
+        : [R] extends [void | undefined]
+          ? "the body must return a Result: return ok(value), or ok(undefined) when there is none"
+          : [R] extends [PromiseLike<void | undefined>]
+            ? "an async body must resolve to a Result: return ok(value), or ok(undefined) when there is none"
+            : [R] extends [PromiseLike<unknown>]
+              ? "an async body must resolve to a Result: wrap the value in ok(...)"
+              : "the body must return a Result: wrap the value in ok(...)"
+    >;

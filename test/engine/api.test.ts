@@ -405,6 +405,32 @@ describe("body forms", () => {
     expect(log).toEqual(["defer"]);
   });
 
+  it("a body that returns no Result fails with a TypeError that names the fix, as the type error does", async () => {
+    const cases: [string, () => unknown, RegExp][] = [
+      ["a plain value", () => 42, /must return a Result: wrap the value in ok\(\.\.\.\) \(got 42\)/],
+      [
+        "a Promise of a plain value",
+        async () => "done",
+        /must return a Result: wrap the value in ok\(\.\.\.\) \(got done\)/,
+      ],
+      ["nothing", () => undefined, /must return a Result: return ok\(value\), or ok\(undefined\) when there is none/],
+      ["an async body returning nothing", async () => undefined, /or ok\(undefined\) when there is none/],
+    ];
+    for (const [what, body, message] of cases) {
+      const ran: string[] = [];
+      const e = errorOf(
+        await transaction((tx) => {
+          tx.errdefer(() => void ran.push("errdefer"));
+          return body() as never;
+        }),
+      );
+      expect(e.cause, what).toBeInstanceOf(TypeError);
+      expect((e.cause as TypeError).message, what).toMatch(message);
+      expect(e.origin, what).toBe("throw");
+      expect(ran, `${what}: the body failed, so its errdefers ran`).toEqual(["errdefer"]);
+    }
+  });
+
   it("does not run the body when the caller's signal is already aborted", async () => {
     const reason = new Error("request cancelled");
     const body = vi.fn(() => ok(1));

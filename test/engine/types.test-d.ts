@@ -1,9 +1,11 @@
 // Type tests: the ok and error types flow through the body, the generator forms and tx.acquire;
 // misuse does not compile.
-import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
+import { err, errAsync, ok, okAsync, type Err, type Result, type ResultAsync } from "neverthrow";
 import { describe, expectTypeOf, it } from "vitest";
 import {
   transaction,
+  type BodyTypeError,
+  type CheckBody,
   type CleanupContext,
   type TransactionClosedError,
   type TransactionError,
@@ -227,6 +229,65 @@ describe("tx.acquire inference", () => {
 });
 
 describe("misuse does not compile", () => {
+  it("a body that returns no Result: one error whose type names the fix", () => {
+    // @ts-expect-error the body must return a Result: wrap the value in ok(...)
+    void transaction(() => 42);
+    // @ts-expect-error an async body must resolve to a Result: wrap the value in ok(...)
+    void transaction(async () => ({ id: 1 }));
+    // @ts-expect-error a Promise of a plain value, without async
+    void transaction(() => Promise.resolve(7));
+    // @ts-expect-error forgot to return: return ok(value), or ok(undefined)
+    void transaction((tx) => void tx.defer(() => undefined));
+    // @ts-expect-error a Result on one path only
+    void transaction((tx) => {
+      tx.defer(() => undefined);
+      if (flag) return ok(1);
+    });
+    // @ts-expect-error an async body that forgot to return
+    void transaction(async (tx) => {
+      await Promise.resolve();
+      tx.defer(() => undefined);
+    });
+    expectTypeOf<CheckBody<number>>().toEqualTypeOf<
+      BodyTypeError<"the body must return a Result: wrap the value in ok(...)">
+    >();
+    expectTypeOf<CheckBody<Promise<string>>>().toEqualTypeOf<
+      BodyTypeError<"an async body must resolve to a Result: wrap the value in ok(...)">
+    >();
+    expectTypeOf<CheckBody<void>>().toEqualTypeOf<
+      BodyTypeError<"the body must return a Result: return ok(value), or ok(undefined) when there is none">
+    >();
+    expectTypeOf<CheckBody<Promise<void>>>().toEqualTypeOf<
+      BodyTypeError<"an async body must resolve to a Result: return ok(value), or ok(undefined) when there is none">
+    >();
+    expectTypeOf<CheckBody<Generator<number, Result<number, never>>>>().toEqualTypeOf<
+      BodyTypeError<"a generator body may only yield err Results (use yield* on a Result) and must return a Result">
+    >();
+  });
+
+  it("every valid body form still compiles, and checks to no error", () => {
+    expectTypeOf<CheckBody<Result<number, SetupError>>>().toEqualTypeOf<unknown>();
+    expectTypeOf<CheckBody<ResultAsync<number, SetupError>>>().toEqualTypeOf<unknown>();
+    expectTypeOf<CheckBody<Promise<Result<number, SetupError>>>>().toEqualTypeOf<unknown>();
+    expectTypeOf<CheckBody<Generator<Err<never, SetupError>, Result<number, never>>>>().toEqualTypeOf<unknown>();
+    expectTypeOf(transaction(() => ok(undefined))).toEqualTypeOf<ResultAsync<undefined, TransactionError<never>>>();
+    expectTypeOf(transaction(async () => (flag ? ok(1) : err("no" as const)))).toEqualTypeOf<
+      ResultAsync<number, TransactionError<"no">>
+    >();
+    expectTypeOf(
+      transaction((tx) => {
+        tx.defer(() => undefined);
+        if (flag) return parse("1");
+        return okAsync(2);
+      }),
+    ).toEqualTypeOf<ResultAsync<number, TransactionError<SetupError>>>();
+    expectTypeOf(
+      transaction((): never => {
+        throw new Error("always");
+      }),
+    ).toEqualTypeOf<ResultAsync<never, TransactionError<never>>>();
+  });
+
   it("rejects bodies that do not produce a Result", () => {
     // @ts-expect-error a body must return a Result, a ResultAsync or a Promise of one
     void transaction(() => 42);
