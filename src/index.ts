@@ -38,6 +38,7 @@ export type {
 export { saga, Saga } from "./saga/saga.js";
 export { SAGA_CHANNEL } from "./saga/events.js";
 export { releaseHeld } from "./saga/release-held.js";
+export { parseHeld, InvalidHeldError, isInvalidHeldError } from "./saga/held.js";
 export { SagaError, isSagaError, concurrentFailuresOf } from "./saga/errors.js";
 export type { ConcurrentStepFailure } from "./saga/errors.js";
 export type { StepGraph, StepContext, DeclaredStep, Add, Widen } from "./saga/saga.js";
