@@ -4,6 +4,7 @@ import { fromReturn, runBody, thrown, type BodyOutcome } from "./body.js";
 import { checkErrorValue, CleanupScope, UnwindState } from "./cleanup-context.js";
 import { checkTimeout, makeEntry, type CleanupEntry } from "./cleanup.js";
 import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
+import { disposerOf } from "./dispose.js";
 import { TransactionClosedError, TransactionError, type CleanupFailure } from "./errors.js";
 import { EventSink } from "./events.js";
 import { unwindGraph } from "./graph-unwind.js";
@@ -210,6 +211,12 @@ class TransactionHandle implements Transaction {
     (this.noted ??= []).push({ label: l, error });
     const { sink, transactionId } = this;
     sink?.emit({ type: "cleanup:failed", transactionId, label: l, durationMs: 0, error });
+  }
+
+  use<T>(resource: T, opts?: CleanupOptions): T {
+    if (resource === null || resource === undefined) return resource;
+    this.push(makeEntry("tx.use", disposerOf(resource), opts, "always", ++this.#registrations));
+    return resource;
   }
 
   acquire(

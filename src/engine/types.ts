@@ -107,6 +107,14 @@ export interface Transaction {
    */
   noteCleanupFailure<E>(error: NotNullish<E>, label?: string): void;
   /**
+   * Registers `resource[Symbol.asyncDispose]()` (or, without one, `resource[Symbol.dispose]()`)
+   * as a cleanup with `opts` (default `on: "always"`, as `tx.defer`), and returns the resource:
+   * `AsyncDisposableStack.prototype.use` under this transaction's rules. `null` and `undefined`
+   * are returned with nothing registered; anything else without a dispose method is a TypeError.
+   * The dispose method takes no signal: at its deadline the transaction stops waiting for it.
+   */
+  use<T extends AsyncDisposable | Disposable | null | undefined>(resource: T, opts?: CleanupOptions): T;
+  /**
    * Acquires a resource and registers its release with no gap between the two. The acquisition's
    * failure (an err or a throw) is returned as an err. A resource acquired after the body ended
    * is released at once and an err(TransactionClosedError) is returned (R9).

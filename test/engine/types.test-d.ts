@@ -228,6 +228,25 @@ describe("tx.acquire inference", () => {
   });
 });
 
+describe("tx.use", () => {
+  it("returns the very type it was given, and refuses what is not disposable", () => {
+    void transaction((tx) => {
+      const conn = tx.use({ id: 1, [Symbol.asyncDispose]: () => Promise.resolve() });
+      expectTypeOf(conn).toEqualTypeOf<{ id: number; [Symbol.asyncDispose]: () => Promise<void> }>();
+      const file = tx.use({ fd: 3, [Symbol.dispose]: () => undefined }, { label: "close-file", guard: true });
+      expectTypeOf(file.fd).toEqualTypeOf<number>();
+      expectTypeOf(tx.use(null)).toEqualTypeOf<null>();
+      // @ts-expect-error not disposable
+      tx.use({ id: 1 });
+      // @ts-expect-error not disposable
+      tx.use(42);
+      // @ts-expect-error the options are a cleanup's
+      tx.use(file, { on: "sometimes" });
+      return ok(conn.id);
+    });
+  });
+});
+
 describe("misuse does not compile", () => {
   it("a body that returns no Result: one error whose type names the fix", () => {
     // @ts-expect-error the body must return a Result: wrap the value in ok(...)
