@@ -1,15 +1,19 @@
 // transaction(): runs the body, closes it (R9), hands over to the unwind and builds the Result (R7).
-import { err, errAsync, ok, ResultAsync, type Err, type Result } from "neverthrow";
+import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
 import { fromReturn, runBody, thrown, type BodyOutcome } from "./body.js";
 import { checkErrorValue, CleanupScope, UnwindState } from "./cleanup-context.js";
 import { checkTimeout, makeEntry, type CleanupEntry } from "./cleanup.js";
 import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
+import { disposerOf } from "./dispose.js";
 import { TransactionClosedError, TransactionError, type CleanupFailure } from "./errors.js";
 import { EventSink } from "./events.js";
 import { unwindGraph } from "./graph-unwind.js";
 import { unwind } from "./unwind.js";
 import type {
   AcquireOptions,
+  BodyErr,
+  BodyOk,
+  CheckBody,
   Cleanup,
   CleanupContext,
   CleanupHandle,
@@ -26,29 +30,16 @@ export const DEFAULT_CLEANUP_TIMEOUT_MS = 60_000;
 const neverAborted = new AbortController().signal;
 let lastTransactionId = 0;
 
-/** The success type of a Result or ResultAsync `R` (what a body's ok carries). */
-export type OkOf<R> = R extends Result<infer T, unknown> ? T : never;
-/** The error type of a Result or ResultAsync `R` (what a body's err carries). */
-export type ErrOf<R> = R extends Result<unknown, infer E> ? E : never;
-
 /**
  * Runs `body` with a transaction handle, then unwinds its cleanups under rules R1-R10 and resolves
  * to `Ok(value)` or `Err(TransactionError)` carrying the primary cause and every cleanup failure.
  */
-export function transaction<YieldErr extends Err<never, unknown>, R extends Result<unknown, unknown>>(
-  body: (tx: Transaction) => Generator<YieldErr, R>,
+// One signature, not one per body form: a body that returns something else then gets one error,
+// the `BodyTypeError` that says what to write, instead of every overload's complaint.
+export function transaction<R>(
+  body: (tx: Transaction) => R & CheckBody<R>,
   options?: TransactionOptions,
-): ResultAsync<OkOf<R>, TransactionError<ErrOf<YieldErr> | ErrOf<R>>>;
-export function transaction<YieldErr extends Err<never, unknown>, R extends Result<unknown, unknown>>(
-  body: (tx: Transaction) => AsyncGenerator<YieldErr, R>,
-  options?: TransactionOptions,
-): ResultAsync<OkOf<R>, TransactionError<ErrOf<YieldErr> | ErrOf<R>>>;
-export function transaction<
-  R extends Result<unknown, unknown> | ResultAsync<unknown, unknown> | PromiseLike<Result<unknown, unknown>>,
->(
-  body: (tx: Transaction) => R,
-  options?: TransactionOptions,
-): ResultAsync<OkOf<Awaited<R>>, TransactionError<ErrOf<Awaited<R>>>>;
+): ResultAsync<BodyOk<R>, TransactionError<BodyErr<R>>>;
 export function transaction(
   body: (tx: Transaction) => unknown,
   options?: TransactionOptions,
@@ -220,6 +211,12 @@ class TransactionHandle implements Transaction {
     (this.noted ??= []).push({ label: l, error });
     const { sink, transactionId } = this;
     sink?.emit({ type: "cleanup:failed", transactionId, label: l, durationMs: 0, error });
+  }
+
+  use<T>(resource: T, opts?: CleanupOptions): T {
+    if (resource === null || resource === undefined) return resource;
+    this.push(makeEntry("tx.use", disposerOf(resource), opts, "always", ++this.#registrations));
+    return resource;
   }
 
   acquire(

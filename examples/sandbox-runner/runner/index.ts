@@ -76,6 +76,11 @@ export class Runner {
     }
   }
 
+  /** `await using runner = await Runner.open(...)`: closes it when the block is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Before a verb that frees space: the reserve goes first, so that what it writes fits. */
   async #freeing<T>(verb: () => Promise<T>): Promise<T> {
     await releaseReserve(this.layout.root);
