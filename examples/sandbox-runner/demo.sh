@@ -35,7 +35,10 @@ prefix=errdefer-demo-
 bridge=errdemo0
 subnet=10.254.77.0/24
 gateway=10.254.77.1
-sr() { node --conditions=source --import tsx examples/sandbox-runner/cli.ts --state-dir "$state/state" --cni-data-dir "$state/cni-networks" --prefix "$prefix" --bridge "$bridge" --subnet "$subnet" "$@"; }
+# The CLI bundled once (scripts/build-cli.js), then started as users start errdefer-sandbox.
+echo "==> npm run build:cli"
+node scripts/build-cli.js --if-stale
+sr() { node examples/sandbox-runner/bin/errdefer-sandbox.mjs --state-dir "$state/state" --cni-data-dir "$state/cni-networks" --prefix "$prefix" --bridge "$bridge" --subnet "$subnet" "$@"; }
 cleanup() {
   for id in $(sr ls --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{for(const r of JSON.parse(s))console.log(r.id)}catch{}})'); do
     sr -q rm "$id" || true

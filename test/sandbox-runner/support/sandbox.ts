@@ -4,12 +4,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { cliBundle } from "../../../scripts/build-cli.js";
 import { removeTestDir, testDir } from "../../support/netns-dirs.js";
 import { describeRoot, missingCniPlugins, onPath } from "../../support/root.js";
 import { runPrefix } from "../../support/run-prefix.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const cliPath = path.join(repoRoot, "examples/sandbox-runner/cli.ts");
 export const cniBinDir = "/usr/lib/cni";
 
 /** What the sandbox tests need beyond describeRoot's tools. */
@@ -47,9 +47,12 @@ export interface CliOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-/** Starts the CLI (`node --import tsx examples/sandbox-runner/cli.ts ...args`) from the repo root. */
+/** The command line that starts the CLI: the bundle global-setup.ts built (scripts/build-cli.js). */
+export const cliArgv: readonly string[] = [process.execPath, cliBundle];
+
+/** Starts the CLI (`node examples/sandbox-runner/bin/errdefer-sandbox.mjs ...args`) from the repo root. */
 export function startCli(args: readonly string[], options: CliOptions = {}): StartedCli {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", cliPath, ...args], {
+  const child = spawn(cliArgv[0]!, [...cliArgv.slice(1), ...args], {
     cwd: repoRoot,
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, NODE_OPTIONS: "", ...options.env },
