@@ -29,7 +29,7 @@ describe("the command table", () => {
     for (const name of Object.keys(OPTIONS)) expect(text).toContain(`--${name}`);
   });
 
-  it("maps each error code to exit 2 (usage, config, ambiguous id: nothing was done), 1, or 3 (rm --force left something)", () => {
+  it("maps each error code to exit 2 (usage, config, ambiguous id: nothing was done), 1, 3 (rm --force left something), or 130 / 143 (a run stopped by SIGINT / SIGTERM)", () => {
     expect(Object.fromEntries(Object.entries(EXIT_CODES).map(([code, row]) => [code, row.exit]))).toEqual({
       usage: 2,
       "invalid-config": 2,
@@ -37,6 +37,8 @@ describe("the command table", () => {
       "not-found": 1,
       "operation-failed": 1,
       abandoned: 3,
+      interrupted: 130,
+      terminated: 143,
     });
   });
 

@@ -11,7 +11,8 @@ import {
   type Runner,
   type SandboxReader,
 } from "../runner/index.js";
-import { UsageError, type CliError } from "./exit-codes.js";
+import { InterruptedError, UsageError, type CliError } from "./exit-codes.js";
+import { interruptible } from "./interrupt.js";
 import { gcText, quarantineText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
 import { ignoredNetworkFlags } from "./network-flags.js";
 import type { CommandOption, Flags } from "./options.js";
@@ -55,12 +56,16 @@ export const COMMANDS: readonly Command[] = [
       // Validated before anything is touched: a bad config creates nothing, not even the state dir.
       const config = await readPodConfig(args[0]!);
       if (config.isErr()) return err(config.error);
-      const ran = await withRunner(async (runner) => {
-        // A network that cannot be loaded is the run's own failure, reported by it.
-        const network = config.value.hostNetwork ? undefined : await runner.network();
-        if (network?.isOk() === true) for (const line of ignoredNetworkFlags(flags, network.value)) warn(line);
-        return runner.run(config.value);
-      });
+      // Ctrl-C / SIGTERM abort the run: it rolls back, and the CLI exits 130 / 143 (cli/interrupt.ts).
+      const { value: ran, interrupted } = await interruptible(warn, (signal) =>
+        withRunner(async (runner) => {
+          // A network that cannot be loaded is the run's own failure, reported by it.
+          const network = config.value.hostNetwork ? undefined : await runner.network();
+          if (network?.isOk() === true) for (const line of ignoredNetworkFlags(flags, network.value)) warn(line);
+          return runner.run(config.value, { signal });
+        }),
+      );
+      if (ran.isErr() && interrupted !== undefined) return err(new InterruptedError(interrupted, { cause: ran.error }));
       return ran.map((r) => (json ? [JSON.stringify(summary(r))] : sandboxText(r)).forEach((line) => out(line)));
     },
   },

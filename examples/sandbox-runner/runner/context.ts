@@ -25,6 +25,8 @@ export interface CallOptions {
    * <state-dir>/quarantine/ (marked as from `source`) and pushed to `into`.
    */
   readonly quarantine?: { readonly source: "journal" | "record"; readonly into: Quarantined[] };
+  /** `run` only: aborting it stops the run, which rolls back what it made (the CLI's Ctrl-C). */
+  readonly signal?: AbortSignal;
 }
 
 export interface RunnerContext {

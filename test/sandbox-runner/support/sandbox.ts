@@ -39,6 +39,8 @@ export interface StartedCli {
   readonly pid: number;
   kill(signal: NodeJS.Signals): void;
   readonly done: Promise<CliResult>;
+  /** Resolves once stderr so far matches `pattern` (progress says which step runs); rejects if the CLI ends first. */
+  stderrMatches(pattern: RegExp): Promise<void>;
 }
 
 export interface CliOptions {
@@ -57,16 +59,27 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Sta
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, NODE_OPTIONS: "", ...options.env },
   });
+  let stderr = "";
   const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = "";
-    let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
     child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+  const stderrMatches = (pattern: RegExp): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!pattern.test(stderr)) return;
+        child.stderr.off("data", check);
+        resolve();
+      };
+      child.stderr.on("data", check);
+      void done.then((r) => reject(new Error(`the CLI ended before stderr matched ${pattern}: ${show(r)}`)));
+      check();
+    });
   child.stdin.end(options.input ?? "");
-  return { pid: child.pid ?? -1, kill: (signal) => child.kill(signal), done };
+  return { pid: child.pid ?? -1, kill: (signal) => child.kill(signal), done, stderrMatches };
 }
 
 /** Runs the CLI to its end. */
