@@ -25,7 +25,7 @@ export interface CallOptions {
    * <state-dir>/quarantine/ (marked as from `source`) and pushed to `into`.
    */
   readonly quarantine?: { readonly source: "journal" | "record"; readonly into: Quarantined[] };
-  /** `run` only: aborting it stops the run, which rolls back what it made (the CLI's Ctrl-C). */
+  /** Aborts a run (a CRI client's cancellation or deadline): it stops at its next step and rolls back. */
   readonly signal?: AbortSignal;
 }
 
