@@ -7,7 +7,7 @@ export default tseslint.config(
   {
     ignores: [
       "examples/sandbox-runner/cri/gen/**",
-      "examples/sandbox-runner/bin/*.mjs",
+      "examples/sandbox-runner/bin/**/*.mjs",
       ".bench-dist/**",
       ".scratch/**",
       "dist/**",

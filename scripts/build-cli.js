@@ -1,10 +1,11 @@
 // @ts-check
-// Bundles the sandbox runner's CLI (examples/sandbox-runner/cli.ts) into one ESM file with esbuild:
-// started through tsx it cost ~1.4 s of CPU per invocation, bundled a fraction of it (`npm run
-// bench -- startup`). Plain JavaScript, so that checking whether the bundle is fresh costs one bare
+// Bundles the sandbox runner's CLI (examples/sandbox-runner/cli.ts) into one ESM entry file with
+// esbuild: started through tsx it cost ~1.4 s of CPU per invocation, bundled a fraction of it
+// (`npm run bench -- startup`). What the CLI imports only when asked (`await import()`: CRI's
+// protobuf shapes for `-o json`, yaml) goes to chunks beside it, so that a start compiles none of it. Plain JavaScript, so that checking whether the bundle is fresh costs one bare
 // node start and no TypeScript loader: `npm run sandbox-runner` runs `node scripts/build-cli.js
 // --if-stale` before the bundle, and the tests, the soak and the demo call it once before theirs.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -17,6 +18,8 @@ const binDir = path.join(repoRoot, "examples/sandbox-runner/bin");
 export const cliBundle = path.join(binDir, "errdefer-sandbox.mjs");
 /** What the last build read (esbuild's metafile inputs), to tell whether the bundle is stale. */
 const inputsFile = path.join(binDir, ".errdefer-sandbox.inputs.json");
+/** The lazily imported chunks, named by their content's hash. */
+const chunkDir = path.join(binDir, "chunks");
 
 // Bundled CommonJS (execa's cross-spawn, grpc-js) calls require() for node builtins; an ESM bundle
 // has none, so one is made from import.meta.url. Node builtins stay external (platform: node).
@@ -57,11 +60,14 @@ export async function buildCli({ force = false } = {}) {
   if (!force && !cliBundleStale()) return false;
   const esbuild = await import("esbuild");
   const result = await esbuild.build({
-    entryPoints: [entry],
+    entryPoints: { "errdefer-sandbox": entry },
     absWorkingDir: repoRoot,
     bundle: true,
+    splitting: true,
     write: false,
-    outfile: cliBundle,
+    outdir: binDir,
+    chunkNames: "chunks/[name]-[hash]",
+    outExtension: { ".js": ".mjs" },
     platform: "node",
     format: "esm",
     target: "node20",
@@ -72,12 +78,21 @@ export async function buildCli({ force = false } = {}) {
     logLevel: "warning",
     legalComments: "none",
   });
-  mkdirSync(binDir, { recursive: true });
-  // Written whole, then renamed: a CLI started meanwhile (another test run) never reads half a file.
-  const tmp = `${cliBundle}.${process.pid}.tmp`;
-  writeFileSync(tmp, result.outputFiles[0].contents, { mode: 0o755 });
+  mkdirSync(chunkDir, { recursive: true });
+  // Chunks first (a new hash is a new file), the entry last; each written whole, then renamed: a
+  // CLI started meanwhile (another test run) never reads half a file.
+  const files = [...result.outputFiles].sort((a, b) => Number(a.path === cliBundle) - Number(b.path === cliBundle));
+  for (const file of files) {
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, file.contents, { mode: file.path === cliBundle ? 0o755 : 0o644 });
+    renameSync(tmp, file.path);
+  }
   writeFileSync(inputsFile, JSON.stringify(Object.keys(result.metafile.inputs)));
-  renameSync(tmp, cliBundle);
+  // The chunks of earlier builds are no longer imported.
+  const written = new Set(files.map((f) => f.path));
+  for (const name of readdirSync(chunkDir)) {
+    if (!written.has(path.join(chunkDir, name))) rmSync(path.join(chunkDir, name), { force: true });
+  }
   return true;
 }
 
