@@ -156,9 +156,9 @@ export class SandboxEnv {
     return lane;
   }
 
-  /** Writes a pod config file (a string is written as is) and returns its path. */
-  podConfig(config: unknown, label = "pod"): string {
-    const file = path.join(this.work, `${label}-${++this.#files}.json`);
+  /** Writes a pod config file (a string is written as is; `.yaml` for YAML) and returns its path. */
+  podConfig(config: unknown, label = "pod", extension = ".json"): string {
+    const file = path.join(this.work, `${label}-${++this.#files}${extension}`);
     writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config));
     return file;
   }
