@@ -61,9 +61,8 @@ sed 's/"name": "demo"/"name": "demo-2"/; s/"hostname": "demo"/"hostname": "demo-
 expect_fail() { if "$@"; then echo "demo.sh: expected this to fail" >&2; exit 1; else echo "(exit $?: as expected)"; fi; }
 
 step "run a pod sandbox (netns, CNI bridge + host-local, runc pause container)"
-id=$(sr run "$state/pod.json")
+id=$(sr run "$state/pod.json")   # the id alone, as crictl runp prints it
 echo "$id"
-id=${id%%$'\n'*}
 sr ls
 
 step "inside its network namespace: ip addr"
