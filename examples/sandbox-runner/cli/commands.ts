@@ -11,8 +11,8 @@ import {
   type Runner,
   type SandboxReader,
 } from "../runner/index.js";
-import { InterruptedError, UsageError, type CliError } from "./exit-codes.js";
-import { interruptible } from "./interrupt.js";
+import { UsageError, type CliError } from "./exit-codes.js";
+import { interruptible, stoppedBy } from "./interrupt.js";
 import { gcText, quarantineText, recoveryJson, recoveryText, table } from "./format.js";
 import { eachId, idsToRelease } from "./ids.js";
 import { ignoredNetworkFlags } from "./network-flags.js";
@@ -77,8 +77,7 @@ export const COMMANDS: readonly Command[] = [
           return runner.run(config.value, { signal });
         }),
       );
-      if (ran.isErr() && interrupted !== undefined) return err(new InterruptedError(interrupted, { cause: ran.error }));
-      if (ran.isErr()) return err(ran.error);
+      if (ran.isErr()) return err(stoppedBy(interrupted, ran.error));
       // As crictl runp: the id alone, so that `id=$(... run pod.json)` works; details with -o.
       const r = ran.value;
       const lines = json ? [JSON.stringify(summary(r))] : format.value ? await statusOutput(r, format.value) : [r.id];

@@ -1,7 +1,7 @@
 // Ctrl-C and SIGTERM during `run`: the first aborts the run, whose saga then rolls back what it
 // made, and the CLI exits 130 / 143 (128 + the signal's number, as a shell reports a process the
 // signal killed); a second exits at once, leaving the rollback to `recover` (the journal has the run).
-import { InterruptedError, type Interruption } from "./exit-codes.js";
+import { InterruptedError, type CliError, type Interruption } from "./exit-codes.js";
 
 const EXIT: Readonly<Record<Interruption, number>> = { SIGINT: 130, SIGTERM: 143 };
 const KEY: Readonly<Record<Interruption, string>> = { SIGINT: "Ctrl-C", SIGTERM: "SIGTERM" };
@@ -39,4 +39,9 @@ export async function interruptible<T>(
   } finally {
     for (const [name, handler] of handlers) process.off(name, handler);
   }
+}
+
+/** A run's failure: said as the signal that stopped it (exit 130 / 143), the rollback's outcome as its cause. */
+export function stoppedBy(interrupted: Interruption | undefined, error: CliError): CliError {
+  return interrupted === undefined ? error : new InterruptedError(interrupted, { cause: error });
 }

@@ -76,14 +76,10 @@ export const OPTIONS = {
   version: { type: "boolean", help: "print the version" },
 } as const satisfies Record<string, OptionRow>;
 
-/** Options of some commands only (`gc --dry-run`, `rm --force`, `recover`/`rm --quarantine`, `-o`, `rm -a`). */
+/** Options of some commands only (`gc --dry-run`, `rm --force`, `recover`/`rm --quarantine`). */
 export const COMMAND_OPTIONS = {
   "dry-run": { type: "boolean", help: "gc: only list what would be removed" },
-  force: {
-    type: "boolean",
-    help: "rm: give up on releases that keep failing (a CNI DEL whose plugin is gone); remove the rest and the record; report what was left (exit 3)",
-  },
-  quarantine: { type: "boolean", help: "recover, rm: set refused entries aside in <state-dir>/quarantine/" },
+  // crictl's: -o on run, ls, inspect, version; rm -a.
   output: {
     type: "string",
     short: "o",
@@ -91,6 +87,11 @@ export const COMMAND_OPTIONS = {
     help: "run, ls, inspect, version: print CRI's messages as crictl does (json, yaml), or a table",
   },
   all: { type: "boolean", short: "a", help: "rm: every sandbox" },
+  force: {
+    type: "boolean",
+    help: "rm: give up on releases that keep failing (a CNI DEL whose plugin is gone); remove the rest and the record; report what was left (exit 3)",
+  },
+  quarantine: { type: "boolean", help: "recover, rm: set refused entries aside in <state-dir>/quarantine/" },
 } as const satisfies Record<string, OptionRow>;
 
 export type CommandOption = keyof typeof COMMAND_OPTIONS;
