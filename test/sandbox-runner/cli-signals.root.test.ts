@@ -13,9 +13,9 @@ describeSandbox("sandbox-runner: Ctrl-C and SIGTERM during run (root, through th
   });
 
   /** A run held in start-container, once CNI ADD is done: a netns, a veth, an IP, a bundle are held. */
-  async function runHeldInStart(lane: Lane, ...failpoints: string[]): Promise<StartedCli> {
+  async function runHeldInStart(lane: Lane, failpoints: string[] = [], group = false): Promise<StartedCli> {
     const points = ["start-container=delay:100000", ...failpoints].flatMap((f) => ["--failpoint", f]);
-    const run = lane.start(["run", ...points, pod], { progress: true });
+    const run = lane.start(["run", ...points, pod], { progress: true, group });
     await run.stderrMatches(/▸ start-container[^]*✔ cni-add|✔ cni-add[^]*▸ start-container/);
     expect(lane.held().netns).toHaveLength(1);
     expect(lane.held().ipFiles).toHaveLength(1);
@@ -39,10 +39,24 @@ describeSandbox("sandbox-runner: Ctrl-C and SIGTERM during run (root, through th
     expect(await lane.ls()).toEqual([]);
   });
 
+  it.concurrent(
+    "Ctrl-C at a terminal (SIGINT to the whole process group, ip -batch too): rolled back, exit 130",
+    async () => {
+      const lane = env.lane();
+      const run = await runHeldInStart(lane, [], true);
+      run.kill("SIGINT");
+      const r = await run.done;
+      expect(r.code, show(r)).toBe(130);
+      expect(r.stderr).toMatch(/↩ remove-netns/);
+      expect(lane.held()).toEqual(nothingHeld);
+      expect(await lane.ls()).toEqual([]);
+    },
+  );
+
   it.concurrent("Ctrl-C twice: exits at once (130), saying so; recover then leaves nothing", async () => {
     const lane = env.lane();
     // The rollback is held in remove-bundle, so the second Ctrl-C finds it part-way.
-    const run = await runHeldInStart(lane, "remove-bundle=delay:100000");
+    const run = await runHeldInStart(lane, ["remove-bundle=delay:100000"]);
     run.kill("SIGINT");
     await run.stderrMatches(/▸ remove-bundle/);
     run.kill("SIGINT");

@@ -47,6 +47,11 @@ export interface CliOptions {
   readonly input?: string;
   /** Added to the CLI's environment (this process's). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Its own process group, as a shell starts a foreground job: `kill` then signals the whole group
+   * (the CLI and the plugins, runc and ip it runs), as Ctrl-C at a terminal does.
+   */
+  readonly group?: boolean;
 }
 
 /** The command line that starts the CLI: the bundle global-setup.ts built (scripts/build-cli.js). */
@@ -58,6 +63,7 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Sta
     cwd: repoRoot,
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, NODE_OPTIONS: "", ...options.env },
+    detached: options.group === true,
   });
   let stderr = "";
   const done = new Promise<CliResult>((resolve, reject) => {
@@ -79,7 +85,11 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Sta
       check();
     });
   child.stdin.end(options.input ?? "");
-  return { pid: child.pid ?? -1, kill: (signal) => child.kill(signal), done, stderrMatches };
+  const kill = (signal: NodeJS.Signals): void => {
+    if (options.group === true && child.pid !== undefined) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  };
+  return { pid: child.pid ?? -1, kill, done, stderrMatches };
 }
 
 /** Runs the CLI to its end. */
