@@ -17,6 +17,7 @@ const tables: Record<string, () => Promise<Table>> = {
   netns: () => import("./netns.js"),
   saga: () => import("./saga.js"),
   sandbox: () => import("./sandbox.js"),
+  startup: () => import("./startup.js"),
 };
 
 const { positionals, values } = parseArgs({
