@@ -5,6 +5,7 @@
 // deterministically by a delay failpoint at mark-ready (everything is acquired). Each test has a
 // lane (state dir, prefix, socket) of its own, so they run at once.
 import { existsSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
 import { status } from "@grpc/grpc-js";
 import { afterAll, expect, test } from "vitest";
 import { eventually, pod, rejection, startServer } from "./support/cri.js";
@@ -35,7 +36,12 @@ describeSandbox("sandbox-runner serve: deadlines, SIGKILL and restart, SIGTERM (
         expect(await cancelled).toMatchObject({ code: status.CANCELLED });
         const late = await rejection(server.client.runPodSandbox({ config: pod("late") }, { timeoutMs: 3000 }));
         expect(late).toMatchObject({ code: status.DEADLINE_EXCEEDED });
-        await eventually(async () => (await server.client.listPodSandbox({})).items.length === 0, "the rollbacks");
+        // The client's answer comes at its deadline; the rollback ends after it (the name last).
+        await eventually(
+          async () =>
+            (await server.client.listPodSandbox({})).items.length === 0 && isDeepStrictEqual(lane.held(), nothingHeld),
+          "the rollbacks",
+        );
         expect(lane.held()).toEqual(nothingHeld);
 
         // Another server on this socket (another state dir) is refused, and this one goes on.
