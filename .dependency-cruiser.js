@@ -145,6 +145,8 @@ export default {
     },
   ],
   options: {
+    // The bundled CLI (npm run build:cli): one generated file holding every module it imports.
+    exclude: { path: "^examples/sandbox-runner/bin/" },
     // Build output is a leaf, not excluded, so that examples-resolve-to-source can see an edge to it.
     doNotFollow: { path: ["node_modules", "^dist/", "^[.]bench-dist/"] },
     // Type-only imports are edges too: a cycle through types is still a cycle for a reader.

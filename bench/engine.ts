@@ -22,10 +22,14 @@ import {
   type CaseResult,
 } from "./measure.js";
 
-// The polyfill has no types; on Node 20 this is the polyfill's own implementation.
+// The polyfill has no types. Its `implementation` entry: the package's main entry returns the
+// native class where there is one (Node 24), which would make this row the native one.
 const AsyncDisposableStackPolyfill = createRequire(import.meta.url)(
-  "disposablestack/AsyncDisposableStack",
+  "disposablestack/AsyncDisposableStack/implementation",
 ) as AsyncDisposableStackConstructor;
+/** Node 24's own AsyncDisposableStack; undefined on Node 20 and 22 (its row is then skipped). */
+const AsyncDisposableStackNative = (globalThis as { AsyncDisposableStack?: AsyncDisposableStackConstructor })
+  .AsyncDisposableStack;
 
 /**
  * ERRDEFER_BENCH_BASELINE=<another build's .bench-dist/src/index.js>: that engine's two forms are
@@ -179,11 +183,11 @@ function errdeferOp(
   };
 }
 
-// --- (4) AsyncDisposableStack polyfill, adopt() per resource, move() on success ----------------
+// --- (4) AsyncDisposableStack, the polyfill and the native one: adopt() per resource, move() on success
 
-async function disposableStack(fail: boolean): Promise<Resource[]> {
+async function disposableStack(Stack: AsyncDisposableStackConstructor, fail: boolean): Promise<Resource[]> {
   // `await using stack = ...` written out: dispose on the way out; move() empties it on success.
-  const stack = new AsyncDisposableStackPolyfill();
+  const stack = new Stack();
   try {
     const held: Resource[] = [];
     for (let i = 0; i < ACQUISITIONS; i++) {
@@ -197,10 +201,10 @@ async function disposableStack(fail: boolean): Promise<Resource[]> {
   }
 }
 
-function disposableStackOp(fail: boolean): () => Promise<void> {
+function disposableStackOp(Stack: AsyncDisposableStackConstructor, fail: boolean): () => Promise<void> {
   return async () => {
     try {
-      handedOut += (await disposableStack(fail)).length;
+      handedOut += (await disposableStack(Stack, fail)).length;
     } catch (e) {
       if (isFailure(e)) failuresSeen++;
     }
@@ -282,7 +286,22 @@ const IMPLS: readonly Impl[] = [
           op: (fail: boolean) => errdeferOp(errdeferRegisterBody(fail), baseline),
         },
       ]),
-  { name: "AsyncDisposableStack (polyfill 1.1.8)", short: "ads", isErrdefer: false, op: disposableStackOp },
+  {
+    name: "AsyncDisposableStack (polyfill 1.1.8)",
+    short: "ads",
+    isErrdefer: false,
+    op: (fail) => disposableStackOp(AsyncDisposableStackPolyfill, fail),
+  },
+  ...(AsyncDisposableStackNative === undefined
+    ? []
+    : [
+        {
+          name: `AsyncDisposableStack (native, Node ${process.versions.node})`,
+          short: "ads-native",
+          isErrdefer: false,
+          op: (fail: boolean) => disposableStackOp(AsyncDisposableStackNative, fail),
+        },
+      ]),
   { name: "Effect.scoped + acquireRelease", short: "effect", isErrdefer: false, op: effectOp },
 ];
 
@@ -410,6 +429,11 @@ export async function run(): Promise<EngineSummary> {
     `Node ${process.version}; compiled JavaScript; timed in process CPU time; ` +
       `forced GC: ${gcAvailable ? "before the warm-up (not between rounds: it shrinks the young generation and slows allocation-heavy cases)" : "NO (run node with --expose-gc)"}`,
   );
+  if (AsyncDisposableStackNative === undefined) {
+    console.log(
+      `Native AsyncDisposableStack: skipped (Node ${process.version} has none; Node 24 has it), the polyfill row stays`,
+    );
+  }
   await checkOnce();
 
   const rounds = 11;

@@ -12,10 +12,12 @@ interface Table {
 
 const tables: Record<string, () => Promise<Table>> = {
   command: () => import("./command.js"),
+  cri: () => import("./cri.js"),
   engine: () => import("./engine.js"),
   netns: () => import("./netns.js"),
   saga: () => import("./saga.js"),
   sandbox: () => import("./sandbox.js"),
+  startup: () => import("./startup.js"),
 };
 
 const { positionals, values } = parseArgs({

@@ -4,7 +4,6 @@
 // bridge+loopback ADD, runc create+start of the same pause bundle, kill + wait for the pause
 // process, runc delete, CNI DEL, ip netns del). Sequential cycles are interleaved with floor
 // cycles (paired), then 4 workers run each side in turn. Everything made is removed at the end.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -15,6 +14,7 @@ import { parsePodConfig, type PodConfig } from "../examples/sandbox-runner/pod-c
 import { ensureRootfs, pauseConfig } from "../examples/sandbox-runner/runc/index.js";
 import { Runner } from "../examples/sandbox-runner/runner/index.js";
 import { formatTable, gc, median } from "./measure.js";
+import { must, sh } from "./shell.js";
 
 const PREFIX = "edbench-";
 const BRIDGE = "edbench0";
@@ -32,41 +32,6 @@ const TARGET_PAR_RATIO = 1.2;
 const CONTAINERD_PAR_RATE = "12.4-13.4";
 
 // --- bare commands -----------------------------------------------------------------------------
-
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command (no shell); stdio ignored when `quiet` (runc create: the container keeps it). */
-function sh(
-  argv: readonly string[],
-  opts: { env?: Record<string, string>; input?: string; quiet?: boolean } = {},
-): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: opts.env === undefined ? process.env : { ...process.env, ...opts.env },
-      stdio: opts.quiet === true ? "ignore" : [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
-
-async function must(
-  argv: readonly string[],
-  opts: { env?: Record<string, string>; input?: string; quiet?: boolean } = {},
-): Promise<Ran> {
-  const r = await sh(argv, opts);
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${(r.stdout + r.stderr).trim()}`);
-  return r;
-}
 
 const FLOOR_PARTS = [
   "ip netns add",

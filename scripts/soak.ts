@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { Runner } from "../examples/sandbox-runner/runner/index.js";
 import { parsePodConfig } from "../examples/sandbox-runner/pod-config.js";
 import { FAILPOINT_TARGETS } from "../examples/sandbox-runner/runner/steps.js";
+import { buildCli, cliBundle } from "./build-cli.js";
 import { pick, rng } from "./soak-rng.js";
 import type { CycleReport, WorkerPlan } from "./soak-worker.js";
 
@@ -46,7 +47,10 @@ const stateDir = path.join(root, "state");
 const cniDataDir = path.join(root, "cni-networks");
 const here = path.dirname(fileURLToPath(import.meta.url));
 const worker = path.join(here, "soak-worker.ts");
-const cli = path.join(here, "..", "examples", "sandbox-runner", "cli.ts");
+// The CLI as users run it, bundled (built here when stale); the worker through tsx.
+await buildCli();
+const cli = [cliBundle];
+const workerArgv = ["--conditions=source", "--import", "tsx", worker];
 const started = Date.now();
 
 console.log(`soak: seed ${seed} (reproduce: npm run soak -- --seed ${seed} --cycles ${cycles} --parallel ${parallel})`);
@@ -67,12 +71,12 @@ const counts = {
 const faults = new Map<string, number>();
 
 function runChild(
-  file: string,
+  argv: readonly string[],
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", file, ...args], {
+    const child = spawn(process.execPath, [...argv, ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "ignore"],
     });
@@ -146,7 +150,7 @@ while (nextCycle < cycles && Date.now() - started < timeLimitMs) {
     crashRate: Number(values["crash-rate"]),
     journalFaultRate: Number(values["journal-fault-rate"]),
   };
-  const r = await runChild(worker, [], { SOAK_PLAN: JSON.stringify(plan) });
+  const r = await runChild(workerArgv, [], { SOAK_PLAN: JSON.stringify(plan) });
   const reports = r.stdout
     .split("\n")
     .filter((l) => l.startsWith("{"))

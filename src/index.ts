@@ -1,5 +1,4 @@
 export { transaction, DEFAULT_CLEANUP_TIMEOUT_MS } from "./engine/transaction.js";
-export type { OkOf, ErrOf } from "./engine/transaction.js";
 export {
   TransactionError,
   CleanupTimeoutError,
@@ -18,13 +17,20 @@ export type {
   AcquireOptions,
   AcquiredOf,
   Body,
+  BodyErr,
+  BodyOk,
+  BodyReturn,
+  BodyTypeError,
+  CheckBody,
   Cleanup,
   CleanupContext,
   CleanupHandle,
   CleanupKind,
   CleanupOptions,
   CleanupReturn,
+  ErrOf,
   NotNullish,
+  OkOf,
   Transaction,
   TransactionEvent,
   TransactionOptions,
@@ -32,6 +38,7 @@ export type {
 export { saga, Saga } from "./saga/saga.js";
 export { SAGA_CHANNEL } from "./saga/events.js";
 export { releaseHeld } from "./saga/release-held.js";
+export { parseHeld, InvalidHeldError, isInvalidHeldError } from "./saga/held.js";
 export { SagaError, isSagaError, concurrentFailuresOf } from "./saga/errors.js";
 export type { ConcurrentStepFailure } from "./saga/errors.js";
 export type { StepGraph, StepContext, DeclaredStep, Add, Widen } from "./saga/saga.js";

@@ -35,7 +35,10 @@ prefix=errdefer-demo-
 bridge=errdemo0
 subnet=10.254.77.0/24
 gateway=10.254.77.1
-sr() { node --conditions=source --import tsx examples/sandbox-runner/cli.ts --state-dir "$state/state" --cni-data-dir "$state/cni-networks" --prefix "$prefix" --bridge "$bridge" --subnet "$subnet" "$@"; }
+# The CLI bundled once (scripts/build-cli.js), then started as users start errdefer-sandbox.
+echo "==> npm run build:cli"
+node scripts/build-cli.js --if-stale
+sr() { node examples/sandbox-runner/bin/errdefer-sandbox.mjs --state-dir "$state/state" --cni-data-dir "$state/cni-networks" --prefix "$prefix" --bridge "$bridge" --subnet "$subnet" "$@"; }
 cleanup() {
   for id in $(sr ls --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{for(const r of JSON.parse(s))console.log(r.id)}catch{}})'); do
     sr -q rm "$id" || true
@@ -58,9 +61,8 @@ sed 's/"name": "demo"/"name": "demo-2"/; s/"hostname": "demo"/"hostname": "demo-
 expect_fail() { if "$@"; then echo "demo.sh: expected this to fail" >&2; exit 1; else echo "(exit $?: as expected)"; fi; }
 
 step "run a pod sandbox (netns, CNI bridge + host-local, runc pause container)"
-id=$(sr run "$state/pod.json")
+id=$(sr run "$state/pod.json")   # the id alone, as crictl runp prints it
 echo "$id"
-id=${id%%$'\n'*}
 sr ls
 
 step "inside its network namespace: ip addr"

@@ -135,7 +135,7 @@ export function sandboxNetnsAdapter(
         ...(parts.netnsDriver === undefined ? {} : { driver: parts.netnsDriver }),
       });
     },
-    describe: (ns) => inner.describe(ns),
+    describe: (ns, plan) => inner.describe(ns, plan),
     release: async (desc, ctx) => {
       // Only a namespace this state dir names (<netns-dir>/<prefix><our sandbox id>): a description
       // from a journal or a record never removes another runner's namespace, nor any other file.

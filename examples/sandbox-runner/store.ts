@@ -55,6 +55,8 @@ export interface StateLayout {
   readonly quarantine: string;
   /** The state dir's identity (ownership.ts). */
   readonly owner: string;
+  /** Written by the CRI server while it serves the state dir (runner/served.ts). */
+  readonly server: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -69,6 +71,7 @@ export function stateLayout(root: string): StateLayout {
     lock: path.join(root, "lock"),
     quarantine: path.join(root, "quarantine"),
     owner: path.join(root, "owner"),
+    server: path.join(root, "cri-server.json"),
   };
 }
 

@@ -41,9 +41,10 @@ export function fromReturn(value: unknown): BodyOutcome {
     const r = value as { isErr(): boolean; error?: unknown; value?: unknown };
     return r.isErr() ? { ok: false, error: r.error, origin: "err" } : { ok: true, value: r.value };
   }
-  return thrown(
-    new TypeError(`transaction body must return a Result (ok(...) or err(...)), got ${describeValue(value)}`),
-  );
+  // The same fixes as the type error (CheckBody in types.ts) names.
+  const fix =
+    value === undefined ? "return ok(value), or ok(undefined) when there is none" : "wrap the value in ok(...)";
+  return thrown(new TypeError(`transaction body must return a Result: ${fix} (got ${describeValue(value)})`));
 }
 
 // A generator body only yields when `yield*` met an err (neverthrow's style): that is its exit.

@@ -59,6 +59,10 @@ function transactionMessage(
   return parts.join("; ");
 }
 
+// When the cause has no frames of its own: enough for the engine's two or three frames and the
+// caller's above them.
+const STACK_FRAMES = 6;
+
 /** The err side of a transaction (R7): the primary cause on top, every cleanup failure kept. */
 export class TransactionError<E = unknown> extends Error {
   override readonly name = "TransactionError";
@@ -81,17 +85,36 @@ export class TransactionError<E = unknown> extends Error {
   }) {
     const failures = init.cleanupFailures ?? [];
     const retained = init.retained ?? [];
-    // The engine's own frames say nothing; the cause carries the stack that matters. Skipping
-    // stack capture keeps the failure path cheap.
+    // A real stack, cheaply (error trackers group by its top frames). A cause that is an Error
+    // already holds the frames that matter, where the failure came from: the stack is composed
+    // from them when it is read (the getter below), so nothing is captured here. Otherwise a few
+    // frames are captured: where the unwind ended, and the code that ran the transaction.
+    const borrow = init.cause instanceof Error;
     const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
+    Error.stackTraceLimit = borrow ? 0 : Math.min(limit, STACK_FRAMES);
     super(transactionMessage(init.cause, init.origin, failures, retained), { cause: init.cause });
     Error.stackTraceLimit = limit;
+    // The own `stack` the Error constructor made would hide the getter.
+    if (borrow) delete (this as { stack?: string }).stack;
     transactionErrorBrand.mark(this);
     this.origin = init.origin;
     this.bodyError = init.bodyError;
     this.cleanupFailures = failures;
     this.retained = retained;
+  }
+
+  /**
+   * `"TransactionError: <message>"`, then the frames of the cause when it is an Error (where the
+   * failure came from), or else the few frames captured where the transaction ended.
+   */
+  override get stack(): string {
+    const causeStack = (this.cause as Error).stack;
+    const at = typeof causeStack === "string" ? causeStack.indexOf("\n    at ") : -1;
+    return `${this.name}: ${this.message}${at === -1 ? "" : causeStack!.slice(at)}`;
+  }
+
+  override set stack(value: string) {
+    Object.defineProperty(this, "stack", { value, writable: true, configurable: true });
   }
 
   /** Narrows `cause` to the body's error type when the body's own err is the primary cause. */

@@ -1,15 +1,19 @@
 // transaction(): runs the body, closes it (R9), hands over to the unwind and builds the Result (R7).
-import { err, errAsync, ok, ResultAsync, type Err, type Result } from "neverthrow";
+import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
 import { fromReturn, runBody, thrown, type BodyOutcome } from "./body.js";
 import { checkErrorValue, CleanupScope, UnwindState } from "./cleanup-context.js";
 import { checkTimeout, CleanupEntry, makeEntry } from "./cleanup.js";
 import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
+import { disposerOf } from "./dispose.js";
 import { TransactionClosedError, TransactionError, type CleanupFailure } from "./errors.js";
 import { EventSink } from "./events.js";
 import { unwindGraph } from "./graph-unwind.js";
 import { unwind } from "./unwind.js";
 import type {
   AcquireOptions,
+  BodyErr,
+  BodyOk,
+  CheckBody,
   Cleanup,
   CleanupContext,
   CleanupHandle,
@@ -26,29 +30,16 @@ export const DEFAULT_CLEANUP_TIMEOUT_MS = 60_000;
 const neverAborted = new AbortController().signal;
 let lastTransactionId = 0;
 
-/** The success type of a Result or ResultAsync `R` (what a body's ok carries). */
-export type OkOf<R> = R extends Result<infer T, unknown> ? T : never;
-/** The error type of a Result or ResultAsync `R` (what a body's err carries). */
-export type ErrOf<R> = R extends Result<unknown, infer E> ? E : never;
-
 /**
  * Runs `body` with a transaction handle, then unwinds its cleanups under rules R1-R10 and resolves
  * to `Ok(value)` or `Err(TransactionError)` carrying the primary cause and every cleanup failure.
  */
-export function transaction<YieldErr extends Err<never, unknown>, R extends Result<unknown, unknown>>(
-  body: (tx: Transaction) => Generator<YieldErr, R>,
+// One signature, not one per body form: a body that returns something else then gets one error,
+// the `BodyTypeError` that says what to write, instead of every overload's complaint.
+export function transaction<R>(
+  body: (tx: Transaction) => R & CheckBody<R>,
   options?: TransactionOptions,
-): ResultAsync<OkOf<R>, TransactionError<ErrOf<YieldErr> | ErrOf<R>>>;
-export function transaction<YieldErr extends Err<never, unknown>, R extends Result<unknown, unknown>>(
-  body: (tx: Transaction) => AsyncGenerator<YieldErr, R>,
-  options?: TransactionOptions,
-): ResultAsync<OkOf<R>, TransactionError<ErrOf<YieldErr> | ErrOf<R>>>;
-export function transaction<
-  R extends Result<unknown, unknown> | ResultAsync<unknown, unknown> | PromiseLike<Result<unknown, unknown>>,
->(
-  body: (tx: Transaction) => R,
-  options?: TransactionOptions,
-): ResultAsync<OkOf<Awaited<R>>, TransactionError<ErrOf<Awaited<R>>>>;
+): ResultAsync<BodyOk<R>, TransactionError<BodyErr<R>>>;
 export function transaction(
   body: (tx: Transaction) => unknown,
   options?: TransactionOptions,
@@ -72,7 +63,7 @@ export function transaction(
   const name = options?.name ?? "transaction";
   if (typeof name !== "string") throw new TypeError(`transaction: options.name must be a string`);
   const concurrency = checkConcurrency("transaction: options.concurrency", options?.concurrency);
-  const limits: Limits = { timeoutMs, concurrency };
+  const limits = { timeoutMs, concurrency };
   return new ResultAsync(run(body, signal ?? neverAborted, limits, name, EventSink.open(onEvent)));
 }
 
@@ -96,20 +87,10 @@ function checkEarlier(entries: readonly CleanupEntry[], entry: CleanupEntry): vo
   }
 }
 
-interface Limits {
-  readonly timeoutMs: number;
-  readonly concurrency: number | undefined;
-}
-
-/**
- * Starts the body and returns the Result's promise. Not an async function: a body returning a
- * native promise is continued with one then() (no extra async frame and await), and the end is
- * synchronous unless a cleanup is pending.
- */
-function run(
+async function run(
   body: (tx: Transaction) => unknown,
   signal: AbortSignal,
-  limits: Limits,
+  { timeoutMs, concurrency }: { readonly timeoutMs: number; readonly concurrency: number | undefined },
   name: string,
   sink: EventSink | undefined,
 ): Promise<Result<unknown, TransactionError>> {
@@ -117,73 +98,50 @@ function run(
   const startedAt = sink === undefined ? 0 : performance.now();
   sink?.emit({ type: "transaction:started", transactionId, name });
 
-  const tx = new TransactionHandle(signal, limits.timeoutMs, transactionId, sink);
-  const end = new Ending(tx, limits, name, startedAt);
-  if (signal.aborted) return end.finishNow(thrown(signal.reason));
-  const started = runBody(body, tx);
-  if (started instanceof Promise) return started.then((outcome: BodyOutcome) => end.finish(outcome));
-  if (!("pending" in started)) return end.finishNow(started);
-  const { pending } = started;
-  // A native promise is continued directly; any other thenable (a ResultAsync) is adopted first.
-  return (pending instanceof Promise ? pending : Promise.resolve(pending)).then(
-    (value: unknown) => end.finish(fromReturn(value)),
-    (error: unknown) => end.finish(thrown(error)),
-  );
-}
-
-/** What the end of a transaction needs: one object instead of a closure per callback. */
-class Ending {
-  constructor(
-    readonly tx: TransactionHandle,
-    readonly limits: Limits,
-    readonly name: string,
-    readonly startedAt: number,
-  ) {}
-
-  /** R9 (close), the unwind, R7 (the Result); a Promise only while a cleanup is pending. */
-  finish(outcome: BodyOutcome): Result<unknown, TransactionError> | Promise<Result<unknown, TransactionError>> {
-    const { tx } = this;
-    tx.closed = true;
-    // The success path with nothing to run (only errdefers, nothing noted, nobody listening):
-    // every turn would be a silent R2 skip, so the turns are taken without the unwind's state.
-    if (outcome.ok && tx.runsOnSuccess === 0 && tx.noted === undefined && tx.sink === undefined) {
-      for (const entry of tx.entries) if (entry.state === "pending") entry.state = "ran";
-      return ok(outcome.value);
-    }
-    const state = unwindState(outcome, tx.noted);
-    if (tx.entries.length > 0) {
-      const { timeoutMs, concurrency } = this.limits;
-      const { entries, transactionId, sink } = tx;
-      const u = { entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink, concurrency };
-      const pending = tx.graph ? unwindGraph(u) : unwind(u);
-      if (pending !== undefined) return pending.then(() => this.result(outcome, state));
-    }
-    return this.result(outcome, state);
-  }
-
-  /** finish() for a body that ended synchronously: never throws, as an async function would not. */
-  finishNow(outcome: BodyOutcome): Promise<Result<unknown, TransactionError>> {
-    try {
-      return Promise.resolve(this.finish(outcome));
-    } catch (error) {
-      return Promise.reject(error);
+  const tx = new TransactionHandle(signal, timeoutMs, transactionId, sink);
+  let outcome: BodyOutcome;
+  if (signal.aborted) {
+    outcome = thrown(signal.reason);
+  } else {
+    const started = runBody(body, tx);
+    if (started instanceof Promise) {
+      outcome = await started;
+    } else if ("pending" in started) {
+      try {
+        outcome = fromReturn(await started.pending);
+      } catch (error) {
+        outcome = thrown(error);
+      }
+    } else {
+      outcome = started;
     }
   }
+  tx.closed = true;
 
-  result(outcome: BodyOutcome, state: UnwindState): Result<unknown, TransactionError> {
-    const { tx } = this;
-    tx.finalState = state;
-    tx.sink?.emit({
-      type: "transaction:finished",
-      transactionId: tx.transactionId,
-      name: this.name,
-      ok: !state.failed,
-      durationMs: performance.now() - this.startedAt,
-      cleanupFailures: state.failures,
-      retained: state.retained,
-    });
-    return resultOf(outcome, state);
+  // The success path with nothing to run (only errdefers, nothing noted, nobody listening): every
+  // turn would be a silent R2 skip, so the turns are taken without the unwind's state and loop.
+  if (outcome.ok && tx.runsOnSuccess === 0 && tx.noted === undefined && sink === undefined) {
+    for (const entry of tx.entries) if (entry.state === "pending") entry.state = "ran";
+    return ok(outcome.value);
   }
+  const state = unwindState(outcome, tx.noted);
+  if (tx.entries.length > 0) {
+    const u = { entries: tx.entries, state, defaultTimeoutMs: timeoutMs, transactionId, sink, concurrency };
+    const pending = tx.graph ? unwindGraph(u) : unwind(u);
+    if (pending !== undefined) await pending;
+  }
+  tx.finalState = state;
+
+  sink?.emit({
+    type: "transaction:finished",
+    transactionId,
+    name,
+    ok: !state.failed,
+    durationMs: performance.now() - startedAt,
+    cleanupFailures: state.failures,
+    retained: state.retained,
+  });
+  return resultOf(outcome, state);
 }
 
 /** R5: a body that failed has no value; a cleared retErr returns Go's zero value. R7: the Err. */
@@ -262,6 +220,12 @@ class TransactionHandle implements Transaction {
     (this.noted ??= []).push({ label: l, error });
     const { sink, transactionId } = this;
     sink?.emit({ type: "cleanup:failed", transactionId, label: l, durationMs: 0, error });
+  }
+
+  use<T>(resource: T, opts?: CleanupOptions): T {
+    if (resource === null || resource === undefined) return resource;
+    this.push(makeEntry("tx.use", disposerOf(resource), opts, "always", ++this.#registrations));
+    return resource;
   }
 
   acquire(

@@ -107,11 +107,26 @@ export interface Transaction {
    */
   noteCleanupFailure<E>(error: NotNullish<E>, label?: string): void;
   /**
+   * Registers `resource[Symbol.asyncDispose]()` (or, without one, `resource[Symbol.dispose]()`)
+   * as a cleanup with `opts` (default `on: "always"`, as `tx.defer`), and returns the resource:
+   * `AsyncDisposableStack.prototype.use` under this transaction's rules. `null` and `undefined`
+   * are returned with nothing registered; anything else without a dispose method is a TypeError.
+   * The dispose method takes no signal: at its deadline the transaction stops waiting for it.
+   */
+  use<T extends AsyncDisposable | Disposable | null | undefined>(resource: T, opts?: CleanupOptions): T;
+  /**
    * Acquires a resource and registers its release with no gap between the two. The acquisition's
    * failure (an err or a throw) is returned as an err. A resource acquired after the body ended
    * is released at once and an err(TransactionClosedError) is returned (R9).
+   *
+   * The resource's type comes from what `acquireFn` returns (a Promise, Result or ResultAsync
+   * unwrapped); `releaseFn`'s parameter is checked against it.
    */
-  acquire<A>(
+  // `A = never`: TypeScript first checks a release that is not context-sensitive (a named
+  // function) before it has looked at a context-sensitive acquireFn (`(signal) => open(signal)`).
+  // With no default, A is `unknown` at that point and a release taking a `Handle` is refused;
+  // with `never`, that early check passes and A is then inferred from acquireFn alone.
+  acquire<A = never>(
     acquireFn: (signal: AbortSignal) => A,
     releaseFn: (resource: AcquiredOf<A>, ctx: CleanupContext) => CleanupReturn,
     opts?: AcquireOptions & { readonly registerFirst?: false },
@@ -121,7 +136,7 @@ export interface Transaction {
    * the acquisition failed, and if its turn comes while the acquisition is still in flight, it
    * waits for it (within its own deadline) and releases what arrives.
    */
-  acquire<A>(
+  acquire<A = never>(
     acquireFn: (signal: AbortSignal) => A,
     releaseFn: (resource: AcquiredOf<A> | undefined, ctx: CleanupContext) => CleanupReturn,
     opts: AcquireOptions & { readonly registerFirst: true },
@@ -189,3 +204,55 @@ export type Body<T, E> =
   | ((tx: Transaction) => Result<T, E> | ResultAsync<T, E> | PromiseLike<Result<T, E>>)
   | ((tx: Transaction) => Generator<Err<never, E>, Result<T, E>>)
   | ((tx: Transaction) => AsyncGenerator<Err<never, E>, Result<T, E>>);
+
+/** What a body returns in any of its forms (R10 for the generator forms). */
+export type BodyReturn =
+  | Result<unknown, unknown>
+  | ResultAsync<unknown, unknown>
+  | PromiseLike<Result<unknown, unknown>>
+  | Generator<Err<never, unknown>, Result<unknown, unknown>>
+  | AsyncGenerator<Err<never, unknown>, Result<unknown, unknown>>;
+
+/** The success type of a Result or ResultAsync `R` (what a body's ok carries). */
+export type OkOf<R> = R extends Result<infer T, unknown> ? T : never;
+/** The error type of a Result or ResultAsync `R` (what a body's err carries). */
+export type ErrOf<R> = R extends Result<unknown, infer E> ? E : never;
+
+/** The ok type of a body that returns `R`. */
+export type BodyOk<R> =
+  R extends Generator<unknown, infer Ret>
+    ? OkOf<Ret>
+    : R extends AsyncGenerator<unknown, infer Ret>
+      ? OkOf<Ret>
+      : OkOf<Awaited<R>>;
+
+/** The error type of a body that returns `R`: its err, and what a generator body yields. */
+export type BodyErr<R> =
+  R extends Generator<infer Y, infer Ret>
+    ? ErrOf<Y> | ErrOf<Ret>
+    : R extends AsyncGenerator<infer Y, infer Ret>
+      ? ErrOf<Y> | ErrOf<Ret>
+      : ErrOf<Awaited<R>>;
+
+/**
+ * The type error of a body that does not return a Result: its only property names the fix. It
+ * stands where the body's return type is expected, so the compiler's message quotes it.
+ */
+export interface BodyTypeError<Message extends string> {
+  readonly "errdefer: wrong body": Message;
+}
+
+/** `unknown` for a body return `R` that is valid; otherwise the BodyTypeError that says why. */
+export type CheckBody<R> = [R] extends [BodyReturn]
+  ? unknown
+  : BodyTypeError<
+      [R] extends [Generator<unknown, unknown> | AsyncGenerator<unknown, unknown>]
+        ? "a generator body may only yield err Results (use yield* on a Result) and must return a Result"
+        : [R] extends [void | undefined]
+          ? "the body must return a Result: return ok(value), or ok(undefined) when there is none"
+          : [R] extends [PromiseLike<void | undefined>]
+            ? "an async body must resolve to a Result: return ok(value), or ok(undefined) when there is none"
+            : [R] extends [PromiseLike<unknown>]
+              ? "an async body must resolve to a Result: wrap the value in ok(...)"
+              : "the body must return a Result: wrap the value in ok(...)"
+    >;

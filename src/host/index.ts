@@ -10,6 +10,7 @@ export type { ProcessIdentity, ProcessPlace, ForeignPidNamespaces, LivenessOptio
 // no rejections). spawnRunner is the node:child_process implementation; the execa one is
 // errdefer/netns's execaRunner, kept out of here so that this entry never loads execa.
 export { spawnRunner } from "../internal/command/spawn-runner.js";
+export { traceCommands } from "../internal/command/trace.js";
 export { DEFAULT_KILL_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES } from "../internal/command/types.js";
 export type {
   Argv,

@@ -35,8 +35,12 @@ export interface ResourceAdapter<Spec = never, Resource = unknown, Description =
     | Result<Resource, E>
     | ResultAsync<Resource, E>
     | PromiseLike<Result<Resource, E>>;
-  /** Describes an acquired resource as JSON (at least what `plan` said, possibly more). */
-  describe(resource: Resource): Description;
+  /**
+   * Describes an acquired resource as JSON (at least what `plan` said, possibly more). `plan` is
+   * the plan it was acquired for, so that a resource need not carry its own identity to be
+   * described; a describe that takes only the resource is fine too.
+   */
+  describe(resource: Resource, plan: Description): Description;
   /** Releases a described (or only planned) resource; idempotent. */
   release(description: Description, ctx: ResourceContext): CleanupReturn;
 }

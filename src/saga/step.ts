@@ -181,7 +181,7 @@ async function runResource(run: Run, step: ResourceStep, ctx: Ctx): Promise<Step
     return outcome;
   }
   acquiredAs(outcome.value);
-  return recordAcquired(run, step, outcome.value);
+  return recordAcquired(run, step, outcome.value, intended.description);
 }
 
 /**
@@ -194,7 +194,7 @@ function registerRelease(run: Run, step: ResourceStep, intended: HeldResource): 
   const target = { adapter, kind: adapter.kind };
   const register = (): void => {
     const fn: Cleanup = (cleanup) => {
-      const desc = "resource" in got ? adapter.describe(got.resource) : intended.description;
+      const desc = "resource" in got ? adapter.describe(got.resource, intended.description) : intended.description;
       return releaseRecorded(run.writer, name, target, desc, cleanup);
     };
     run.registered[step.index] = { fn, options: cleanupOptions(name, def) };
@@ -210,9 +210,9 @@ function registerRelease(run: Run, step: ResourceStep, intended: HeldResource): 
 }
 
 /** Describes what the step acquired, journals it, and keeps it for the hand-over. */
-async function recordAcquired(run: Run, step: ResourceStep, resource: unknown): Promise<StepOutcome> {
+async function recordAcquired(run: Run, step: ResourceStep, resource: unknown, plan: JsonValue): Promise<StepOutcome> {
   const { name, adapter, def } = step;
-  const description = await settle(() => adapter.describe(resource));
+  const description = await settle(() => adapter.describe(resource, plan));
   if (description.isErr()) return description;
   const desc = description.value as JsonValue;
   // A fact, not fsynced on its own (group commit): losing it leaves the intent, whose plan releases the same.

@@ -237,6 +237,51 @@ describe("TransactionError", () => {
     expect(errorOf(n).cause).toBe(404);
   });
 
+  it("has a stack that names the code which ran the transaction, whatever the cause and the body", async () => {
+    async function startPodWithSyncBody(): Promise<TransactionError> {
+      return errorOf(
+        await transaction((tx) => {
+          tx.errdefer(() => undefined);
+          return err("quota exceeded");
+        }),
+      );
+    }
+    async function startPodWithAsyncBody(): Promise<TransactionError> {
+      return errorOf(
+        await transaction(async (tx) => {
+          await flush();
+          tx.errdefer(() => Promise.resolve());
+          return err("quota exceeded");
+        }),
+      );
+    }
+    async function startPodWithErrorCause(): Promise<TransactionError> {
+      return errorOf(
+        await transaction(async (tx) => {
+          tx.errdefer(() => Promise.resolve());
+          return err(new Error("setup network: timeout"));
+        }),
+      );
+    }
+    for (const [caller, e] of [
+      ["startPodWithSyncBody", await startPodWithSyncBody()],
+      ["startPodWithAsyncBody", await startPodWithAsyncBody()],
+      ["startPodWithErrorCause", await startPodWithErrorCause()],
+    ] as const) {
+      const stack = e.stack ?? "";
+      expect(stack.split("\n")[0], caller).toBe(`TransactionError: ${e.message}`);
+      expect(stack, caller).toMatch(/\n {4}at /);
+      expect(stack, caller).toContain(caller);
+      expect(stack, caller).toContain("api.test.ts");
+    }
+    // An Error cause: its frames, where the failure came from, are the top of the stack.
+    const e = await startPodWithErrorCause();
+    expect(e.stack?.split("\n")[1]).toBe((e.cause as Error).stack?.split("\n")[1]);
+    // The stack can still be replaced, as any Error's.
+    e.stack = "replaced";
+    expect(e.stack).toBe("replaced");
+  });
+
   it("is recognised by isTransactionError and nothing else is", async () => {
     const e = errorOf(await transaction(() => err("x")));
     expect(isTransactionError(e)).toBe(true);
@@ -403,6 +448,32 @@ describe("body forms", () => {
     });
     expect(r.isOk() && r.value).toBe(21);
     expect(log).toEqual(["defer"]);
+  });
+
+  it("a body that returns no Result fails with a TypeError that names the fix, as the type error does", async () => {
+    const cases: [string, () => unknown, RegExp][] = [
+      ["a plain value", () => 42, /must return a Result: wrap the value in ok\(\.\.\.\) \(got 42\)/],
+      [
+        "a Promise of a plain value",
+        async () => "done",
+        /must return a Result: wrap the value in ok\(\.\.\.\) \(got done\)/,
+      ],
+      ["nothing", () => undefined, /must return a Result: return ok\(value\), or ok\(undefined\) when there is none/],
+      ["an async body returning nothing", async () => undefined, /or ok\(undefined\) when there is none/],
+    ];
+    for (const [what, body, message] of cases) {
+      const ran: string[] = [];
+      const e = errorOf(
+        await transaction((tx) => {
+          tx.errdefer(() => void ran.push("errdefer"));
+          return body() as never;
+        }),
+      );
+      expect(e.cause, what).toBeInstanceOf(TypeError);
+      expect((e.cause as TypeError).message, what).toMatch(message);
+      expect(e.origin, what).toBe("throw");
+      expect(ran, `${what}: the body failed, so its errdefers ran`).toEqual(["errdefer"]);
+    }
   });
 
   it("does not run the body when the caller's signal is already aborted", async () => {

@@ -1,9 +1,11 @@
 // Type tests: the ok and error types flow through the body, the generator forms and tx.acquire;
 // misuse does not compile.
-import { err, errAsync, ok, okAsync, type Result, type ResultAsync } from "neverthrow";
+import { err, errAsync, ok, okAsync, type Err, type Result, type ResultAsync } from "neverthrow";
 import { describe, expectTypeOf, it } from "vitest";
 import {
   transaction,
+  type BodyTypeError,
+  type CheckBody,
   type CleanupContext,
   type TransactionClosedError,
   type TransactionError,
@@ -22,6 +24,15 @@ declare const flag: boolean;
 declare function connect(): ResultAsync<Conn, ConnectError>;
 declare function makeConn(): Conn;
 declare function parse(s: string): Result<number, SetupError>;
+declare function openConn(signal: AbortSignal): Promise<Conn>;
+declare function connectWith(signal: AbortSignal): ResultAsync<Conn, ConnectError>;
+declare function parseWith(signal: AbortSignal): Result<number, SetupError>;
+// Named releases, declared apart from the call (the natural way with the signal passed on).
+async function closeConn(conn: Conn): Promise<void> {
+  void conn.id;
+}
+const dropNumber = (n: number): void => void n;
+const closeAnything = (o: object): void => void o;
 
 describe("transaction() inference", () => {
   it("infers the ok and error types of a plain body", () => {
@@ -139,6 +150,58 @@ describe("tx.acquire inference", () => {
     });
   });
 
+  it("a named release with an acquireFn that takes the signal: the resource type, not unknown", () => {
+    void transaction(async (tx) => {
+      const viaPromise = tx.acquire((signal) => openConn(signal), closeConn);
+      expectTypeOf(viaPromise).toEqualTypeOf<ResultAsync<Conn, unknown>>();
+      const viaResultAsync = tx.acquire((signal) => connectWith(signal), closeConn);
+      expectTypeOf(viaResultAsync).toEqualTypeOf<ResultAsync<Conn, ConnectError | TransactionClosedError>>();
+      const viaResult = tx.acquire((signal) => parseWith(signal), dropNumber);
+      expectTypeOf(viaResult).toEqualTypeOf<ResultAsync<number, SetupError | TransactionClosedError>>();
+      const viaAsync = tx.acquire(async (signal) => openConn(signal), closeConn, { label: "conn" });
+      expectTypeOf(viaAsync).toEqualTypeOf<ResultAsync<Conn, unknown>>();
+      return ok(await viaPromise.map((c) => c.id).unwrapOr(0));
+    });
+  });
+
+  it("an inline release with an acquireFn that takes the signal", () => {
+    void transaction((tx) => {
+      const r = tx.acquire(
+        (signal) => connectWith(signal),
+        (conn) => {
+          expectTypeOf(conn).toEqualTypeOf<Conn>();
+        },
+      );
+      expectTypeOf(r).toEqualTypeOf<ResultAsync<Conn, ConnectError | TransactionClosedError>>();
+      return ok(1);
+    });
+  });
+
+  it("a release taking a supertype of the resource: the resource keeps its own type", () => {
+    void transaction((tx) => {
+      const r = tx.acquire((signal) => connectWith(signal), closeAnything);
+      expectTypeOf(r).toEqualTypeOf<ResultAsync<Conn, ConnectError | TransactionClosedError>>();
+      const s = tx.acquire(
+        (signal) => openConn(signal),
+        (o: { readonly id: number }) => void o.id,
+      );
+      expectTypeOf(s).toEqualTypeOf<ResultAsync<Conn, unknown>>();
+      return ok(1);
+    });
+  });
+
+  it("rejects a named release of another type", () => {
+    void transaction((tx) => {
+      // @ts-expect-error dropNumber takes a number, the acquisition produces a Conn
+      void tx.acquire((signal) => connectWith(signal), dropNumber);
+      // @ts-expect-error closeConn takes a Conn, the acquisition produces a number
+      void tx.acquire((signal) => parseWith(signal), closeConn);
+      // @ts-expect-error with registerFirst the named release must accept undefined
+      void tx.acquire((signal) => openConn(signal), closeConn, { registerFirst: true });
+      return ok(1);
+    });
+  });
+
   it("rejects a release whose parameter is not the acquired resource", () => {
     void transaction((tx) => {
       void tx.acquire(
@@ -165,7 +228,85 @@ describe("tx.acquire inference", () => {
   });
 });
 
+describe("tx.use", () => {
+  it("returns the very type it was given, and refuses what is not disposable", () => {
+    void transaction((tx) => {
+      const conn = tx.use({ id: 1, [Symbol.asyncDispose]: () => Promise.resolve() });
+      expectTypeOf(conn).toEqualTypeOf<{ id: number; [Symbol.asyncDispose]: () => Promise<void> }>();
+      const file = tx.use({ fd: 3, [Symbol.dispose]: () => undefined }, { label: "close-file", guard: true });
+      expectTypeOf(file.fd).toEqualTypeOf<number>();
+      expectTypeOf(tx.use(null)).toEqualTypeOf<null>();
+      // @ts-expect-error not disposable
+      tx.use({ id: 1 });
+      // @ts-expect-error not disposable
+      tx.use(42);
+      // @ts-expect-error the options are a cleanup's
+      tx.use(file, { on: "sometimes" });
+      return ok(conn.id);
+    });
+  });
+});
+
 describe("misuse does not compile", () => {
+  it("a body that returns no Result: one error whose type names the fix", () => {
+    // @ts-expect-error the body must return a Result: wrap the value in ok(...)
+    void transaction(() => 42);
+    // @ts-expect-error an async body must resolve to a Result: wrap the value in ok(...)
+    void transaction(async () => ({ id: 1 }));
+    // @ts-expect-error a Promise of a plain value, without async
+    void transaction(() => Promise.resolve(7));
+    // @ts-expect-error forgot to return: return ok(value), or ok(undefined)
+    void transaction((tx) => void tx.defer(() => undefined));
+    // @ts-expect-error a Result on one path only
+    void transaction((tx) => {
+      tx.defer(() => undefined);
+      if (flag) return ok(1);
+    });
+    // @ts-expect-error an async body that forgot to return
+    void transaction(async (tx) => {
+      await Promise.resolve();
+      tx.defer(() => undefined);
+    });
+    expectTypeOf<CheckBody<number>>().toEqualTypeOf<
+      BodyTypeError<"the body must return a Result: wrap the value in ok(...)">
+    >();
+    expectTypeOf<CheckBody<Promise<string>>>().toEqualTypeOf<
+      BodyTypeError<"an async body must resolve to a Result: wrap the value in ok(...)">
+    >();
+    expectTypeOf<CheckBody<void>>().toEqualTypeOf<
+      BodyTypeError<"the body must return a Result: return ok(value), or ok(undefined) when there is none">
+    >();
+    expectTypeOf<CheckBody<Promise<void>>>().toEqualTypeOf<
+      BodyTypeError<"an async body must resolve to a Result: return ok(value), or ok(undefined) when there is none">
+    >();
+    expectTypeOf<CheckBody<Generator<number, Result<number, never>>>>().toEqualTypeOf<
+      BodyTypeError<"a generator body may only yield err Results (use yield* on a Result) and must return a Result">
+    >();
+  });
+
+  it("every valid body form still compiles, and checks to no error", () => {
+    expectTypeOf<CheckBody<Result<number, SetupError>>>().toEqualTypeOf<unknown>();
+    expectTypeOf<CheckBody<ResultAsync<number, SetupError>>>().toEqualTypeOf<unknown>();
+    expectTypeOf<CheckBody<Promise<Result<number, SetupError>>>>().toEqualTypeOf<unknown>();
+    expectTypeOf<CheckBody<Generator<Err<never, SetupError>, Result<number, never>>>>().toEqualTypeOf<unknown>();
+    expectTypeOf(transaction(() => ok(undefined))).toEqualTypeOf<ResultAsync<undefined, TransactionError<never>>>();
+    expectTypeOf(transaction(async () => (flag ? ok(1) : err("no" as const)))).toEqualTypeOf<
+      ResultAsync<number, TransactionError<"no">>
+    >();
+    expectTypeOf(
+      transaction((tx) => {
+        tx.defer(() => undefined);
+        if (flag) return parse("1");
+        return okAsync(2);
+      }),
+    ).toEqualTypeOf<ResultAsync<number, TransactionError<SetupError>>>();
+    expectTypeOf(
+      transaction((): never => {
+        throw new Error("always");
+      }),
+    ).toEqualTypeOf<ResultAsync<never, TransactionError<never>>>();
+  });
+
   it("rejects bodies that do not produce a Result", () => {
     // @ts-expect-error a body must return a Result, a ResultAsync or a Promise of one
     void transaction(() => 42);

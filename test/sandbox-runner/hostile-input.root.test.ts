@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import {
+  cliArgv,
   describeSandbox,
   mountsWith,
   nothingHeld,
@@ -56,7 +57,7 @@ describeSandbox("sandbox-runner: unbounded and non-regular pod configs (root, th
   afterAll(() => {
     expect(env.teardown()).toEqual([]);
   });
-  const node = `${JSON.stringify(process.execPath)} --conditions=source --import tsx examples/sandbox-runner/cli.ts`;
+  const node = cliArgv.map((a) => JSON.stringify(a)).join(" ");
 
   it.concurrent("an endless stdin: exit 2 with the 1 MiB limit, little read and little memory", async () => {
     const lane = env.lane();

@@ -92,7 +92,8 @@ describeSandbox("sandbox-runner output hygiene (root, through the CLI)", () => {
     writeFileSync(file, JSON.stringify({ ...edited, labels: { [hostile]: hostile }, annotations: { a: hostile } }));
 
     for (const args of [["ls"], ["inspect", id], ["--json", "ls"], ["--json", "inspect", id]]) {
-      const r = await lane.cli(args);
+      // Without -q (`progress`): `ls -q` prints the ids alone.
+      const r = await lane.cli(args, { progress: true });
       expect(r.code, show(r)).toBe(0);
       expectEscaped(r);
       expect(r.stdout).toContain("\\u001b");

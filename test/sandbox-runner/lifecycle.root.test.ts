@@ -25,12 +25,10 @@ describeSandbox("sandbox-runner lifecycle (root, through the CLI)", () => {
     expect(text.code, show(text)).toBe(0);
     expect(json.code, show(json)).toBe(0);
 
-    // Text: the id, then the netns path and the IP.
-    const [idLine, netnsLine, ipLine] = text.stdout.trimEnd().split("\n");
-    const webId = idLine!.trim();
-    expect(webId).toMatch(/^[0-9a-f]{32}$/);
-    expect(netnsLine).toMatch(new RegExp(`netns: +/var/run/netns/${lane.prefix}${webId}$`));
-    const webIp = /ip: +(\S+)$/.exec(ipLine!)?.[1];
+    // Text: the id alone (as crictl runp), so that `id=$(... run pod.json)` works.
+    expect(text.stdout).toMatch(/^[0-9a-f]{32}\n$/);
+    const webId = text.stdout.trim();
+    const webIp = (await lane.inspect(webId)).ip;
     expect(webIp?.startsWith(`${env.subnetBase}.`)).toBe(true);
 
     // --json: nothing but one JSON object on stdout.

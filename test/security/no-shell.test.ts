@@ -10,11 +10,15 @@ import { removeWorkDirs, repoRoot, workDir } from "./support.js";
 
 afterAll(removeWorkDirs);
 
+/** The bundled CLI (npm run build:cli): build output holding node_modules' code, scanned in its sources. */
+const bundleDir = path.join("sandbox-runner", "bin") + path.sep;
+
 /** Source files (TypeScript and JavaScript) under `dir`. */
 function sources(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[])
     .map(String)
     .filter((f) => /\.(ts|mts|cts|js|mjs|cjs)$/.test(f) && !f.split(path.sep).includes("node_modules"))
+    .filter((f) => !f.startsWith(bundleDir))
     .map((f) => path.join(dir, f));
 }
 

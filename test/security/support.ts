@@ -5,10 +5,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { cliBundle } from "../../scripts/build-cli.js";
 import { runPrefix } from "../support/run-prefix.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const cliPath = path.join(repoRoot, "examples/sandbox-runner/cli.ts");
+/** The bundled CLI, built by global-setup.ts. */
+export const cliPath: string = cliBundle;
 
 export interface CliResult {
   readonly code: number | null;
@@ -22,7 +24,7 @@ export interface CliResult {
 }
 
 /**
- * Runs `node --import tsx examples/sandbox-runner/cli.ts ...args`; SIGKILLed after `timeoutMs`
+ * Runs the bundled CLI (`node examples/sandbox-runner/bin/errdefer-sandbox.mjs ...args`); SIGKILLed after `timeoutMs`
  * (default 20 s) so that a runner waiting for a lock fails the test instead of hanging it.
  */
 export function cli(
@@ -31,7 +33,7 @@ export function cli(
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const startedAt = Date.now();
-    const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", cliPath, ...args], {
+    const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: repoRoot,
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, NODE_OPTIONS: "" },

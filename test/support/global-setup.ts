@@ -1,11 +1,15 @@
 // Chooses the run's netns prefix and, at the end, fails the run if anything carrying it remains,
 // or if the host's host-local data dir appeared (a test ran CNI without its own --cni-data-dir).
+// Builds the bundled CLI the tests start, when it is stale.
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { TestProject } from "vitest/node";
+import { buildCli } from "../../scripts/build-cli.js";
 import { findLeftovers, removeLeftovers } from "./leftovers.js";
 
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
+  // The CLI tests start the bundled CLI (hundreds of times): built here once, when stale.
+  await buildCli();
   const prefix = `edt${randomBytes(3).toString("hex")}-`;
   project.provide("netnsRunPrefix", prefix);
   const hostCniData = "/var/lib/cni/networks";

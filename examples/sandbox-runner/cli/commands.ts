@@ -12,10 +12,14 @@ import {
   type SandboxReader,
 } from "../runner/index.js";
 import { UsageError, type CliError } from "./exit-codes.js";
-import { gcText, quarantineText, recoveryJson, recoveryText, sandboxTable, sandboxText, table } from "./format.js";
+import { interruptible, stoppedBy } from "./interrupt.js";
+import { gcText, quarantineText, recoveryJson, recoveryText, table } from "./format.js";
+import { eachId, idsToRelease } from "./ids.js";
 import { ignoredNetworkFlags } from "./network-flags.js";
 import type { CommandOption, Flags } from "./options.js";
+import { outputFormat, podsOutput, statusOutput, structured } from "./output.js";
 import { readPodConfig } from "./pod-input.js";
+import { versionResponse } from "./version-output.js";
 
 /** What a handler gets. */
 export interface CommandInput {
@@ -36,7 +40,12 @@ export type Outcome = Result<void, CliError>;
 
 export interface Command {
   readonly name: string;
-  /** Placeholders of its positional arguments, each required. */
+  /** crictl's names for it (`runp`, `pods`, ...), accepted as the name is. */
+  readonly aliases?: readonly string[];
+  /**
+   * Placeholders of its positional arguments, each required; a last one ending in `...` takes one
+   * or more (`ID...`), or any number in brackets (`[ID...]`, the handler decides).
+   */
   readonly args: readonly string[];
   /** Options only this command takes. */
   readonly options?: readonly CommandOption[];
@@ -49,74 +58,142 @@ const done = ok(undefined);
 export const COMMANDS: readonly Command[] = [
   {
     name: "run",
-    args: ["POD_CONFIG.json"],
-    usage: "create a pod sandbox (CRI PodSandboxConfig as JSON; - reads stdin)",
+    aliases: ["runp"],
+    args: ["POD_CONFIG"],
+    options: ["output"],
+    usage: "create a pod sandbox (CRI PodSandboxConfig, JSON or YAML; - reads stdin); prints its id",
     run: async ({ args, flags, json, out, warn, withRunner }) => {
+      const format = outputFormat(flags);
+      if (format.isErr()) return err(format.error);
       // Validated before anything is touched: a bad config creates nothing, not even the state dir.
       const config = await readPodConfig(args[0]!);
       if (config.isErr()) return err(config.error);
-      const ran = await withRunner(async (runner) => {
-        // A network that cannot be loaded is the run's own failure, reported by it.
-        const network = config.value.hostNetwork ? undefined : await runner.network();
-        if (network?.isOk() === true) for (const line of ignoredNetworkFlags(flags, network.value)) warn(line);
-        return runner.run(config.value);
-      });
-      return ran.map((r) => (json ? [JSON.stringify(summary(r))] : sandboxText(r)).forEach((line) => out(line)));
+      // Ctrl-C / SIGTERM abort the run: it rolls back, and the CLI exits 130 / 143 (cli/interrupt.ts).
+      const { value: ran, interrupted } = await interruptible(warn, (signal) =>
+        withRunner(async (runner) => {
+          // A network that cannot be loaded is the run's own failure, reported by it.
+          const network = config.value.hostNetwork ? undefined : await runner.network();
+          if (network?.isOk() === true) for (const line of ignoredNetworkFlags(flags, network.value)) warn(line);
+          return runner.run(config.value, { signal });
+        }),
+      );
+      if (ran.isErr()) return err(stoppedBy(interrupted, ran.error));
+      // As crictl runp: the id alone, so that `id=$(... run pod.json)` works; details with -o.
+      const r = ran.value;
+      const lines = json ? [JSON.stringify(summary(r))] : format.value ? await statusOutput(r, format.value) : [r.id];
+      for (const line of lines) out(line);
+      return done;
     },
   },
   {
     name: "stop",
-    args: ["ID"],
-    usage: "stop it: kill the pause process, CNI DEL, remove the netns (unknown id: ok)",
-    run: async ({ args, json, out, withRunner }) => {
-      const stopped = await withRunner((runner) => runner.stop(args[0]!));
-      return stopped.map(() => (json ? out(JSON.stringify({ id: args[0], ok: true })) : undefined));
-    },
-  },
-  {
-    name: "rm",
-    args: ["ID"],
-    options: ["force", "quarantine"],
-    usage: "remove it: stop, then the container, bundle, record and name (unknown id: ok)",
-    run: async ({ args, flags, json, out, warn, withRunner }) => {
-      const quarantined: Quarantined[] = [];
-      const quarantine =
-        flags.quarantine === true ? { quarantine: { source: "record" as const, into: quarantined } } : {};
-      const call = { ...quarantine, force: flags.force === true };
-      const removed = await withRunner((runner) => runner.remove(args[0]!, call));
-      for (const line of quarantineText(quarantined)) warn(line);
-      if (removed.isErr() && holdsRefusal(removed.error)) warn(REFUSED_HINT("rm --quarantine ID"));
-      return removed.map(() =>
-        json
-          ? out(JSON.stringify({ id: args[0], ok: true, ...(quarantined.length > 0 ? { quarantined } : {}) }))
-          : undefined,
+    aliases: ["stopp"],
+    args: ["ID..."],
+    usage: "stop each: kill the pause process, CNI DEL, remove the netns (unknown id: ok)",
+    run: async ({ args, json, out, warn, withRunner }) => {
+      const ids = idsToRelease("stop", args, false);
+      if (ids.isErr()) return err(ids.error);
+      return withRunner(async (runner) =>
+        eachId(
+          await ids.value(runner),
+          (id) => runner.stop(id),
+          warn,
+          (id) => (json ? out(JSON.stringify({ id, ok: true })) : undefined),
+        ),
       );
     },
   },
   {
+    name: "rm",
+    aliases: ["rmp"],
+    args: ["[ID...]"],
+    options: ["force", "quarantine", "all"],
+    usage: "remove each (-a: every sandbox): stop, then the container, bundle, record and name (unknown id: ok)",
+    run: async ({ args, flags, json, out, warn, withRunner }) => {
+      const ids = idsToRelease("rm", args, flags.all === true);
+      if (ids.isErr()) return err(ids.error);
+      const quarantined: Quarantined[] = [];
+      const quarantine =
+        flags.quarantine === true ? { quarantine: { source: "record" as const, into: quarantined } } : {};
+      const call = { ...quarantine, force: flags.force === true };
+      let refused = false;
+      const removed = await withRunner(async (runner) =>
+        eachId(
+          await ids.value(runner),
+          async (id) => {
+            const r = await runner.remove(id, call);
+            if (r.isErr() && holdsRefusal(r.error)) refused = true;
+            return r;
+          },
+          warn,
+          (id) =>
+            json
+              ? out(JSON.stringify({ id, ok: true, ...(quarantined.length > 0 ? { quarantined } : {}) }))
+              : undefined,
+        ),
+      );
+      for (const line of quarantineText(quarantined)) warn(line);
+      if (refused) warn(REFUSED_HINT("rm --quarantine ID"));
+      return removed;
+    },
+  },
+  {
     name: "ls",
+    aliases: ["pods"],
     args: [],
-    usage: "list sandboxes; reads the records without the lock, never waits",
-    run: async ({ json, out, warn, reader }) => {
+    options: ["output"],
+    usage: "list sandboxes (-q: ids only); reads the records without the lock, never waits",
+    run: async ({ flags, json, out, warn, reader }) => {
+      const format = outputFormat(flags);
+      if (format.isErr()) return err(format.error);
       const problems: string[] = [];
       const records = await (await reader()).list(problems);
       for (const p of problems) warn(`sandbox-runner: unreadable record ${p}`);
-      for (const line of json ? [JSON.stringify(records.map(summary))] : sandboxTable(records)) out(line);
+      // -q: the ids, as crictl pods -q (--json, which the other commands take with -q, keeps its JSON).
+      const lines = json
+        ? [JSON.stringify(records.map(summary))]
+        : flags.quiet === true
+          ? records.map((r) => r.id)
+          : await podsOutput(records, format.value ?? "table");
+      for (const line of lines) out(line);
       return done;
     },
   },
   {
     name: "inspect",
+    aliases: ["inspectp"],
     args: ["ID"],
+    options: ["output"],
     usage: "one sandbox, its resources and its step log (no lock either)",
-    run: async ({ args, json, out, reader }) => {
+    run: async ({ args, flags, json, out, reader }) => {
+      const format = outputFormat(flags);
+      if (format.isErr()) return err(format.error);
       const record = await (await reader()).inspect(args[0]!);
+      if (record.isErr()) return err(record.error);
       // Pretty-printed JSON breaks lines only between tokens (a newline in a string is `\n`).
-      return record.map((r) =>
-        JSON.stringify(details(r), null, json ? undefined : 2)
-          .split("\n")
-          .forEach((l) => out(l)),
-      );
+      const lines =
+        format.value === undefined || json
+          ? JSON.stringify(details(record.value), null, json ? undefined : 2).split("\n")
+          : await statusOutput(record.value, format.value);
+      for (const line of lines) out(line);
+      return done;
+    },
+  },
+  {
+    name: "version",
+    args: [],
+    options: ["output"],
+    usage: "the runtime's name and version, as crictl version prints them",
+    run: async ({ flags, json, out }) => {
+      const format = outputFormat(flags);
+      if (format.isErr()) return err(format.error);
+      const v = versionResponse();
+      const lines =
+        json || format.value === "json" || format.value === "yaml"
+          ? await structured(v, format.value === "yaml" ? "yaml" : "json")
+          : Object.entries(v).map(([k, value]) => `${k[0]!.toUpperCase()}${k.slice(1)}:  ${value}`);
+      for (const line of lines) out(line);
+      return done;
     },
   },
   {
@@ -149,6 +226,14 @@ export const COMMANDS: readonly Command[] = [
       for (const line of json ? [JSON.stringify(r)] : gcText(r)) out(line);
       return r.failed.length === 0 ? done : err(incomplete("collect garbage", `${r.failed.length} removal(s) failed`));
     },
+  },
+  {
+    name: "serve",
+    args: [],
+    options: ["listen", "grace-period"],
+    usage: "serve CRI's RuntimeService on a unix socket until SIGTERM / SIGINT (holds the state dir)",
+    // Imported when used: grpc-js would otherwise load on every start of the CLI.
+    run: async (input) => (await import("../cri/command.js")).serveCommand(input),
   },
   {
     name: "steps",
@@ -184,17 +269,28 @@ export function findCommand(
 ): Result<{ command: Command; args: readonly string[] }, UsageError> {
   const [name, ...args] = positionals;
   if (name === undefined) return err(new UsageError("a command is required"));
-  const command = COMMANDS.find((c) => c.name === name);
+  const command = COMMANDS.find((c) => c.name === name || (c.aliases ?? []).includes(name));
   if (command === undefined) return err(new UsageError(`unknown command ${JSON.stringify(name)}`));
-  if (args.length !== command.args.length) {
-    const takes = ["no arguments", "one argument"][command.args.length] ?? `${command.args.length} arguments`;
+  const arity = arityOf(command.args);
+  if (args.length < arity.min || args.length > arity.max) {
+    const takes =
+      arity.max === Infinity
+        ? "one or more arguments"
+        : (["no arguments", "one argument"][arity.max] ?? `${arity.max} arguments`);
     return err(new UsageError(`${name} takes ${takes}`));
   }
-  for (const c of COMMANDS) {
-    for (const option of c.options ?? []) {
-      if (flags[option] !== undefined && !(command.options ?? []).includes(option))
-        return err(new UsageError(`--${option} applies to ${c.name} only`));
+  for (const option of new Set(COMMANDS.flatMap((c) => c.options ?? []))) {
+    if (flags[option] !== undefined && !(command.options ?? []).includes(option)) {
+      const takers = COMMANDS.filter((c) => (c.options ?? []).includes(option)).map((c) => c.name);
+      return err(new UsageError(`--${option} applies to ${takers.join(", ")} only`));
     }
   }
   return ok({ command, args });
+}
+
+/** How many arguments placeholders take: `ID...` one or more, `[ID...]` any number. */
+function arityOf(placeholders: readonly string[]): { readonly min: number; readonly max: number } {
+  const last = placeholders.at(-1);
+  if (last === undefined || !/\.\.\.\]?$/.test(last)) return { min: placeholders.length, max: placeholders.length };
+  return { min: placeholders.length - (last.startsWith("[") ? 1 : 0), max: Infinity };
 }

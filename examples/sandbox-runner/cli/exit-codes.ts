@@ -1,6 +1,6 @@
 // How the CLI ends: every error code maps to one exit code (0 ok, 1 the operation failed, 2 bad
 // usage or config: nothing was created, 3 `rm --force` removed the sandbox but left something
-// unreleased), printed on stderr with a hint where one helps.
+// unreleased, 130 / 143 a run stopped by Ctrl-C / SIGTERM), printed on stderr with a hint where one helps.
 import { describeError } from "errdefer";
 import { RunnerError, type RunnerErrorCode } from "../runner/index.js";
 
@@ -10,11 +10,28 @@ export class UsageError extends Error {
   readonly code = "usage";
 }
 
+/** The signals that stop a `run` (cli/interrupt.ts). */
+export type Interruption = "SIGINT" | "SIGTERM";
+
+/** A `run` stopped by Ctrl-C (SIGINT) or SIGTERM, and rolled back: exit 130 / 143. */
+export class InterruptedError extends Error {
+  override readonly name = "InterruptedError";
+  readonly code: "interrupted" | "terminated";
+
+  constructor(
+    readonly signal: Interruption,
+    options?: ErrorOptions,
+  ) {
+    super(`interrupted by ${signal}`, options);
+    this.code = signal === "SIGINT" ? "interrupted" : "terminated";
+  }
+}
+
 /** Every error a command returns. */
-export type CliError = UsageError | RunnerError;
+export type CliError = UsageError | RunnerError | InterruptedError;
 
 interface ExitRow {
-  readonly exit: 1 | 2 | 3;
+  readonly exit: 1 | 2 | 3 | 130 | 143;
   /** Printed under the message: what the user can do about it. */
   readonly hint?: string;
 }
@@ -30,6 +47,9 @@ export const EXIT_CODES = {
   "operation-failed": { exit: 1 },
   // rm --force removed the sandbox and its record, but what is named was not released.
   abandoned: { exit: 3, hint: "the sandbox is gone; release what is named by hand" },
+  // A run stopped by a signal: 128 + its number, as a shell reports it.
+  interrupted: { exit: 130 },
+  terminated: { exit: 143 },
 } as const satisfies Record<CliError["code"], ExitRow>;
 
 /** Anything else that was thrown (an unsafe state dir, a lock held too long, I/O): it failed. */
@@ -37,6 +57,7 @@ const OTHER: ExitRow = EXIT_CODES["operation-failed"];
 
 function rowOf(error: unknown): ExitRow {
   if (error instanceof UsageError) return EXIT_CODES.usage;
+  if (error instanceof InterruptedError) return EXIT_CODES[error.code];
   if (error instanceof RunnerError) return EXIT_CODES[error.code satisfies RunnerErrorCode];
   return OTHER;
 }

@@ -17,11 +17,6 @@ export function table(raw: readonly (readonly string[])[]): string[] {
   );
 }
 
-/** `run`: the id, then the netns and the IP. */
-export function sandboxText(r: SandboxRecord): string[] {
-  return [r.id, `  netns: ${r.netnsPath ?? "(host network)"}`, `  ip:    ${r.ip ?? "-"}`];
-}
-
 /** `ls`: one row per sandbox, ids cut to 13 characters (like docker). */
 export function sandboxTable(records: readonly SandboxRecord[]): string[] {
   return table([

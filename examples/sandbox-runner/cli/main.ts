@@ -5,9 +5,19 @@ import { err, ok, type Result } from "neverthrow";
 import { describeError } from "errdefer";
 import { OperationFailedError, Runner, SandboxReader, type RunnerConfig } from "../runner/index.js";
 import { COMMANDS, findCommand, type Command } from "./commands.js";
+import { debugTrace } from "./debug.js";
 import { lineWriter } from "./escape.js";
 import { reportFailure, UsageError, type CliError } from "./exit-codes.js";
-import { COMMAND_OPTIONS, optionLabel, OPTIONS, parseArgsOptions, runnerConfig, type Flags } from "./options.js";
+import {
+  COMMAND_OPTIONS,
+  optionLabel,
+  OPTIONS,
+  parseArgsOptions,
+  runnerConfig,
+  type Flags,
+  type OptionRow,
+} from "./options.js";
+import { versionLine } from "./version-output.js";
 
 // Every line printed is escaped (cli/escape.ts): no input reaches the terminal raw.
 const out = lineWriter(process.stdout);
@@ -31,8 +41,14 @@ async function dispatch(argv: readonly string[]): Promise<Result<void, CliError>
     for (const line of usage().split("\n")) out(line);
     return ok(undefined);
   }
+  if (flags.version === true) {
+    out(versionLine());
+    return ok(undefined);
+  }
   const found = findCommand(positionals, flags);
   if (found.isErr()) return err(found.error);
+  // Before the config: the runners it makes are traced from their start.
+  const ended = flags.debug === true ? debugTrace(warn, found.value.command.name) : undefined;
   const config = runnerConfig(flags);
   if (config.isErr()) return err(config.error);
   const root = config.value.layout.root;
@@ -41,6 +57,8 @@ async function dispatch(argv: readonly string[]): Promise<Result<void, CliError>
     return ran.mapErr((e) => diskFull(e, root) ?? e);
   } catch (e) {
     throw diskFull(e, root) ?? e;
+  } finally {
+    ended?.();
   }
 }
 
@@ -82,16 +100,21 @@ function parse(argv: readonly string[]): Result<{ flags: Flags; positionals: str
   }
 }
 
+/** An option as a synopsis shows it: `-o json|yaml|table`, `--force`. */
+function shortLabel(name: string, o: OptionRow): string {
+  return `${o.short === undefined ? `--${name}` : `-${o.short}`}${o.value === undefined ? "" : ` ${o.value}`}`;
+}
+
 /** USAGE, from the command table and the option table. */
 export function usage(): string {
   const column = (left: string, right: string) => (right === "" ? `  ${left}` : `  ${left.padEnd(20)}  ${right}`);
   const synopsis = (c: Command) =>
-    [c.name, ...c.args, ...(c.options ?? []).map((o) => `[${optionLabel(o, COMMAND_OPTIONS[o])}]`)].join(" ");
+    [c.name, ...c.args, ...(c.options ?? []).map((o) => `[${shortLabel(o, COMMAND_OPTIONS[o])}]`)].join(" ");
   return [
     "usage: sandbox-runner [options] <command> [args]",
     "",
     "commands:",
-    ...COMMANDS.map((c) => column(synopsis(c), c.usage)),
+    ...COMMANDS.map((c) => column(synopsis(c), `${c.usage}${c.aliases ? ` (crictl: ${c.aliases.join(", ")})` : ""}`)),
     "",
     "options:",
     ...Object.entries(OPTIONS).map(([name, o]) => column(optionLabel(name, o), o.help)),

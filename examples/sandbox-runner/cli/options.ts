@@ -2,6 +2,7 @@
 // options (a problem the runner finds with one of them is reported under the flag's name).
 import type { ParseArgsConfig } from "node:util";
 import { err, ok, type Result } from "neverthrow";
+import { DEFAULT_LISTEN } from "../cri/socket.js";
 import { parseFailpoints } from "../failpoints.js";
 import { DEFAULTS, FAILPOINT_TARGETS, resolveConfig, type RunnerConfig, type RunnerOptions } from "../runner/index.js";
 import { lineWriter } from "./escape.js";
@@ -67,18 +68,37 @@ export const OPTIONS = {
     help: "inject a failure (repeatable; see `steps`)",
   },
   json: { type: "boolean", help: "print JSON only on stdout (progress still goes to stderr)" },
-  quiet: { type: "boolean", short: "q", help: "no progress on stderr" },
+  quiet: { type: "boolean", short: "q", help: "no progress on stderr; ls: the ids only" },
+  debug: {
+    type: "boolean",
+    help: "every command started (plugins, runc, ip), with how and in how long it ended, on stderr",
+  },
   help: { type: "boolean", short: "h", help: "" },
+  version: { type: "boolean", help: "print the version" },
 } as const satisfies Record<string, OptionRow>;
 
-/** Options of some commands only (`gc --dry-run`, `rm --force`, `recover`/`rm --quarantine`). */
+/** Options of some commands only (`gc --dry-run`, `rm --force`, `recover`/`rm --quarantine`, `serve --listen`). */
 export const COMMAND_OPTIONS = {
   "dry-run": { type: "boolean", help: "gc: only list what would be removed" },
+  // crictl's: -o on run, ls, inspect, version; rm -a.
+  output: {
+    type: "string",
+    short: "o",
+    value: "json|yaml|table",
+    help: "run, ls, inspect, version: print CRI's messages as crictl does (json, yaml), or a table",
+  },
+  all: { type: "boolean", short: "a", help: "rm: every sandbox" },
   force: {
     type: "boolean",
     help: "rm: give up on releases that keep failing (a CNI DEL whose plugin is gone); remove the rest and the record; report what was left (exit 3)",
   },
   quarantine: { type: "boolean", help: "recover, rm: set refused entries aside in <state-dir>/quarantine/" },
+  listen: { type: "string", value: "unix://PATH", help: `serve: the socket (default ${DEFAULT_LISTEN})` },
+  "grace-period": {
+    type: "string",
+    value: "SECONDS",
+    help: "serve: how long calls in flight may finish after SIGTERM/SIGINT before runs roll back (default 10)",
+  },
 } as const satisfies Record<string, OptionRow>;
 
 export type CommandOption = keyof typeof COMMAND_OPTIONS;

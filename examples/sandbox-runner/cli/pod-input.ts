@@ -1,5 +1,6 @@
 // The pod config a `run` names: read from a regular file or stdin (`-`), at most 1 MiB, parsed as
-// JSON and validated, all before anything is created. CRI configs are a few KiB: reading stops at
+// JSON or YAML (as crictl reads either: by the extension, else by its first character) and
+// validated, all before anything is created. CRI configs are a few KiB: reading stops at
 // the limit, so an endless stdin or a huge file costs 1 MiB, and a FIFO or a device is refused
 // without being opened for blocking reads.
 import { constants } from "node:fs";
@@ -26,9 +27,40 @@ export async function readPodConfig(file: string): Promise<Result<PodConfig, Usa
   }
   if (text.isErr()) return err(text.error);
   // The position only: the text is never quoted (the file may be a symlink to a secret).
-  const raw = parseJson(text.value);
+  const raw = isYaml(file, text.value) ? await parseYaml(text.value) : parseJson(text.value);
   if (raw.isErr()) return err(new UsageError(`pod config ${file} is ${raw.error.message}`));
   return parsePodConfig(raw.value);
+}
+
+/** YAML by its extension; without one that says (stdin, `.conf`), unless it starts as JSON does. */
+function isYaml(file: string, text: string): boolean {
+  if (/\.ya?ml$/i.test(file)) return true;
+  if (/\.json$/i.test(file)) return false;
+  return !text.trimStart().startsWith("{");
+}
+
+/**
+ * YAML 1.2 (its JSON-compatible core schema: `yes` stays a string), one document, unique keys, few
+ * aliases. An error says where, and its code: yaml's own messages may quote the text (an alias's or
+ * a tag's name), so they are not shown. Loaded here only: most runs read JSON.
+ */
+async function parseYaml(text: string): Promise<Result<unknown, Error>> {
+  // yaml is CommonJS: its exports are the default export (under node and in the bundle alike).
+  const { parseDocument } = (await import("yaml")).default;
+  // prettyErrors sets linePos (and quotes the text in the message, which is not used).
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const at = first.linePos?.[0];
+    const where = at === undefined ? "" : ` at line ${at.line}, column ${at.col}`;
+    return err(new Error(`not valid YAML${where} (${first.code})`));
+  }
+  try {
+    return ok(doc.toJS({ maxAliasCount: 50 }) as unknown);
+  } catch (e) {
+    // An alias bomb, or an alias without its anchor: said without the text either.
+    return err(new Error(`not usable YAML (${e instanceof Error ? e.name : "error"}: too many or unresolved aliases)`));
+  }
 }
 
 // O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused after the fstat).

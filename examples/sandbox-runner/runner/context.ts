@@ -25,6 +25,8 @@ export interface CallOptions {
    * <state-dir>/quarantine/ (marked as from `source`) and pushed to `into`.
    */
   readonly quarantine?: { readonly source: "journal" | "record"; readonly into: Quarantined[] };
+  /** Aborts a run (a CRI client's cancellation or deadline): it stops at its next step and rolls back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RunnerContext {

@@ -3,7 +3,6 @@
 // the state dir's lock while it is open.
 import type { Result } from "neverthrow";
 import type { FileJournal, JournalError } from "errdefer/journal";
-import { selfIdentity, takeLockFile } from "errdefer/host";
 import type { LoadedNetworkConfig } from "../cni/index.js";
 import { loadOwnerTag, Ownership } from "../ownership.js";
 import type { PodConfig } from "../pod-config.js";
@@ -22,6 +21,7 @@ import { recoverRunner, type RunnerRecoveryReport } from "./recover.js";
 import { releaseReserve, restoreReserve } from "./reserve.js";
 import { removePodSandbox, type RemoveOptions } from "./remove.js";
 import { runPodSandbox } from "./run.js";
+import { takeStateLock } from "./served.js";
 import { inspectSandbox, listSandboxes } from "./status.js";
 import { stopPodSandbox } from "./stop.js";
 
@@ -32,6 +32,7 @@ export * from "./errors.js";
 export type { GcReport } from "./gc.js";
 export { holdsRefusal, type Quarantined } from "./quarantine.js";
 export type { RunnerRecoveryReport } from "./recover.js";
+export { removeServerClaim, StateDirServedError, writeServerClaim, type ServerClaim } from "./served.js";
 export { details, SandboxReader, summary, type SandboxSummary } from "./status.js";
 export { cleanupName, FAILPOINT_TARGETS, STEPS, type StepName } from "./steps.js";
 
@@ -51,11 +52,12 @@ export class Runner {
     return Runner.openResolved(config.value);
   }
 
-  /** Prepares the state dir and takes its lock (another runner on it is waited for). */
+  /** Prepares the state dir and takes its lock (another runner on it is waited for; the CRI server's is refused). */
   static async openResolved(config: RunnerConfig): Promise<Runner> {
     await prepareStateDir(config.layout);
     const owner = new Ownership(await loadOwnerTag(config.layout.owner), config.prefix);
-    const unlock = await takeLockFile(config.layout.lock, selfIdentity(), { waitMs: config.lockWaitMs });
+    // Held by the CRI server: refused at once (runner/served.ts); by another command: waited for.
+    const unlock = await takeStateLock(config.layout, config.lockWaitMs);
     // The lock is an flock held until released or until this process exits: never leak it.
     try {
       return new Runner(createContext(config, owner), unlock);
@@ -72,6 +74,11 @@ export class Runner {
     } finally {
       await this.#unlock();
     }
+  }
+
+  /** `await using runner = await Runner.open(...)`: closes it when the block is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Before a verb that frees space: the reserve goes first, so that what it writes fits. */

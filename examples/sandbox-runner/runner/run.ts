@@ -43,6 +43,7 @@ export async function runPodSandbox(
     cleanupTimeoutMs: ctx.config.cleanupTimeoutMs,
     onStep: run.onStep,
     onEvent: run.onEvent,
+    ...(call.signal === undefined ? {} : { signal: call.signal }),
   });
   if (result.isErr()) {
     await keepForRetry(ctx, plan, run, result.error);

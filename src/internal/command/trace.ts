@@ -1,30 +1,44 @@
 // NODE_DEBUG=errdefer: every command a runner starts, and how and when it ended, on stderr
-// (util.debuglog). One wrapper for both runners, so the trace is the same whichever is used.
+// (util.debuglog). One wrapper for both runners, so the trace is the same whichever is used; a
+// program can send the same trace elsewhere (the sandbox runner's `--debug`) with traceCommands.
 import { debuglog } from "node:util";
 import type { CommandRunner } from "./types.js";
 
 const log = debuglog("errdefer");
 
-/** `runner`, tracing each `run` when NODE_DEBUG names errdefer (else `runner` itself). */
+/** Where the trace goes when set by {@link traceCommands} (else NODE_DEBUG=errdefer decides). */
+let sink: ((line: string) => void) | undefined;
+
+/**
+ * Sends the trace NODE_DEBUG=errdefer prints (each command started, and how and in how many ms it
+ * ended) to `write`, one line each, for the runners made after this call; `undefined` gives the
+ * decision back to NODE_DEBUG.
+ */
+export function traceCommands(write: ((line: string) => void) | undefined): void {
+  sink = write;
+}
+
+/** `runner`, tracing each `run` when traceCommands set a sink or NODE_DEBUG names errdefer (else `runner` itself). */
 export function traced(runner: CommandRunner): CommandRunner {
-  if (!log.enabled) return runner;
+  const write = sink ?? (log.enabled ? (line: string) => log("%s", line) : undefined);
+  if (write === undefined) return runner;
   return {
     start: (argv) => {
-      log("start %s", argv.join(" "));
+      write(`start ${argv.join(" ")}`);
       return runner.start(argv);
     },
     run: (argv, options) => {
       const started = performance.now();
       const ms = (): number => Math.round(performance.now() - started);
-      log("run %s", argv.join(" "));
+      write(`run ${argv.join(" ")}`);
       return runner
         .run(argv, options)
         .map((r) => {
-          log("%s: exit %s in %d ms", argv[0], r.exitCode ?? r.signal ?? "?", ms());
+          write(`${argv[0]}: exit ${r.exitCode ?? r.signal ?? "?"} in ${ms()} ms`);
           return r;
         })
         .mapErr((e) => {
-          log("%s: failed (%s) in %d ms: %s", argv[0], e.reason, ms(), e.message);
+          write(`${argv[0]}: failed (${e.reason}) in ${ms()} ms: ${e.message}`);
           return e;
         });
     },

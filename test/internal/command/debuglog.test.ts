@@ -38,3 +38,22 @@ describe("NODE_DEBUG=errdefer", () => {
     expect(await runTrue(entry, factory, undefined)).not.toMatch(/ERRDEFER/);
   });
 });
+
+describe("traceCommands", () => {
+  it("sends the same trace to a writer, for the runners made after it; undefined gives it back to NODE_DEBUG", async () => {
+    const { spawnRunner, traceCommands } = await import("errdefer/host");
+    const lines: string[] = [];
+    const before = spawnRunner();
+    traceCommands((line) => lines.push(line));
+    try {
+      await before.run(["true"]);
+      expect(lines, "a runner made before the call is not traced").toEqual([]);
+      await spawnRunner().run(["true"]);
+      expect(lines).toEqual(["run true", expect.stringMatching(/^true: exit 0 in \d+ ms$/)]);
+    } finally {
+      traceCommands(undefined);
+    }
+    await spawnRunner().run(["true"]);
+    expect(lines).toHaveLength(2);
+  });
+});

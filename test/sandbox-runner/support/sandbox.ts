@@ -4,12 +4,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { cliBundle } from "../../../scripts/build-cli.js";
 import { removeTestDir, testDir } from "../../support/netns-dirs.js";
 import { describeRoot, missingCniPlugins, onPath } from "../../support/root.js";
 import { runPrefix } from "../../support/run-prefix.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const cliPath = path.join(repoRoot, "examples/sandbox-runner/cli.ts");
 export const cniBinDir = "/usr/lib/cni";
 
 /** What the sandbox tests need beyond describeRoot's tools. */
@@ -39,31 +39,57 @@ export interface StartedCli {
   readonly pid: number;
   kill(signal: NodeJS.Signals): void;
   readonly done: Promise<CliResult>;
+  /** Resolves once stderr so far matches `pattern` (progress says which step runs); rejects if the CLI ends first. */
+  stderrMatches(pattern: RegExp): Promise<void>;
 }
 
 export interface CliOptions {
   readonly input?: string;
   /** Added to the CLI's environment (this process's). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Its own process group, as a shell starts a foreground job: `kill` then signals the whole group
+   * (the CLI and the plugins, runc and ip it runs), as Ctrl-C at a terminal does.
+   */
+  readonly group?: boolean;
 }
 
-/** Starts the CLI (`node --import tsx examples/sandbox-runner/cli.ts ...args`) from the repo root. */
+/** The command line that starts the CLI: the bundle global-setup.ts built (scripts/build-cli.js). */
+export const cliArgv: readonly string[] = [process.execPath, cliBundle];
+
+/** Starts the CLI (`node examples/sandbox-runner/bin/errdefer-sandbox.mjs ...args`) from the repo root. */
 export function startCli(args: readonly string[], options: CliOptions = {}): StartedCli {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", cliPath, ...args], {
+  const child = spawn(cliArgv[0]!, [...cliArgv.slice(1), ...args], {
     cwd: repoRoot,
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, NODE_OPTIONS: "", ...options.env },
+    detached: options.group === true,
   });
+  let stderr = "";
   const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = "";
-    let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
     child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+  const stderrMatches = (pattern: RegExp): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!pattern.test(stderr)) return;
+        child.stderr.off("data", check);
+        resolve();
+      };
+      child.stderr.on("data", check);
+      void done.then((r) => reject(new Error(`the CLI ended before stderr matched ${pattern}: ${show(r)}`)));
+      check();
+    });
   child.stdin.end(options.input ?? "");
-  return { pid: child.pid ?? -1, kill: (signal) => child.kill(signal), done };
+  const kill = (signal: NodeJS.Signals): void => {
+    if (options.group === true && child.pid !== undefined) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  };
+  return { pid: child.pid ?? -1, kill, done, stderrMatches };
 }
 
 /** Runs the CLI to its end. */
@@ -140,9 +166,9 @@ export class SandboxEnv {
     return lane;
   }
 
-  /** Writes a pod config file (a string is written as is) and returns its path. */
-  podConfig(config: unknown, label = "pod"): string {
-    const file = path.join(this.work, `${label}-${++this.#files}.json`);
+  /** Writes a pod config file (a string is written as is; `.yaml` for YAML) and returns its path. */
+  podConfig(config: unknown, label = "pod", extension = ".json"): string {
+    const file = path.join(this.work, `${label}-${++this.#files}${extension}`);
     writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config));
     return file;
   }
