@@ -4,9 +4,12 @@
 // ratio to the same work written by hand, all measured interleaved in this run. Then memory:
 // 1,000,000 sequential transactions and heapUsed after a forced GC before and after.
 import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { err, ok, type Result } from "neverthrow";
 import { Cause, Effect, Exit, Option } from "effect";
 import { isTransactionError, transaction, type Transaction } from "../src/index.js";
+import { engineFloors } from "./engine-floors.js";
 import {
   compare,
   formatDuration,
@@ -27,6 +30,20 @@ const AsyncDisposableStackPolyfill = createRequire(import.meta.url)(
 /** Node 24's own AsyncDisposableStack; undefined on Node 20 and 22 (its row is then skipped). */
 const AsyncDisposableStackNative = (globalThis as { AsyncDisposableStack?: AsyncDisposableStackConstructor })
   .AsyncDisposableStack;
+
+/**
+ * ERRDEFER_BENCH_BASELINE=<another build's .bench-dist/src/index.js>: that engine's two forms are
+ * measured in the same rounds as this one's (an A/B in one process: between processes the ratios
+ * move by +-0.2x with the JIT's decisions).
+ */
+const baselinePath = process.env["ERRDEFER_BENCH_BASELINE"];
+const baseline =
+  baselinePath === undefined
+    ? undefined
+    : ((await import(pathToFileURL(resolve(baselinePath)).href)) as {
+        transaction: typeof transaction;
+        isTransactionError: typeof isTransactionError;
+      });
 
 const ACQUISITIONS = 10;
 const ID_SUM = (ACQUISITIONS * (ACQUISITIONS - 1)) / 2;
@@ -145,13 +162,19 @@ function errdeferRegisterBody(fail: boolean) {
   };
 }
 
-function errdeferOp(body: (tx: Transaction) => Promise<Result<Resource[], unknown>>) {
+function errdeferOp(
+  body: (tx: Transaction) => Promise<Result<Resource[], unknown>>,
+  engine: { transaction: typeof transaction; isTransactionError: typeof isTransactionError } = {
+    transaction,
+    isTransactionError,
+  },
+) {
   return async (): Promise<void> => {
-    const result = await transaction(body);
+    const result = await engine.transaction(body);
     if (result.isOk()) {
       handedOut += result.value.length;
     } else if (
-      isTransactionError(result.error) &&
+      engine.isTransactionError(result.error) &&
       isFailure(result.error.cause) &&
       result.error.cleanupFailures.length === 0
     ) {
@@ -247,6 +270,22 @@ const IMPLS: readonly Impl[] = [
     isErrdefer: true,
     op: (fail) => errdeferOp(errdeferRegisterBody(fail)),
   },
+  ...(baseline === undefined
+    ? []
+    : [
+        {
+          name: "baseline tx.acquire",
+          short: "base-acquire",
+          isErrdefer: true,
+          op: (fail: boolean) => errdeferOp(errdeferAcquireBody(fail), baseline),
+        },
+        {
+          name: "baseline tx.errdefer",
+          short: "base-errdefer",
+          isErrdefer: true,
+          op: (fail: boolean) => errdeferOp(errdeferRegisterBody(fail), baseline),
+        },
+      ]),
   {
     name: "AsyncDisposableStack (polyfill 1.1.8)",
     short: "ads",
@@ -368,6 +407,15 @@ export interface EngineSummary {
   readonly handFailureUs: number;
   readonly rounds: number;
   readonly memoryChangePct: number | null;
+  /** What the ratios are made of: each floor's ratio to hand-written (success path), by name. */
+  readonly floors: Readonly<Record<string, number>>;
+  /** With ERRDEFER_BENCH_BASELINE: the same four ratios of the baseline engine, same rounds. */
+  readonly baseline?: {
+    readonly successRatio: number;
+    readonly failureRatio: number;
+    readonly acquireSuccessRatio: number;
+    readonly acquireFailureRatio: number;
+  };
 }
 
 export async function run(): Promise<EngineSummary> {
@@ -378,7 +426,7 @@ export async function run(): Promise<EngineSummary> {
   // `npm run bench` runs tsc's output, as users run it: tsx's esbuild transform (keepNames) would
   // add an Object.defineProperty per closure created in a hot function.
   console.log(
-    `Node ${process.version}; compiled JavaScript; ` +
+    `Node ${process.version}; compiled JavaScript; timed in process CPU time; ` +
       `forced GC: ${gcAvailable ? "before the warm-up (not between rounds: it shrinks the young generation and slows allocation-heavy cases)" : "NO (run node with --expose-gc)"}`,
   );
   if (AsyncDisposableStackNative === undefined) {
@@ -401,7 +449,8 @@ export async function run(): Promise<EngineSummary> {
       });
     }
   }
-  const results = await compare(cases, { rounds, batchMs: 120, warmupMs: 300 });
+  // CPU time: on the shared VM the wall clock of a 1 us op is mostly waiting for a core.
+  const results = await compare(cases, { rounds, batchMs: 120, warmupMs: 300, clock: "cpu" });
   const byName = new Map<string, CaseResult>(results.map((r) => [r.name, r]));
   const get = (impl: Impl, path: Path): CaseResult => byName.get(`${impl.short}/${path}`)!;
 
@@ -433,7 +482,7 @@ export async function run(): Promise<EngineSummary> {
     return cells;
   });
   console.log(
-    `\nMedian of ${rounds} interleaved rounds; ratio = cost / hand-written cost in the same round ` +
+    `\nMedian of ${rounds} interleaved rounds (CPU time); ratio = cost / hand-written cost in the same round ` +
       `(median over rounds). Target for errdefer: <= ${TARGET_RATIO}x on both paths (tx.acquire ` +
       `<= ${ACQUIRE_TARGET_RATIO}x) and cheaper than ` +
       `AsyncDisposableStack and Effect.\n`,
@@ -453,6 +502,7 @@ export async function run(): Promise<EngineSummary> {
     ),
   );
 
+  const floors = await engineFloors();
   const memoryChangePct = await memory();
   const byShort = (short: string): Impl => IMPLS.find((i) => i.short === short)!;
   return {
@@ -464,5 +514,16 @@ export async function run(): Promise<EngineSummary> {
     handFailureUs: get(hand, "failure").medianSecondsPerOp * 1e6,
     rounds,
     memoryChangePct: memoryChangePct ?? null,
+    floors,
+    ...(baseline === undefined
+      ? {}
+      : {
+          baseline: {
+            successRatio: ratio(byShort("base-errdefer"), "success"),
+            failureRatio: ratio(byShort("base-errdefer"), "failure"),
+            acquireSuccessRatio: ratio(byShort("base-acquire"), "success"),
+            acquireFailureRatio: ratio(byShort("base-acquire"), "failure"),
+          },
+        }),
   };
 }

@@ -27,20 +27,33 @@ export function medianRatio(a: readonly number[], b: readonly number[]): number 
   return median(ratios);
 }
 
-/** Runs `op` `n` times sequentially (each awaited); returns the elapsed seconds. */
-export async function timeBatch(op: () => Promise<unknown>, n: number): Promise<number> {
+/**
+ * What a batch is timed with: `wall` (elapsed time) or `cpu` (this process's user + system CPU
+ * time: on a shared, loaded machine the time the process waits for a core is left out, which
+ * otherwise inflates a short op, the hand-written baseline, more than a long one).
+ */
+export type Clock = "wall" | "cpu";
+
+/** Runs `op` `n` times sequentially (each awaited); returns the elapsed (or CPU) seconds. */
+export async function timeBatch(op: () => Promise<unknown>, n: number, clock: Clock = "wall"): Promise<number> {
+  if (clock === "cpu") {
+    const start = process.cpuUsage();
+    for (let i = 0; i < n; i++) await op();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1e6;
+  }
   const start = process.hrtime.bigint();
   for (let i = 0; i < n; i++) await op();
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
 /** Runs `op` for about `ms` milliseconds (warms it up) and returns its rough seconds per op. */
-export async function warmUp(op: () => Promise<unknown>, ms: number): Promise<number> {
+export async function warmUp(op: () => Promise<unknown>, ms: number, clock: Clock = "wall"): Promise<number> {
   let n = 1;
   let total = 0;
   let ops = 0;
   while (total * 1000 < ms) {
-    total += await timeBatch(op, n);
+    total += await timeBatch(op, n, clock);
     ops += n;
     n = Math.min(n * 2, 1 << 20);
   }
@@ -72,6 +85,8 @@ export interface CompareOptions {
    * hundreds of ops) far more than lean ones, so it skews ratios instead of evening them out.
    */
   readonly gcBetweenRounds?: boolean;
+  /** How batches are timed (default `wall`). */
+  readonly clock?: Clock;
 }
 
 export interface CaseResult {
@@ -93,7 +108,7 @@ export async function compare(cases: readonly Case[], opts: CompareOptions): Pro
   gc();
   for (const c of cases) {
     c.before?.();
-    const perOp = await warmUp(() => c.op(), opts.warmupMs);
+    const perOp = await warmUp(() => c.op(), opts.warmupMs, opts.clock);
     sizes.push(opts.opsPerBatch ?? Math.max(1, Math.round(opts.batchMs / 1000 / perOp)));
   }
   const samples: number[][] = cases.map(() => new Array<number>(opts.rounds).fill(Number.NaN));
@@ -106,7 +121,7 @@ export async function compare(cases: readonly Case[], opts: CompareOptions): Pro
       c.before?.();
       await timeBatch(() => c.op(), Math.ceil(n / 10));
       c.before?.();
-      const seconds = await timeBatch(() => c.op(), n);
+      const seconds = await timeBatch(() => c.op(), n, opts.clock);
       c.verify?.(n);
       samples[idx]![round] = seconds / n;
     }

@@ -75,6 +75,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export interface NetnsSummary {
   readonly sequentialRatio: number;
   readonly parallelRatio: number;
+  /** The batch driver with one process (the default before issue 14), for comparison. */
+  readonly oneProcessSequentialRatio: number;
+  readonly oneProcessParallelRatio: number;
   readonly floorSequentialPerSecond: number;
   readonly floorParallelPerSecond: number;
   readonly rounds: number;
@@ -86,7 +89,7 @@ export async function run(): Promise<NetnsSummary | undefined> {
     return undefined;
   }
   const fast = createBatchDriver();
-  const fast2 = createBatchDriver({ processes: 2 });
+  const fast1 = createBatchDriver({ processes: 1 });
   const slow = createProcessDriver();
   const rounds = 5;
   const fastPairs = 300;
@@ -96,7 +99,7 @@ export async function run(): Promise<NetnsSummary | undefined> {
     { name: "ip -batch (floor)", measure: (w) => rawBatch(fastPairs, w) },
     { name: "ip, one process per op", measure: (w) => ipPerOp(slowPairs, w) },
     { name: "driver: batch (default)", measure: (w) => driverPairs(fast, fastPairs, w) },
-    { name: "driver: batch, 2 processes", measure: (w) => driverPairs(fast2, fastPairs, w) },
+    { name: "driver: batch, 1 process", measure: (w) => driverPairs(fast1, fastPairs, w) },
     { name: "driver: process", measure: (w) => driverPairs(slow, slowPairs, w) },
   ];
   try {
@@ -133,6 +136,8 @@ export async function run(): Promise<NetnsSummary | undefined> {
     return {
       sequentialRatio: get("driver: batch (default)", 1) / floor1,
       parallelRatio: get("driver: batch (default)", 4) / floor4,
+      oneProcessSequentialRatio: get("driver: batch, 1 process", 1) / floor1,
+      oneProcessParallelRatio: get("driver: batch, 1 process", 4) / floor4,
       floorSequentialPerSecond: floor1,
       floorParallelPerSecond: floor4,
       rounds,
@@ -140,6 +145,6 @@ export async function run(): Promise<NetnsSummary | undefined> {
   } finally {
     await sweepNetns({ prefix, keep: () => false, driver: slow });
     await fast.close();
-    await fast2.close();
+    await fast1.close();
   }
 }

@@ -1,11 +1,9 @@
 // The unwind of cleanups that name what they were built on (R12): each starts once every cleanup
 // built on it has ended, independent ones run at once (within the concurrency bound), and a
 // guarded one is retained when one built on it, transitively, failed or was retained. R2, R4-R8
-// hold as in the LIFO loop (unwind.ts), whose failure recording this shares.
-import { CleanupScope } from "./cleanup-context.js";
+// hold as in the LIFO loop (unwind.ts), whose running of one cleanup this shares.
 import type { CleanupEntry } from "./cleanup.js";
-import { isThenable, settledFromValue, settleWithin } from "./deadline.js";
-import { record, type UnwindContext } from "./unwind.js";
+import { finishCleanup, startCleanup, type UnwindContext } from "./unwind.js";
 
 /** One cleanup's place in the graph. */
 interface Node {
@@ -104,25 +102,10 @@ function turn(u: UnwindContext, node: Node, end: (node: Node, bad: boolean) => v
     end(node, true);
     return undefined;
   }
-  const startedAt = sink === undefined ? 0 : performance.now();
-  sink?.emit({ type: "cleanup:started", transactionId, label });
-  const scope = new CleanupScope(state, label);
-  let returned: unknown;
-  try {
-    returned = entry.fn(scope);
-  } catch (error) {
-    record(u, label, { error }, startedAt);
-    end(node, true);
+  const run = startCleanup(u, entry);
+  if (typeof run === "boolean") {
+    end(node, run);
     return undefined;
   }
-  if (isThenable(returned)) {
-    return settleWithin(returned, entry.timeoutMs ?? u.defaultTimeoutMs, label, scope.deadline).then((settled) => {
-      record(u, label, settled, startedAt);
-      end(node, settled !== undefined);
-    });
-  }
-  const settled = settledFromValue(returned);
-  record(u, label, settled, startedAt);
-  end(node, settled !== undefined);
-  return undefined;
+  return run.settled.then((settled) => end(node, finishCleanup(u, run, settled)));
 }

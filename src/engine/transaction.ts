@@ -2,7 +2,7 @@
 import { err, errAsync, ok, ResultAsync, type Result } from "neverthrow";
 import { fromReturn, runBody, thrown, type BodyOutcome } from "./body.js";
 import { checkErrorValue, CleanupScope, UnwindState } from "./cleanup-context.js";
-import { checkTimeout, makeEntry, type CleanupEntry } from "./cleanup.js";
+import { checkTimeout, CleanupEntry, makeEntry } from "./cleanup.js";
 import { isResult, isThenable, settledFromValue, settleWithin } from "./deadline.js";
 import { disposerOf } from "./dispose.js";
 import { TransactionClosedError, TransactionError, type CleanupFailure } from "./errors.js";
@@ -188,10 +188,19 @@ class TransactionHandle implements Transaction {
   ) {}
 
   defer(fn: Cleanup, opts?: CleanupOptions): CleanupHandle {
+    // As in errdefer: the common call without options makes its entry here.
+    if (opts === undefined && typeof fn === "function") {
+      return this.push(new CleanupEntry(fn, undefined, ++this.#registrations, "always", false, undefined));
+    }
     return this.push(makeEntry("tx.defer", fn, opts, "always", ++this.#registrations));
   }
 
   errdefer(fn: Cleanup, opts?: Omit<CleanupOptions, "on">): CleanupHandle {
+    // Without options (the common call) the entry is made here: through makeEntry, which every
+    // kind of registration shares, it cost about 0.3x of the hand-written op per 10 (issue 14).
+    if (opts === undefined && typeof fn === "function") {
+      return this.push(new CleanupEntry(fn, undefined, ++this.#registrations, "error", false, undefined));
+    }
     const on = (opts as CleanupOptions | undefined)?.on;
     if (on !== undefined && on !== "error") {
       throw new TypeError(

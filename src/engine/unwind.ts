@@ -42,39 +42,65 @@ function unwindFrom(u: UnwindContext, from: number): void | Promise<void> {
       sink?.emit({ type: "cleanup:retained", transactionId, label });
       continue;
     }
-    const startedAt = sink === undefined ? 0 : performance.now();
-    sink?.emit({ type: "cleanup:started", transactionId, label });
-    const scope = new CleanupScope(state, label);
-    let returned: unknown;
-    try {
-      returned = entry.fn(scope);
-    } catch (error) {
-      record(u, label, { error }, startedAt);
-      continue;
-    }
-    if (isThenable(returned)) {
-      const timeoutMs = entry.timeoutMs ?? u.defaultTimeoutMs;
-      return settleWithin(returned, timeoutMs, label, scope.deadline).then((settled) => {
-        record(u, label, settled, startedAt);
-        return unwindFrom(u, i - 1);
-      });
-    }
-    record(u, label, settledFromValue(returned), startedAt);
+    const run = startCleanup(u, entry);
+    if (typeof run === "boolean") continue;
+    return run.settled.then((settled) => {
+      finishCleanup(u, run, settled);
+      return unwindFrom(u, i - 1);
+    });
   }
   return undefined;
 }
 
-export function record(u: UnwindContext, label: string, settled: Settled, startedAt: number): void {
+/** A cleanup still pending after its synchronous part: hand its settlement to `finishCleanup`. */
+export interface PendingCleanup {
+  readonly settled: Promise<Settled>;
+  readonly label: string;
+  readonly startedAt: number;
+}
+
+/**
+ * Runs one cleanup whose turn it is (R6 deadline, R4 record), for both unwinds. A cleanup that
+ * ends synchronously is recorded here and the result says whether it failed; a pending one
+ * comes back as its settlement (the one promise it costs), which the caller chains on.
+ */
+export function startCleanup(u: UnwindContext, entry: CleanupEntry): boolean | PendingCleanup {
+  const { sink, transactionId } = u;
+  const { label } = entry;
+  const startedAt = sink === undefined ? 0 : performance.now();
+  sink?.emit({ type: "cleanup:started", transactionId, label });
+  const scope = new CleanupScope(u.state, label);
+  let returned: unknown;
+  try {
+    returned = entry.fn(scope);
+  } catch (error) {
+    return record(u, label, { error }, startedAt);
+  }
+  if (isThenable(returned)) {
+    const settled = settleWithin(returned, entry.timeoutMs ?? u.defaultTimeoutMs, label, scope.deadline);
+    return { settled, label, startedAt };
+  }
+  return record(u, label, settledFromValue(returned), startedAt);
+}
+
+/** Records how a pending cleanup settled; returns whether it failed. */
+export function finishCleanup(u: UnwindContext, pending: PendingCleanup, settled: Settled): boolean {
+  return record(u, pending.label, settled, pending.startedAt);
+}
+
+/** R4: records a failure (and the events); returns whether the cleanup failed. */
+function record(u: UnwindContext, label: string, settled: Settled, startedAt: number): boolean {
   const { sink, transactionId } = u;
   if (settled === undefined) {
     if (sink !== undefined) {
       sink.emit({ type: "cleanup:succeeded", transactionId, label, durationMs: performance.now() - startedAt });
     }
-    return;
+    return false;
   }
   u.state.recordFailure(label, settled.error);
   if (sink !== undefined) {
     const durationMs = performance.now() - startedAt;
     sink.emit({ type: "cleanup:failed", transactionId, label, durationMs, error: settled.error });
   }
+  return true;
 }

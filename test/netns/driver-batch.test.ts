@@ -27,8 +27,11 @@ describe("the ip -batch driver", () => {
     const driver = createBatchDriver({ runner });
     const names = Array.from({ length: 100 }, (_, i) => (i % 3 === 0 ? `bad${i}` : `ok${i}`));
     const outcomes = Promise.all(names.map((n) => driver.ip(["netns", "add", n])));
-    expect(runner.batches).toHaveLength(1);
-    expect(runner.batches[0]!.refs).toBe(1);
+    // The default pool: two processes, each holding a ref while it has requests in flight.
+    expect(runner.batches.map((b) => [b.lines.length, b.refs])).toEqual([
+      [100, 1],
+      [100, 1],
+    ]);
     runner.hold = false;
     runner.release();
     const results = await outcomes;
@@ -45,25 +48,29 @@ describe("the ip -batch driver", () => {
           : { kind: "answered", failed: false, exitCode: undefined, stderr: "" },
       );
     });
-    // idle again: the process must not keep Node alive
-    expect(runner.batches[0]!.refs).toBe(0);
+    // idle again: no process may keep Node alive
+    expect(runner.batches.map((b) => b.refs)).toEqual([0, 0]);
   });
 
   it("fails pending requests clearly when the process dies, and the next request starts a new one", async () => {
     const runner = new FakeRunner();
     runner.hold = true;
     const driver = createBatchDriver({ runner });
-    const pending = Promise.all([driver.ip(["netns", "add", "x"]), driver.ip(["netns", "del", "y"])]);
+    // Four in flight, on the default pool's two processes in turn.
+    const pending = Promise.all(["w", "x", "y", "z"].map((n) => driver.ip(["netns", "add", n])));
     runner.batches[0]!.crash("ip was killed by SIGKILL");
-    for (const o of await pending) {
-      expect(o).toEqual({
-        kind: "lost",
-        reason: "the ip -batch process was killed by SIGKILL with the operation in flight",
-      });
-    }
+    runner.batches[1]!.crash("ip was killed by SIGTERM");
+    const outcomes = await pending;
+    expect(outcomes.map((o) => (o.kind === "lost" ? o.reason : o.kind))).toEqual(
+      ["SIGKILL", "SIGTERM", "SIGKILL", "SIGTERM"].map(
+        (s) => `the ip -batch process was killed by ${s} with the operation in flight`,
+      ),
+    );
+    expect(driver.pids).toEqual([]);
     runner.hold = false;
     expect((await driver.ip(["netns", "add", "z"])).kind).toBe("answered");
-    expect(runner.batches).toHaveLength(2);
+    expect(runner.batches).toHaveLength(3);
+    expect(driver.pids).toEqual([runner.batches[2]!.pid]);
   });
 
   it("kills the process when an answer cannot be placed", async () => {
@@ -96,6 +103,21 @@ describe("the ip -batch driver", () => {
       kind: "lost",
       reason: "the ip -batch process was closed with the operation in flight",
     });
+  });
+
+  it("uses two processes by default, the second only while the first has a request in flight", async () => {
+    const runner = new FakeRunner();
+    const driver = createBatchDriver({ runner });
+    for (const n of ["a", "b", "c"]) expect((await driver.ip(["netns", "add", n])).kind).toBe("answered");
+    expect(runner.batches).toHaveLength(1);
+    runner.hold = true;
+    const all = Promise.all([1, 2, 3, 4, 5].map((i) => driver.ip(["netns", "add", `n${i}`])));
+    // Three requests on the first (its queue was empty, then the least busy), two on the second; no third.
+    expect(runner.batches.map((b) => b.lines.length)).toEqual([6 + 6, 4]);
+    expect(driver.pids).toEqual(runner.batches.map((b) => b.pid));
+    runner.hold = false;
+    runner.release();
+    for (const o of await all) expect(o.kind).toBe("answered");
   });
 
   it("spreads requests over a pool when asked for more processes", async () => {
