@@ -19,7 +19,7 @@ import {
   cniAdd,
   cniDel,
   UnpinnedNetworkError,
-  unpinnedProblem,
+  pinNetwork,
   validateNetworkList,
   type CniNetworkList,
   type CniResult,
@@ -192,10 +192,13 @@ export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc
       const network = validateNetworkList(desc.network);
       if (network.isErr()) return err(network.error);
       const current = await parts.network();
-      const unpinned = current.isErr()
-        ? `the configured network cannot be loaded to check it against: ${current.error.message}`
-        : unpinnedProblem(network.value, current.value.config, parts.cniDataDir);
-      if (unpinned !== undefined) throw new UnpinnedNetworkError(id, unpinned);
+      if (current.isErr())
+        throw new UnpinnedNetworkError(
+          id,
+          `the configured network cannot be loaded to check it against: ${current.error.message}`,
+        );
+      const pinned = pinNetwork(network.value, current.value.config, parts.cniDataDir);
+      if (pinned.isErr()) throw new UnpinnedNetworkError(id, pinned.error);
       // DEL runs plugins as root inside CNI_NETNS: only our plugins, and only in this sandbox's own
       // namespace (or none), never a path a description chose (/proc/1/ns/net is the host's).
       if (typeof desc.binDir !== "string" || path.resolve(desc.binDir) !== parts.cniBinDir)
@@ -208,7 +211,7 @@ export function cniAdapter(parts: RunnerParts): ResourceAdapter<CniDesc, CniDesc
         ...desc,
         binDir: parts.cniBinDir,
         netnsPath: desc.netnsPath === "" ? "" : await delNetnsPath(ownNetns),
-        network: network.value,
+        network: pinned.value.network,
         exec,
         signal,
         prevResult: desc.prevResult ?? undefined,

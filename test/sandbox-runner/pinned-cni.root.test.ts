@@ -1,6 +1,8 @@
 // A journalled CNI description may not choose where host-local works (issue 15, item 4): a journal
 // line whose ipam.dataDir was changed is refused by recover (the plugin never runs: the dir it
 // names is never created, the real allocation stays), and the same line put right is released.
+// A stored plugin chain that is not the configured one (a conflist fixed after a failed ADD) is
+// torn down with the configured chain: no plugin the description names runs, nothing is left.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -43,6 +45,23 @@ describeSandbox("sandbox-runner: recover pins a journalled CNI description (root
     expect(lane.held().netns).toEqual(left.netns);
 
     editJournal(JSON.stringify(elsewhere), JSON.stringify(env.cniDataDir));
+    const recovered = await lane.cli(["--json", "recover"]);
+    expect(recovered.code, show(recovered)).toBe(0);
+    for (const r of await lane.ls()) {
+      const rm = await lane.cli(["rm", r.id]);
+      expect(rm.code, show(rm)).toBe(0);
+    }
+    expect(lane.held()).toEqual(nothingHeld);
+  });
+
+  it("a journal line whose plugin chain is not the configured one: torn down with the configured chain", async () => {
+    const pod = env.podConfig({ metadata: { name: "chain", namespace: "default" } });
+    const killed = await lane.cli(["run", "--failpoint", "start-container=crash", pod]);
+    expect(killed.signal, show(killed)).toBe("SIGKILL");
+    expect(lane.held().ipFiles.length).toBe(1);
+
+    // A plugin that is in no bin dir: had the stored chain run, its DEL would fail on it.
+    editJournal(`{"type":"loopback"}`, `{"type":"edt-not-configured"},{"type":"loopback"}`);
     const recovered = await lane.cli(["--json", "recover"]);
     expect(recovered.code, show(recovered)).toBe(0);
     for (const r of await lane.ls()) {

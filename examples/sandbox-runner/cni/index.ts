@@ -16,7 +16,7 @@ export type { CniInvocation, CniDelInvocation, CniAddOutcome, CniDelOutcome } fr
 export { listAllocations, parseAllocation, hostLocalDataDirs, hostLocalDefaultDataDir } from "./allocations.js";
 export type { Allocation } from "./allocations.js";
 export { sandboxIp } from "./result.js";
-export { unpinnedProblem, UnpinnedNetworkError } from "./pin.js";
+export { pinNetwork, UnpinnedNetworkError, type PinnedNetwork } from "./pin.js";
 export { CniError, CniDelError, CniConfigError, isCniError } from "./errors.js";
 export type { CniLocalCode, CniCommand, CniDelFailure, CniConfigErrorCode, CniErrorInit } from "./errors.js";
 export type { CniNetworkList, CniPluginConfig, CniResult, CniInterface, CniIpConfig } from "./types.js";

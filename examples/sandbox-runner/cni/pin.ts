@@ -1,8 +1,9 @@
 // What a stored network description may say before its plugins run as root for a DEL. A journal
 // line or a record is the runner's own file, but a description read back from one must not pick
 // where host-local works (a `dataDir` anywhere creates dirs there, or frees another state dir's
-// IP) nor which plugins run: it must describe the network this runner is configured with.
+// IP) nor which plugins run: the DEL runs only plugins the runner is configured with.
 import path from "node:path";
+import { err, ok, type Result } from "neverthrow";
 import { hostLocalDataDirs } from "./allocations.js";
 import type { CniNetworkList } from "./types.js";
 
@@ -22,28 +23,37 @@ function ipamOf(plugin: CniNetworkList["plugins"][number]): { type?: unknown; da
   return typeof ipam === "object" && ipam !== null ? ipam : undefined;
 }
 
+/** The network a DEL runs, and whether it is the configured one instead of the stored one. */
+export interface PinnedNetwork {
+  readonly network: CniNetworkList;
+  /** The stored plugin chain was not the configured one (the operator changed the conflist). */
+  readonly replaced: boolean;
+}
+
 /**
- * Why `stored` may not be used for a DEL, or undefined: it must name the same network, the same
- * plugin types in the same order with the same IPAM types as `current` (the runner's conflist),
- * and every host-local data dir must be `current`'s or `cniDataDir` (--cni-data-dir).
+ * The network a DEL of `stored` runs with, or why none may run. The stored network must have the
+ * configured name (host-local keeps its allocations under it) and every host-local data dir must
+ * be `current`'s or `cniDataDir` (--cni-data-dir): otherwise the DEL is refused. When its plugin
+ * chain (types in order, with their IPAM types) is not `current`'s, the DEL runs `current`, the
+ * conflist the operator configures now, as containerd does: a chain fixed after a failed ADD
+ * (a plugin removed) can then be torn down, and no plugin a description names is ever run.
  */
-export function unpinnedProblem(
+export function pinNetwork(
   stored: CniNetworkList,
   current: CniNetworkList,
   cniDataDir: string,
-): string | undefined {
+): Result<PinnedNetwork, string> {
   if (stored.name !== current.name)
-    return `its network ${JSON.stringify(stored.name)} is not the configured ${JSON.stringify(current.name)}`;
-  const types = (n: CniNetworkList) => n.plugins.map((p) => `${p.type}${ipamSuffix(p)}`);
-  const [was, is] = [types(stored), types(current)];
-  if (was.join(",") !== is.join(","))
-    return `its plugins ${JSON.stringify(was)} are not the configured ${JSON.stringify(is)}`;
+    return err(`its network ${JSON.stringify(stored.name)} is not the configured ${JSON.stringify(current.name)}`);
   const allowed = new Set([cniDataDir, ...hostLocalDataDirs(current)].map((d) => path.resolve(d)));
   for (const dir of hostLocalDataDirs(stored)) {
     if (!allowed.has(path.resolve(dir)))
-      return `its host-local dataDir ${JSON.stringify(dir)} is not the CNI data dir (${[...allowed].join(", ")})`;
+      return err(`its host-local dataDir ${JSON.stringify(dir)} is not the CNI data dir (${[...allowed].join(", ")})`);
   }
-  return undefined;
+  const chain = (n: CniNetworkList) => n.plugins.map((p) => `${p.type}${ipamSuffix(p)}`).join(",");
+  return chain(stored) === chain(current)
+    ? ok({ network: stored, replaced: false })
+    : ok({ network: current, replaced: true });
 }
 
 function ipamSuffix(plugin: CniNetworkList["plugins"][number]): string {
