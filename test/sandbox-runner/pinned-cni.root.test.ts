@@ -15,6 +15,9 @@ describeSandbox("sandbox-runner: recover pins a journalled CNI description (root
     expect(env.teardown()).toEqual([]);
   });
 
+  // Killed at mark-ready, which runs after both branches (cni-add | create-bundle -> start-container):
+  // a kill in one branch can come before the other's IP is allocated.
+
   /** Rewrites every journal segment of the lane, replacing `from` by `to`. */
   function editJournal(from: string, to: string): void {
     const dir = path.join(lane.stateDir, "journal");
@@ -26,7 +29,7 @@ describeSandbox("sandbox-runner: recover pins a journalled CNI description (root
 
   it("a journal line with another ipam.dataDir: refused, nothing run; put right: released", async () => {
     const pod = env.podConfig({ metadata: { name: "web", namespace: "default" } });
-    const killed = await lane.cli(["run", "--failpoint", "start-container=crash", pod]);
+    const killed = await lane.cli(["run", "--failpoint", "mark-ready=crash", pod]);
     expect(killed.signal, show(killed)).toBe("SIGKILL");
     const left = lane.held();
     expect(left.ipFiles.length).toBe(1);
@@ -56,7 +59,7 @@ describeSandbox("sandbox-runner: recover pins a journalled CNI description (root
 
   it("a journal line whose plugin chain is not the configured one: torn down with the configured chain", async () => {
     const pod = env.podConfig({ metadata: { name: "chain", namespace: "default" } });
-    const killed = await lane.cli(["run", "--failpoint", "start-container=crash", pod]);
+    const killed = await lane.cli(["run", "--failpoint", "mark-ready=crash", pod]);
     expect(killed.signal, show(killed)).toBe("SIGKILL");
     expect(lane.held().ipFiles.length).toBe(1);
 
