@@ -3,7 +3,8 @@
 // and the inventory of what a runtime left behind (netns files, veths on its bridge, IP
 // allocations, runc containers), which the failure comparison prints and the teardown removes.
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
@@ -41,12 +42,32 @@ export interface RunEnv {
   /** `edcri` + 4 hex + `-`: on the temp dir, bridges, networks, cgroups and our server's namespaces. */
   readonly prefix: string;
   readonly tmp: string;
+  /** The dirs of libcni's cache that did not exist before the run (removed at the end if empty). */
+  readonly newCacheDirs: readonly string[];
 }
 
 export async function makeRunEnv(): Promise<RunEnv> {
   const prefix = `edcri${randomBytes(2).toString("hex")}-`;
   const tmp = await mkdtemp(path.join(tmpdir(), prefix));
-  return { prefix, tmp };
+  const newCacheDirs = [CNI_RESULTS, path.dirname(CNI_RESULTS)].filter((dir) => !existsSync(dir));
+  return { prefix, tmp, newCacheDirs };
+}
+
+/**
+ * Whether a libcni cache entry is of this run's pods: containerd also caches its built-in
+ * `cni-loopback` network, whose entries carry no name of ours, only the pod's CNI args (the bench's
+ * pod uids start with `uid-<its pid>-`).
+ */
+async function cachedForThisRun(file: string): Promise<boolean> {
+  try {
+    const entry = JSON.parse(await readFile(file, "utf8")) as { cniArgs?: unknown };
+    const args = Array.isArray(entry.cniArgs) ? (entry.cniArgs as unknown[]) : [];
+    return args.some(
+      (a) => Array.isArray(a) && a[0] === "K8S_POD_UID" && String(a[1]).startsWith(`uid-${process.pid}-`),
+    );
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -199,7 +220,7 @@ export async function inventory(net: Network, netnsDir: string, runcRoot: string
 /**
  * Removes by force what the runtimes left in the run's names: mounts under the temp dir (netns
  * files, rootfs, shm), the veths on each bridge, then the bridges, libcni's cached results of the
- * networks, cgroups named with the prefix, and the temp dir. Returns what it could not remove.
+ * networks and of containerd's loopback for this run's pods (and the cache dirs the run made), cgroups named with the prefix, and the temp dir. Returns what it could not remove.
  */
 export async function sweep(env: RunEnv, networks: readonly Pick<Network, "name" | "bridge">[]): Promise<string[]> {
   const problems: string[] = [];
@@ -213,6 +234,11 @@ export async function sweep(env: RunEnv, networks: readonly Pick<Network, "name"
       if (f.startsWith(`${net.name}-`)) await rm(path.join(CNI_RESULTS, f), { force: true });
     }
   }
+  for (const f of await list(CNI_RESULTS)) {
+    const file = path.join(CNI_RESULTS, f);
+    if (f.startsWith("cni-loopback-") && (await cachedForThisRun(file))) await rm(file, { force: true });
+  }
+  for (const dir of env.newCacheDirs) await rmdir(dir).catch(() => undefined);
   // A cgroup dir named with the prefix at the top of a hierarchy (v1) or of the v2 tree, with what
   // is under it (containerd's sandboxes under <prefix>ctrd are named by id), deepest first.
   for (const top of [CGROUP_ROOT, ...(await list(CGROUP_ROOT)).map((h) => path.join(CGROUP_ROOT, h))]) {
