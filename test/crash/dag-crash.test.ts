@@ -16,35 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResourceAdapter } from "../../src/index.js";
 import { FileJournal, recover } from "../../src/journal/index.js";
 import { DAG_STEPS, type DagCrashConfig } from "./dag-plan.js";
+import { bundleChild } from "../support/bundle-child.js";
 import { appendLog, createLog, readLog } from "./plan.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const KILLS = Number(process.env.DAG_CRASH_KILLS ?? 30);
 let workDir = "";
-let childArgv: string[] = ["--conditions=source", "--import", "tsx", path.join(here, "dag-child.ts")];
-
-/** Bundles the child when esbuild is there: a child then starts in a fraction of tsx's time. */
-async function buildChild(): Promise<void> {
-  let esbuild: typeof import("esbuild");
-  try {
-    esbuild = await import("esbuild");
-  } catch {
-    return;
-  }
-  const outfile = path.join(workDir, "dag-child.mjs");
-  await esbuild.build({
-    entryPoints: [path.join(here, "dag-child.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "silent",
-    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
-  });
-  await esbuild.stop();
-  childArgv = [outfile];
-}
+let childArgv: string[] = [];
 
 function runChild(
   config: DagCrashConfig,
@@ -201,7 +179,7 @@ const caseArb = fc.record({
 describe("crash: a DAG saga killed with several steps in flight is recovered by another process", () => {
   beforeAll(async () => {
     workDir = mkdtempSync(path.join(tmpdir(), "errdefer-dag-crash-"));
-    await buildChild();
+    childArgv = await bundleChild(path.join(here, "dag-child.ts"), workDir);
   }, 60_000);
   afterAll(() => {
     rmSync(workDir, { recursive: true, force: true });

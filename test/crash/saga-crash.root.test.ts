@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { AnyResourceAdapter, JsonValue } from "../../src/index.js";
 import { FileJournal, recover, type RecoveryReport } from "../../src/journal/index.js";
 import { defaultDriver, netnsAdapter } from "../../src/netns/index.js";
+import { bundleChild } from "../support/bundle-child.js";
 import { removeTestDir, testDir } from "../support/netns-dirs.js";
 import { describeRoot } from "../support/root.js";
 import { runPrefix } from "../support/run-prefix.js";
@@ -26,33 +27,8 @@ const netnsDir = "/var/run/netns";
 type Case = Omit<CrashConfig, "runId" | "prefix" | "customDir" | "journalDir" | "log">;
 type Paths = { readonly nsA: string; readonly nsB: string };
 
-/** How to start the child: the bundled script (fast), or through tsx when esbuild is not there. */
-let childArgv: string[] = ["--conditions=source", "--import", "tsx", path.join(here, "child.ts")];
-
-async function buildChild(): Promise<void> {
-  let esbuild: typeof import("esbuild");
-  try {
-    esbuild = await import("esbuild");
-  } catch {
-    return;
-  }
-  const outfile = path.join(workDir, "child.mjs");
-  await esbuild.build({
-    entryPoints: [path.join(here, "child.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "silent",
-    // Bundled CommonJS dependencies call require() for node builtins.
-    banner: {
-      js: "import { createRequire as __errdeferRequire } from 'node:module'; const require = __errdeferRequire(import.meta.url);",
-    },
-  });
-  await esbuild.stop();
-  childArgv = [outfile];
-}
+/** How to start the child: its bundle (beforeAll). */
+let childArgv: string[] = [];
 
 interface ChildOutcome {
   readonly pid: number;
@@ -336,7 +312,7 @@ const examples: Case[] = [
 describeRoot("crash: a saga killed with SIGKILL anywhere is recovered by another process", () => {
   beforeAll(async () => {
     mkdirSync(workDir, { recursive: true, mode: 0o700 });
-    await buildChild();
+    childArgv = await bundleChild(path.join(here, "child.ts"), workDir);
   }, 60_000);
 
   afterAll(async () => {

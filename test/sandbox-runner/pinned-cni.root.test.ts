@@ -27,10 +27,25 @@ describeSandbox("sandbox-runner: recover pins a journalled CNI description (root
     }
   }
 
-  it("a journal line with another ipam.dataDir: refused, nothing run; put right: released", async () => {
-    const pod = env.podConfig({ metadata: { name: "web", namespace: "default" } });
+  /** A run of pod `name` killed at mark-ready: everything acquired, in the journal, nothing released. */
+  async function crashedRun(name: string): Promise<void> {
+    const pod = env.podConfig({ metadata: { name, namespace: "default" } });
     const killed = await lane.cli(["run", "--failpoint", "mark-ready=crash", pod]);
     expect(killed.signal, show(killed)).toBe("SIGKILL");
+  }
+
+  /** recover succeeds, and every sandbox left is removed. */
+  async function recoverThenRemoveAll(): Promise<void> {
+    const recovered = await lane.cli(["--json", "recover"]);
+    expect(recovered.code, show(recovered)).toBe(0);
+    for (const r of await lane.ls()) {
+      const rm = await lane.cli(["rm", r.id]);
+      expect(rm.code, show(rm)).toBe(0);
+    }
+  }
+
+  it("a journal line with another ipam.dataDir: refused, nothing run; put right: released", async () => {
+    await crashedRun("web");
     const left = lane.held();
     expect(left.ipFiles.length).toBe(1);
 
@@ -48,29 +63,17 @@ describeSandbox("sandbox-runner: recover pins a journalled CNI description (root
     expect(lane.held().netns).toEqual(left.netns);
 
     editJournal(JSON.stringify(elsewhere), JSON.stringify(env.cniDataDir));
-    const recovered = await lane.cli(["--json", "recover"]);
-    expect(recovered.code, show(recovered)).toBe(0);
-    for (const r of await lane.ls()) {
-      const rm = await lane.cli(["rm", r.id]);
-      expect(rm.code, show(rm)).toBe(0);
-    }
+    await recoverThenRemoveAll();
     expect(lane.held()).toEqual(nothingHeld);
   });
 
   it("a journal line whose plugin chain is not the configured one: torn down with the configured chain", async () => {
-    const pod = env.podConfig({ metadata: { name: "chain", namespace: "default" } });
-    const killed = await lane.cli(["run", "--failpoint", "mark-ready=crash", pod]);
-    expect(killed.signal, show(killed)).toBe("SIGKILL");
+    await crashedRun("chain");
     expect(lane.held().ipFiles.length).toBe(1);
 
     // A plugin that is in no bin dir: had the stored chain run, its DEL would fail on it.
     editJournal(`{"type":"loopback"}`, `{"type":"edt-not-configured"},{"type":"loopback"}`);
-    const recovered = await lane.cli(["--json", "recover"]);
-    expect(recovered.code, show(recovered)).toBe(0);
-    for (const r of await lane.ls()) {
-      const rm = await lane.cli(["rm", r.id]);
-      expect(rm.code, show(rm)).toBe(0);
-    }
+    await recoverThenRemoveAll();
     expect(lane.held()).toEqual(nothingHeld);
   });
 });
